@@ -1,0 +1,3 @@
+module github.com/crmsync/crmsync
+
+go 1.26.0

@@ -1,0 +1,37 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// Extractor is one platform's set of streams (extractors/leeloo, extractors/textrequest).
+type Extractor interface {
+	// Streams describes every stream the extractor can run.
+	Streams() []stream.Desc
+	// Extract runs one stream once: it reads the API from req.State (or from scratch
+	// when req.FullRefresh) and sends batches on out, in commit order, each carrying
+	// its partition's cursor. It returns when the stream is read to its end, or with
+	// ctx's error when cancelled. It never closes out.
+	Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error
+}
+
+// Loader writes a batch's rows and its cursor in one transaction (loaders/postgres).
+type Loader interface {
+	Load(ctx context.Context, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error)
+}
+
+// Checkpoints reads stored cursors, keeps the run history and the per-stream locks
+// (internal/checkpoint).
+type Checkpoints interface {
+	// State returns every partition's cursor of a stream.
+	State(ctx context.Context, source, streamName string) (stream.State, error)
+	// TryLock takes the stream's advisory lock without waiting; ok is false when
+	// another process holds it. release frees it.
+	TryLock(ctx context.Context, source, streamName string) (release func(), ok bool, err error)
+	// StartRun inserts a sync.runs row with status running and returns its id.
+	StartRun(ctx context.Context, rec stream.RunRecord) (int64, error)
+	// FinishRun writes the run's outcome and counts.
+	FinishRun(ctx context.Context, rec stream.RunRecord) error
+}

@@ -1,0 +1,222 @@
+// Package stream is the shared vocabulary of crmsync: what a stream is, the tables it
+// fills, the batches an extractor hands to the loader, and the checkpoint carried with
+// each batch. It imports only the standard library so that extractors, the loader and
+// the pipeline can meet here without importing each other.
+//
+// The contract between the parts, in one paragraph: an extractor describes its streams
+// with [Desc]; for one run of one stream it receives a [Request] (the stream, every
+// partition's stored cursor, the run options) and sends [Batch] values, in order, on a
+// channel. Each batch carries rows for one or more of the stream's tables, the records it
+// could not decode, and the partition's cursor to store once those rows are committed.
+// The loader writes a batch's rows and its cursor in one transaction, so the stored
+// cursor never runs ahead of the data.
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors shared across packages.
+var (
+	// ErrUnknownStream is returned when a stream name given by the user matches no
+	// registered stream.
+	ErrUnknownStream = errors.New("unknown stream")
+	// ErrLocked is returned by the pipeline when another process holds a stream's
+	// advisory lock; the stream is skipped, not failed.
+	ErrLocked = errors.New("stream is running in another process")
+)
+
+// Mode says how a stream syncs; `crmsync streams` shows it to the user.
+type Mode string
+
+// The sync modes.
+const (
+	// ModeFullRefresh re-reads every record each run and upserts it.
+	ModeFullRefresh Mode = "full_refresh"
+	// ModeIncremental reads only what changed since the stored cursor (with a lookback),
+	// plus a periodic full sweep where the API gives no trace of edits.
+	ModeIncremental Mode = "incremental"
+	// ModeSnapshot appends a point-in-time copy each run (keyed by its capture time).
+	ModeSnapshot Mode = "snapshot"
+)
+
+// Column is one loaded column of a table.
+type Column struct {
+	// Name is the column name in PostgreSQL.
+	Name string
+	// Type is the column's PostgreSQL type as written in the migration ("text",
+	// "bigint", "integer", "boolean", "numeric(12,2)", "double precision",
+	// "timestamptz", "jsonb", "text[]", "bigint[]"). The loader uses it to build the
+	// staging table and to pick the binary encoding.
+	Type string
+}
+
+// Table describes one target table of a stream.
+type Table struct {
+	// Name is schema-qualified, e.g. "leeloo.people".
+	Name string
+	// Key lists the primary-key columns (the upsert's conflict target).
+	Key []string
+	// Columns lists every column a row carries, in row order, key columns included.
+	// synced_at is not listed: the loader sets it when a row is inserted or changed.
+	Columns []Column
+	// ParentKey is set on child tables only (for example contact tags). It names the
+	// child's columns that hold the parent's key, matched by position with
+	// Desc.Tables[0].Key. For every parent row in a batch the loader makes the child
+	// table hold exactly the batch's child rows for that parent: missing ones are
+	// deleted, unchanged ones are left untouched.
+	ParentKey []string
+}
+
+// Desc describes a stream.
+type Desc struct {
+	// Source is the platform: "leeloo" or "textrequest".
+	Source string
+	// Name is the stream name, unique within the source, e.g. "people".
+	Name string
+	// Description is one line for `crmsync streams`.
+	Description string
+	// Mode is how the stream syncs.
+	Mode Mode
+	// Partitioned is true when the stream keeps one cursor per partition (per
+	// dashboard, per channel) instead of a single one.
+	Partitioned bool
+	// DefaultOff is true for streams that run only when named explicitly.
+	DefaultOff bool
+	// Tables are the tables the stream fills. Tables[0] is the main table; the others
+	// are child tables (ParentKey set) or further tables written in the same
+	// transaction.
+	Tables []Table
+}
+
+// ID is "source.name", the stream's name in logs, locks and `sync.state`.
+func (d Desc) ID() string { return d.Source + "." + d.Name }
+
+// Table returns the table with the given name and whether the stream has it.
+func (d Desc) Table(name string) (Table, bool) {
+	for _, t := range d.Tables {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Table{}, false
+}
+
+// Row is one record's column values, in the order of its Table's Columns.
+//
+// Values are nil (SQL NULL), string, int64, int32, int, float64, bool, time.Time,
+// []string, []int64, json.RawMessage or []byte holding JSON (for jsonb), and a decimal
+// string or float64 for numeric columns. Strings may contain NUL characters: the loader
+// removes them (PostgreSQL rejects them) and counts them.
+type Row []any
+
+// Reject is a record the extractor received but could not turn into a row (broken JSON
+// inside one item, a key missing). The loader writes it to sync.rejects.
+type Reject struct {
+	// Table is the table the record was meant for ("" when unknown).
+	Table string
+	// Reason says what is wrong, naming the field.
+	Reason string
+	// Payload is the record exactly as received (need not be valid JSON).
+	Payload []byte
+}
+
+// Batch is one unit of work for the loader: rows for the stream's tables plus the
+// partition cursor to store in the same transaction.
+type Batch struct {
+	// Partition identifies the checkpoint partition ("" for unpartitioned streams;
+	// a dashboard id or channel id otherwise).
+	Partition string
+	// Rows maps a table name (one of Desc.Tables) to its rows.
+	Rows map[string][]Row
+	// Rejects are records that could not be decoded.
+	Rejects []Reject
+	// Cursor is the partition's checkpoint once this batch is committed. Nil leaves the
+	// stored cursor as it is.
+	Cursor json.RawMessage
+	// Requests is the number of API requests made to produce this batch (counted
+	// into sync.runs).
+	Requests int
+}
+
+// Len is the number of rows of the batch in all tables.
+func (b Batch) Len() int {
+	n := 0
+	for _, rows := range b.Rows {
+		n += len(rows)
+	}
+	return n
+}
+
+// State is a stream's stored checkpoint: the cursor of each partition ("" for an
+// unpartitioned stream). A stream that never ran has an empty State.
+type State map[string]json.RawMessage
+
+// Request asks an extractor to run one stream once.
+type Request struct {
+	// Stream is the stream to run.
+	Stream Desc
+	// State holds the cursors committed by earlier runs.
+	State State
+	// FullRefresh asks for a full read, ignoring the cursors (they are still written).
+	FullRefresh bool
+	// Started is the run's start time; extractors use it (not time.Now) as "now" so a
+	// run has one consistent notion of the present.
+	Started time.Time
+}
+
+// LoadResult counts what one load (or a whole run) did to the tables.
+type LoadResult struct {
+	Inserted  int
+	Updated   int
+	Unchanged int
+	Deleted   int // child rows removed because the parent no longer lists them
+	Rejected  int
+	// NULsCleaned counts values from which NUL characters were removed.
+	NULsCleaned int
+}
+
+// Add accumulates o into r.
+func (r *LoadResult) Add(o LoadResult) {
+	r.Inserted += o.Inserted
+	r.Updated += o.Updated
+	r.Unchanged += o.Unchanged
+	r.Deleted += o.Deleted
+	r.Rejected += o.Rejected
+	r.NULsCleaned += o.NULsCleaned
+}
+
+// RunStatus is the outcome of one stream run, as stored in sync.runs.
+type RunStatus string
+
+// The run outcomes.
+const (
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	// RunCancelled: the run was stopped (SIGTERM, --max-duration) after committing
+	// every complete batch; the next run continues from there.
+	RunCancelled RunStatus = "cancelled"
+	// RunSkipped: another process held the stream's lock.
+	RunSkipped RunStatus = "skipped"
+)
+
+// RunRecord is one row of sync.runs: what one run of one stream did.
+type RunRecord struct {
+	ID       int64
+	Source   string
+	Stream   string
+	Started  time.Time
+	Finished time.Time
+	Status   RunStatus
+	// Requests is the number of API requests the run made, retries included.
+	Requests int
+	// Read is the number of records received from the API.
+	Read int
+	// Loaded counts what the loads did.
+	Loaded LoadResult
+	// Error is the failure, with no secrets ("" on success).
+	Error string
+}
