@@ -1,0 +1,119 @@
+package migrations_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/pgtest"
+)
+
+// contract is DESIGN.md's warehouse contract: every table analysts rely on and its
+// primary key, in key order.
+var contract = map[string][]string{
+	"leeloo.people":                     {"id"},
+	"leeloo.person_channels":            {"person_id", "account_id"},
+	"leeloo.communication_channels":     {"id"},
+	"leeloo.messages":                   {"channel_id", "id"},
+	"leeloo.orders":                     {"id"},
+	"leeloo.tunnels":                    {"id"},
+	"leeloo.tunnel_stats":               {"tunnel_id", "captured_at"},
+	"leeloo.users":                      {"id"},
+	"leeloo.tags":                       {"id"},
+	"leeloo.connections":                {"id"},
+	"leeloo.accounts":                   {"id"},
+	"leeloo.account_subscriptions":      {"account_id", "ordinal"},
+	"textrequest.dashboards":            {"id"},
+	"textrequest.contacts":              {"dashboard_id", "phone_number"},
+	"textrequest.contact_tags":          {"dashboard_id", "phone_number", "tag_id"},
+	"textrequest.contact_groups":        {"dashboard_id", "phone_number", "group_id"},
+	"textrequest.contact_custom_fields": {"dashboard_id", "phone_number", "field_id"},
+	"textrequest.conversations":         {"dashboard_id", "phone_number"},
+	"textrequest.messages":              {"message_id"},
+	"textrequest.payments":              {"payment_id"},
+	"textrequest.groups":                {"dashboard_id", "id"},
+	"textrequest.tags":                  {"dashboard_id", "id"},
+	"textrequest.custom_fields":         {"dashboard_id", "id"},
+	"sync.state":                        {"source", "stream", "partition"},
+	"sync.runs":                         {"id"},
+	"sync.rejects":                      {"id"},
+}
+
+// contractColumns are further columns the contract names.
+var contractColumns = map[string][]string{
+	"textrequest.messages": {"dashboard_id", "phone_number"},
+	"textrequest.payments": {"dashboard_id"},
+	"sync.state":           {"cursor"},
+}
+
+func TestWarehouseContract(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+
+	// Primary keys of every table, columns in key order.
+	rows, err := pool.Query(ctx, `
+		select c.conrelid::regclass::text,
+		       array_agg(a.attname::text order by k.ord)
+		from pg_constraint c
+		cross join lateral unnest(c.conkey) with ordinality as k(attnum, ord)
+		join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+		where c.contype = 'p'
+		group by c.conrelid`)
+	require.NoError(t, err)
+	pks := map[string][]string{}
+	for rows.Next() {
+		var table string
+		var cols []string
+		require.NoError(t, rows.Scan(&table, &cols))
+		pks[table] = cols
+	}
+	require.NoError(t, rows.Err())
+
+	for table, key := range contract {
+		t.Run(table, func(t *testing.T) {
+			got, ok := pks[table]
+			require.True(t, ok, "table %s missing or without primary key", table)
+			require.Equal(t, key, got, "primary key of %s", table)
+			for _, col := range contractColumns[table] {
+				var n int
+				schema, name, _ := strings.Cut(table, ".")
+				require.NoError(t, pool.QueryRow(ctx, `select count(*) from information_schema.columns
+					where table_schema = $1 and table_name = $2 and column_name = $3`, schema, name, col).Scan(&n))
+				require.Equal(t, 1, n, "column %s.%s", table, col)
+			}
+		})
+	}
+}
+
+// TestEveryTableAndColumnCommented checks the COMMENT ON descriptions Metabase shows.
+func TestEveryTableAndColumnCommented(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	rows, err := pool.Query(ctx, `
+		select c.oid::regclass::text || coalesce('.' || a.attname, '')
+		from pg_class c
+		join pg_namespace n on n.oid = c.relnamespace
+		left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest')
+		  and (case when a.attname is null then obj_description(c.oid, 'pg_class')
+		            else col_description(c.oid, a.attnum) end) is null
+		union all
+		select c.oid::regclass::text
+		from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest')
+		  and obj_description(c.oid, 'pg_class') is null
+		order by 1`)
+	require.NoError(t, err)
+	var missing []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		missing = append(missing, s)
+	}
+	require.NoError(t, rows.Err())
+	require.Empty(t, missing, "tables and columns without COMMENT ON")
+}
