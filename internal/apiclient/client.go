@@ -7,16 +7,29 @@
 //
 // Secrets: the Client adds credentials through Config.Auth and never puts them in an
 // error or a log line; values listed in Config.Secrets are scrubbed from any text it
-// returns.
+// returns. Errors and logs name the request path, never its query string (a query may
+// carry a token).
 package apiclient
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Limit is a request budget: N requests per Per. The zero value means unlimited.
@@ -35,7 +48,8 @@ type Config struct {
 	Auth func(*http.Request)
 	// Secrets are scrubbed from every error text and log line the client produces.
 	Secrets []string
-	// RateLimit is the source's request budget (default: unlimited).
+	// RateLimit is the source's request budget (default: unlimited). The client keeps
+	// every rolling window of length Per at N requests or fewer (see newLimiter).
 	RateLimit Limit
 	// MaxAttempts caps the tries of one request, the first included (default 8).
 	MaxAttempts int
@@ -49,9 +63,22 @@ type Config struct {
 	// HTTPClient is the transport (default: a tuned http.Client without a timeout, the
 	// per-attempt timeout coming from the context).
 	HTTPClient *http.Client
-	// Logger receives one debug line per request and a warning per retry.
+	// Logger receives one debug line per request and a warning per retry (default:
+	// discard).
 	Logger *slog.Logger
 }
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxAttempts    = 8
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultMinBackoff     = 500 * time.Millisecond
+	DefaultMaxBackoff     = 30 * time.Second
+)
+
+// maxBody caps how much of one answer the client reads, so a broken server cannot
+// exhaust memory. Pages of either API are far smaller.
+const maxBody = 64 << 20
 
 // Response is a successful (2xx) answer with its body fully read.
 type Response struct {
@@ -65,20 +92,119 @@ type Stats struct {
 	Requests  int64 // attempts sent, retries included
 	Retries   int64 // attempts that were retries
 	Throttled int64 // 429 answers
-	Failures  int64 // requests that failed after every attempt
+	Failures  int64 // requests that ended in an error (a cancelled context aside)
 }
 
 // Client is a rate-limited, retrying HTTP client for one API source. It is safe for
 // concurrent use; every stream of the source shares one Client and so one budget.
 type Client struct {
-	cfg Config
+	cfg     Config
+	base    *url.URL
+	http    *http.Client
+	log     *slog.Logger
+	limiter *rate.Limiter
+	scrub   *strings.Replacer
+
+	// notBefore (Unix nanoseconds) is the source-wide pause a 429 sets: no attempt of
+	// any goroutine starts before it, because the server throttles the source, not
+	// one request.
+	notBefore atomic.Int64
+
+	requests, retries, throttled, failures atomic.Int64
 }
 
 // New returns a Client for cfg. It fails when BaseURL is not an absolute http(s) URL,
 // naming the problem.
 func New(cfg Config) (*Client, error) {
-	panic("apiclient: not implemented yet")
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, DefaultRequestTimeout)
+	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, DefaultMinBackoff)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)
+	c := &Client{cfg: cfg, scrub: newScrubber(cfg.Secrets)}
+
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("apiclient %s: BaseURL %q: want an absolute http(s) URL with a host",
+			cfg.Source, c.scrubText(cfg.BaseURL))
+	}
+	c.base = base
+	c.http = cmp.Or(cfg.HTTPClient, &http.Client{Transport: newTransport()})
+	c.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("source", cfg.Source)
+	c.limiter = newLimiter(cfg.RateLimit)
+	return c, nil
 }
+
+func (c *Client) validate() error {
+	cfg := c.cfg
+	switch {
+	case cfg.Source == "":
+		return errors.New("apiclient: Source is empty")
+	case cfg.MaxAttempts < 1:
+		return fmt.Errorf("apiclient %s: MaxAttempts %d: want at least 1", cfg.Source, cfg.MaxAttempts)
+	case cfg.RequestTimeout < 0 || cfg.MinBackoff < 0 || cfg.MaxBackoff < cfg.MinBackoff:
+		return fmt.Errorf("apiclient %s: timeouts and backoffs must be positive, MinBackoff <= MaxBackoff", cfg.Source)
+	case cfg.RateLimit.N < 0 || cfg.RateLimit.Per < 0 || (cfg.RateLimit.N > 0) != (cfg.RateLimit.Per > 0):
+		return fmt.Errorf("apiclient %s: RateLimit %d/%s: want both N and Per positive, or both zero",
+			cfg.Source, cfg.RateLimit.N, cfg.RateLimit.Per)
+	}
+	return nil
+}
+
+// newTransport is http.DefaultTransport tuned for many concurrent streams to one host:
+// the default of 2 idle connections per host would make fetch-ahead reconnect all the
+// time.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 64
+	t.MaxIdleConnsPerHost = 32
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0 // the per-attempt context bounds the whole exchange
+	return t
+}
+
+// newLimiter turns a budget into a token bucket that no rolling window of length Per
+// can see exceed: a bucket with rate N/Per and burst N lets a full burst at the end of
+// one window meet a refill of N more inside the next, up to 2N in some window of length
+// Per. So the burst is 1 and the requests are spaced evenly: any window of length Per
+// then holds at most N requests. The spacing also gets a guard of Per/(2N²) per
+// request, so that windows up to half an interval longer than Per (the server's clock
+// and network delays compressing our spacing) still hold at most N; it costs 1/(2N) of
+// the budget (0.5% at 100/min).
+func newLimiter(l Limit) *rate.Limiter {
+	if l.N <= 0 || l.Per <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	n := time.Duration(l.N)
+	interval := l.Per/n + l.Per/(2*n*n)
+	return rate.NewLimiter(rate.Every(interval), 1)
+}
+
+// newScrubber replaces each secret, and its URL-escaped forms, with a placeholder.
+// Longer secrets go first so that one secret containing another is replaced whole.
+func newScrubber(secrets []string) *strings.Replacer {
+	var olds []string
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		olds = append(olds, s, url.QueryEscape(s), url.PathEscape(s))
+	}
+	sort.Slice(olds, func(i, j int) bool { return len(olds[i]) > len(olds[j]) })
+	var pairs []string
+	seen := map[string]bool{}
+	for _, o := range olds {
+		if !seen[o] {
+			seen[o] = true
+			pairs = append(pairs, o, "[REDACTED]")
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+func (c *Client) scrubText(s string) string { return c.scrub.Replace(s) }
 
 // Get sends GET BaseURL+path?query and returns the 2xx response with its body read.
 // It waits for the rate limiter, retries 429 (after Retry-After), 5xx, transport errors
@@ -86,24 +212,318 @@ func New(cfg Config) (*Client, error) {
 // transport error) naming the source and path. Other 4xx answers are returned at once as
 // *StatusError. A 204 is a success with an empty body.
 func (c *Client) Get(ctx context.Context, path string, query url.Values) (*Response, error) {
-	panic("apiclient: not implemented yet")
+	return c.do(ctx, path, query, nil)
 }
 
 // GetJSON is Get followed by json.Unmarshal into v. A 2xx body that is not valid JSON
 // (a truncated answer) is retried like a 5xx; after MaxAttempts it returns an error
 // naming the path. For a 204 it returns the response and leaves v untouched.
 func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, v any) (*Response, error) {
-	panic("apiclient: not implemented yet")
+	return c.do(ctx, path, query, func(r *Response) error {
+		if r.Status == http.StatusNoContent {
+			return nil
+		}
+		// Validate first: Unmarshal into v may half-fill it before failing, and a retry
+		// must start from v as the caller passed it.
+		if !json.Valid(r.Body) {
+			return errInvalidJSON
+		}
+		return json.Unmarshal(r.Body, v)
+	})
 }
+
+var errInvalidJSON = errors.New("body is not valid JSON")
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
-	panic("apiclient: not implemented yet")
+	return Stats{
+		Requests:  c.requests.Load(),
+		Retries:   c.retries.Load(),
+		Throttled: c.throttled.Load(),
+		Failures:  c.failures.Load(),
+	}
+}
+
+// Limiter returns the client's rate limiter, for callers that must spend from the same
+// budget outside Get (none today; tests read its rate).
+func (c *Client) Limiter() *rate.Limiter { return c.limiter }
+
+// do runs the attempt loop. decode, when set, checks a 2xx body; its errInvalidJSON
+// makes the attempt retryable, any other error ends the request.
+func (c *Client) do(ctx context.Context, path string, query url.Values, decode func(*Response) error) (*Response, error) {
+	u := c.requestURL(path, query)
+	logPath := c.scrubText(pathOnly(path))
+	for attempt := 1; ; attempt++ {
+		if err := c.waitTurn(ctx); err != nil {
+			return nil, c.ctxErr(ctx, logPath, err)
+		}
+		c.requests.Add(1)
+		count(ctx)
+		if attempt > 1 {
+			c.retries.Add(1)
+		}
+
+		resp, fail := c.attempt(ctx, u, logPath, attempt)
+		if fail == nil && decode != nil {
+			if err := decode(resp); err != nil {
+				if !errors.Is(err, errInvalidJSON) {
+					c.failures.Add(1)
+					return resp, fmt.Errorf("%s GET %s: decode body: %s", c.cfg.Source, logPath, c.scrubText(err.Error()))
+				}
+				fail = &attemptFailure{err: err, retryable: true, reason: "invalid JSON body"}
+			}
+		}
+		if fail == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			return nil, c.ctxErr(ctx, logPath, ctx.Err())
+		}
+		if !fail.retryable || attempt >= c.cfg.MaxAttempts {
+			c.failures.Add(1)
+			return nil, c.giveUp(fail, logPath, attempt)
+		}
+
+		wait := c.backoff(attempt)
+		if fail.retryAfter > 0 {
+			wait = fail.retryAfter
+		}
+		if fail.status == http.StatusTooManyRequests {
+			// The whole source waits: set the shared pause, and this request honours it
+			// in waitTurn like every other.
+			c.pauseUntil(time.Now().Add(wait))
+		}
+		c.log.WarnContext(ctx, "retrying request", "path", logPath, "attempt", attempt,
+			"status", fail.status, "reason", fail.reason, "wait", wait)
+		if fail.status != http.StatusTooManyRequests {
+			if err := sleep(ctx, wait); err != nil {
+				return nil, c.ctxErr(ctx, logPath, err)
+			}
+		}
+	}
+}
+
+// attemptFailure describes why one attempt did not succeed.
+type attemptFailure struct {
+	status     int          // HTTP status, 0 for a transport error
+	statusErr  *StatusError // set for a non-2xx answer
+	err        error        // the transport or decode error
+	retryable  bool
+	retryAfter time.Duration
+	reason     string // scrubbed, for the retry log line
+}
+
+// attempt sends one request and reads its body under the per-attempt timeout.
+func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*Response, *attemptFailure) {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	start := time.Now()
+
+	req, err := http.NewRequestWithContext(actx, http.MethodGet, u, nil)
+	if err != nil {
+		// A bad path: no attempt can fix it.
+		return nil, &attemptFailure{err: errors.New("build request: " + c.scrubText(unwrapURLError(err).Error())), reason: "bad request URL"}
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.cfg.Auth != nil {
+		c.cfg.Auth(req)
+	}
+
+	resp, err := c.http.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+	}
+	dur := time.Since(start)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	c.log.DebugContext(ctx, "http request", "path", logPath, "status", status,
+		"duration", dur, "attempt", attempt)
+
+	if err != nil {
+		err = unwrapURLError(err)
+		if actx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.RequestTimeout, err)
+		}
+		// Every transport failure of a GET is worth another try: refused and reset
+		// connections, a body cut short (io.ErrUnexpectedEOF), a timeout.
+		return nil, &attemptFailure{status: status, err: err, retryable: true, reason: c.scrubText(err.Error())}
+	}
+
+	if status >= 200 && status < 300 {
+		return &Response{Status: status, Header: resp.Header, Body: body}, nil
+	}
+
+	se := &StatusError{
+		Source:     c.cfg.Source,
+		Path:       logPath,
+		Status:     status,
+		Body:       c.scrubText(excerpt(body, 512)),
+		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	if c.cfg.ErrorCode != nil {
+		se.Code = c.scrubText(c.cfg.ErrorCode(body))
+	}
+	if status == http.StatusTooManyRequests {
+		c.throttled.Add(1)
+	}
+	return nil, &attemptFailure{
+		status:     status,
+		statusErr:  se,
+		retryable:  se.Retryable(),
+		retryAfter: se.RetryAfter,
+		reason:     "HTTP " + strconv.Itoa(status),
+	}
+}
+
+// giveUp builds the error a request ends with.
+func (c *Client) giveUp(f *attemptFailure, logPath string, attempts int) error {
+	if f.statusErr != nil {
+		f.statusErr.Attempts = attempts
+		return f.statusErr
+	}
+	msg := c.cfg.Source + " GET " + logPath + ": "
+	if attempts > 1 {
+		msg += "gave up after " + strconv.Itoa(attempts) + " attempts: "
+	}
+	return &requestError{msg: msg + c.scrubText(f.err.Error()), err: f.err}
+}
+
+func (c *Client) ctxErr(ctx context.Context, logPath string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+	}
+	return &requestError{msg: c.cfg.Source + " GET " + logPath + ": " + c.scrubText(err.Error()), err: err}
+}
+
+// waitTurn blocks until the source-wide pause is over and the limiter grants a token.
+func (c *Client) waitTurn(ctx context.Context) error {
+	for {
+		if d := time.Until(time.Unix(0, c.notBefore.Load())); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				return err
+			}
+		}
+		if err := c.limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("wait for rate limiter: %w", err)
+		}
+		// A 429 may have paused the source while we waited for the token; the spent
+		// token only makes us slower, which is the point.
+		if time.Now().UnixNano() >= c.notBefore.Load() {
+			return nil
+		}
+	}
+}
+
+// pauseUntil moves the source-wide pause forward (never back).
+func (c *Client) pauseUntil(t time.Time) {
+	nt := t.UnixNano()
+	for {
+		cur := c.notBefore.Load()
+		if cur >= nt || c.notBefore.CompareAndSwap(cur, nt) {
+			return
+		}
+	}
+}
+
+// backoff is the wait before retry number attempt (1 = after the first attempt):
+// uniform in [MinBackoff, min(MaxBackoff, MinBackoff·2^attempt)] ("full jitter" above the
+// floor), so concurrent retries spread out instead of arriving together.
+func (c *Client) backoff(attempt int) time.Duration {
+	lo, hi := c.cfg.MinBackoff, c.cfg.MinBackoff
+	for i := 0; i < attempt && hi < c.cfg.MaxBackoff; i++ {
+		hi *= 2
+	}
+	hi = min(hi, c.cfg.MaxBackoff)
+	if hi <= lo {
+		return lo
+	}
+	return lo + rand.N(hi-lo+1)
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// requestURL joins BaseURL, path and query.
+func (c *Client) requestURL(path string, query url.Values) string {
+	u := *c.base
+	rel, q, _ := strings.Cut(path, "?")
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(rel, "/")
+	u.RawPath = ""
+	vals := url.Values{}
+	if pq, err := url.ParseQuery(q); err == nil {
+		for k, vs := range pq {
+			vals[k] = append(vals[k], vs...)
+		}
+	}
+	for k, vs := range query {
+		vals[k] = append(vals[k], vs...)
+	}
+	u.RawQuery = vals.Encode()
+	return u.String()
+}
+
+// pathOnly drops a query string a caller may have put in path.
+func pathOnly(path string) string {
+	p, _, _ := strings.Cut(path, "?")
+	return p
+}
+
+// unwrapURLError drops *url.Error's wrapper, whose text repeats the full URL with its
+// query string.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// retryAfter reads a Retry-After header: delta seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, 24*3600)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0)
+	}
+	return 0
+}
+
+// excerpt returns at most n bytes of b as valid UTF-8.
+func excerpt(b []byte, n int) string {
+	if len(b) > n {
+		b = b[:n]
+	}
+	return strings.ToValidUTF8(string(b), "")
 }
 
 // StatusError is a non-2xx answer (after retries, for retryable ones). Its text names
-// the source, the path (never the query, which could hold a secret), the HTTP status and
-// the API's error code, and carries a scrubbed excerpt of the body.
+// the source, the path (never the query, which could hold a secret), the HTTP status,
+// the API's error code and the attempts made, and carries a scrubbed excerpt of the
+// body.
 type StatusError struct {
 	Source     string
 	Path       string
@@ -111,6 +531,7 @@ type StatusError struct {
 	Code       string        // the API's own error code, when the body has one
 	Body       string        // at most 512 bytes of the body, secrets scrubbed
 	RetryAfter time.Duration // from the Retry-After header, if any
+	Attempts   int           // attempts made before giving up
 }
 
 func (e *StatusError) Error() string {
@@ -118,10 +539,30 @@ func (e *StatusError) Error() string {
 	if e.Code != "" {
 		msg += " (" + e.Code + ")"
 	}
+	if e.Attempts > 1 {
+		msg += " after " + strconv.Itoa(e.Attempts) + " attempts"
+	}
 	return msg
 }
 
 // Retryable reports whether another attempt could succeed (429 and 5xx).
 func (e *StatusError) Retryable() bool {
 	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// requestError is a request that ended without an HTTP answer to report (transport
+// failure, cancelled context). Its text is scrubbed and has no query string; Unwrap
+// gives the cause for errors.Is (context.Canceled, io.ErrUnexpectedEOF, ...).
+type requestError struct {
+	msg string
+	err error
+}
+
+func (e *requestError) Error() string { return e.msg }
+func (e *requestError) Unwrap() error { return e.err }
+
+// Timeout reports whether the cause was a timeout, as net.Error does.
+func (e *requestError) Timeout() bool {
+	var ne net.Error
+	return errors.Is(e.err, context.DeadlineExceeded) || (errors.As(e.err, &ne) && ne.Timeout())
 }

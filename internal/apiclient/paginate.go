@@ -1,8 +1,11 @@
 package apiclient
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
+	"sync"
 )
 
 // Page is one page of a list as the paginators hand it on, in list order.
@@ -21,8 +24,13 @@ type Page struct {
 	Last bool
 }
 
+// DefaultPageSize is the page size asked for when a config leaves it zero.
+const DefaultPageSize = 50
+
 // OffsetFetch fetches one limit/offset page and returns its items and the server's
-// total count of matching records (Leeloo: meta.totalCount).
+// total count of matching records (Leeloo: meta.totalCount). A negative total means
+// the server did not say: the scan then stops only on a short or empty page and cannot
+// detect drift.
 type OffsetFetch func(ctx context.Context, offset, limit int) (items []json.RawMessage, total int, err error)
 
 // OffsetConfig tunes an offset scan.
@@ -38,17 +46,47 @@ type OffsetConfig struct {
 }
 
 // OffsetPages reads a limit/offset list to its end and calls yield for each page in
-// order. The scan stops on an empty page, a short page, or offset >= total. When the
-// total shrinks during the scan (records removed ahead of the cursor would shift later
-// records into pages already read) it re-reads the overlap so nothing is skipped;
-// repeated records are harmless because loads are upserts. A yield error stops the scan
-// and is returned.
+// order, one call at a time, from the calling goroutine. The scan stops on an empty
+// page, a short page, or offset >= total.
+//
+// The page size is learned from the first page: when it holds fewer items than asked
+// but the total says there are more, the server capped the limit and the scan steps by
+// what came back.
+//
+// Drift: when a page reports a total smaller by d than the page before it (records
+// removed ahead of the cursor shift later records into pages already read), the scan
+// re-reads from offset-d so nothing is skipped; when the total grew, it goes on (the
+// next page repeats a few records). Repeated records are harmless because loads are
+// upserts. A list that keeps shrinking and growing so that the re-reads exceed twice
+// its size ends the scan with an error rather than looping.
+//
+// With Ahead > 1, up to Ahead pages after the first are fetched concurrently. Each page
+// is held until the next one shows whether it was the last (so Last is exact even when
+// the list ends on an empty page), so at most Ahead+1 pages are in memory. A fetch
+// error, a yield error or ctx ending cancels the outstanding fetches and is returned;
+// pages before a failed fetch are still handed on.
 func OffsetPages(ctx context.Context, cfg OffsetConfig, fetch OffsetFetch, yield func(Page) error) error {
-	panic("apiclient: not implemented yet")
+	if cfg.Limit < 0 || cfg.Start < 0 || cfg.Ahead < 0 {
+		return fmt.Errorf("offset scan: Limit %d, Start %d, Ahead %d: want non-negative values", cfg.Limit, cfg.Start, cfg.Ahead)
+	}
+	s := &scan{
+		asked: cmp.Or(cfg.Limit, DefaultPageSize),
+		ahead: max(cfg.Ahead, 1),
+		get: func(ctx context.Context, pos, size int) fetched {
+			items, total, err := fetch(ctx, pos, size)
+			if err != nil {
+				err = fmt.Errorf("fetch offset %d: %w", pos, err)
+			}
+			return fetched{items: items, total: total, err: err}
+		},
+		yield: yield,
+	}
+	return s.run(ctx, cfg.Start)
 }
 
 // PageFetch fetches one page/page_size page. noContent is true for a 204 answer.
-// total is the server's total (Text Request: meta.total_items).
+// total is the server's total (Text Request: meta.total_items); negative when the
+// server did not say.
 type PageFetch func(ctx context.Context, page, pageSize int) (items []json.RawMessage, total int, noContent bool, err error)
 
 // PageConfig tunes a page scan.
@@ -64,8 +102,233 @@ type PageConfig struct {
 }
 
 // PagePages reads a 0-based page/page_size list to its end and calls yield for each
-// page in order. The scan stops on a 204, an empty page, or (page+1)*size >= total.
-// A yield error stops the scan and is returned.
+// page in order. The scan stops on a 204, an empty page, a short page, or
+// (page+1)*size >= total. Pages carry Offset = page*size.
+//
+// A capped page size is detected on the first page (fewer items than asked while the
+// total says there are more) and later pages are asked with the size that came back.
+//
+// Drift: when the total shrinks by d between pages, the scan steps back to the page
+// holding offset-d and reads on from there, so records that moved up are not skipped.
+// When it grows (newest-first data pushing records down) the next page repeats up to d
+// records, which is harmless. Fetch-ahead, ordering, Last and errors work as in
+// OffsetPages.
 func PagePages(ctx context.Context, cfg PageConfig, fetch PageFetch, yield func(Page) error) error {
-	panic("apiclient: not implemented yet")
+	if cfg.PageSize < 0 || cfg.StartPage < 0 || cfg.Ahead < 0 {
+		return fmt.Errorf("page scan: PageSize %d, StartPage %d, Ahead %d: want non-negative values", cfg.PageSize, cfg.StartPage, cfg.Ahead)
+	}
+	s := &scan{
+		pages: true,
+		asked: cmp.Or(cfg.PageSize, DefaultPageSize),
+		ahead: max(cfg.Ahead, 1),
+		get: func(ctx context.Context, pos, size int) fetched {
+			items, total, noContent, err := fetch(ctx, pos, size)
+			if err != nil {
+				err = fmt.Errorf("fetch page %d: %w", pos, err)
+			}
+			return fetched{items: items, total: total, noContent: noContent, err: err}
+		},
+		yield: yield,
+	}
+	return s.run(ctx, cfg.StartPage)
+}
+
+// fetched is one fetch's outcome.
+type fetched struct {
+	items     []json.RawMessage
+	total     int
+	noContent bool
+	err       error
+}
+
+// pending is a fetch in flight (or done and not yet handled).
+type pending struct {
+	pos    int
+	done   chan struct{}
+	res    fetched
+	cancel context.CancelFunc
+}
+
+// scan is the loop both paginators share. A position (pos) is an item offset for
+// offset lists and a page number for page lists.
+type scan struct {
+	pages bool // page/page_size rather than limit/offset
+	asked int  // size asked for on the first request
+	size  int  // effective page size, learned from the first page (0 before)
+	ahead int
+	get   func(ctx context.Context, pos, size int) fetched
+	yield func(Page) error
+}
+
+func (s *scan) offsetOf(pos int) int {
+	if s.pages {
+		return pos * s.size
+	}
+	return pos
+}
+
+func (s *scan) after(pos int) int {
+	if s.pages {
+		return pos + 1
+	}
+	return pos + s.size
+}
+
+// rewind is where to read again after the list shrank by d as seen at pos: the
+// records that were at [offset, offset+d) are now at [offset-d, offset).
+func (s *scan) rewind(pos, d int) int {
+	off := max(s.offsetOf(pos)-d, 0)
+	if s.pages {
+		return off / s.size
+	}
+	return off
+}
+
+// learnSize fixes the page size from the first page at pos.
+func (s *scan) learnSize(pos int, r fetched) {
+	n := len(r.items)
+	s.size = s.asked
+	if r.noContent || n == 0 {
+		return
+	}
+	if n >= s.asked {
+		// A server that ignored the size and sent more pages by its own size.
+		s.size = n
+		return
+	}
+	if r.total < 0 {
+		return
+	}
+	// Short first page: the list's last page, or a page of a server that capped the
+	// size. An offset page is the last when its end reaches the total. A page-numbered
+	// page is the last, as asked, only when page*asked+n is exactly the total: a capped
+	// server places page p at p*cap, so with the asked size the total would not match
+	// (and a resumed page beyond the total would have come back empty).
+	if s.pages && r.total != pos*s.asked+n || !s.pages && r.total > pos+n {
+		s.size = n
+	}
+}
+
+func (s *scan) run(ctx context.Context, start int) error {
+	ctx, cancelAll := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancelAll()
+		wg.Wait()
+	}()
+
+	var queue []*pending
+	launch := func(pos int) {
+		fctx, cancel := context.WithCancel(ctx)
+		p := &pending{pos: pos, done: make(chan struct{}), cancel: cancel}
+		size := cmp.Or(s.size, s.asked)
+		wg.Go(func() {
+			defer close(p.done)
+			defer cancel()
+			p.res = s.get(fctx, pos, size)
+		})
+		queue = append(queue, p)
+	}
+	discard := func() {
+		for _, p := range queue {
+			p.cancel()
+		}
+		queue = nil
+	}
+
+	var (
+		next      = start // next position to launch, once the size is known
+		total     = -1    // the last handled page's total (-1: unknown)
+		maxTotal  = 0
+		reread    = 0 // records stepped back over for drift, summed
+		index     = 0
+		held      *Page // handled page waiting to learn whether it is the last
+		firstDone bool
+	)
+	emit := func(p *Page, last bool) error {
+		p.Index, p.Last = index, last
+		index++
+		return s.yield(*p)
+	}
+	finish := func() error {
+		if held == nil {
+			return nil
+		}
+		return emit(held, true)
+	}
+
+	for {
+		if !firstDone {
+			if len(queue) == 0 {
+				launch(start)
+			}
+		} else {
+			// Speculate only while the total says there is more; with no total known,
+			// one page at a time.
+			for len(queue) < s.ahead && (total < 0 && len(queue) == 0 || total >= 0 && s.offsetOf(next) < total) {
+				launch(next)
+				next = s.after(next)
+			}
+			if len(queue) == 0 {
+				return finish()
+			}
+		}
+
+		head := queue[0]
+		select {
+		case <-head.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		queue = queue[1:]
+		r := head.res
+		if r.err != nil {
+			// Hand on what was read before the failure: its records are good, and the
+			// caller's checkpoint can then move past them.
+			if held != nil {
+				if err := emit(held, false); err != nil {
+					return err
+				}
+			}
+			return r.err
+		}
+
+		first := !firstDone
+		if first {
+			s.learnSize(head.pos, r)
+			firstDone = true
+			next = s.after(head.pos)
+		}
+
+		if !first && !r.noContent && r.total >= 0 && total >= 0 && r.total < total {
+			d := total - r.total
+			reread += d
+			if reread > 2*maxTotal+s.size {
+				return fmt.Errorf("list changed too much during the scan: re-read %d records of at most %d", reread, maxTotal)
+			}
+			total = r.total
+			discard()
+			next = s.rewind(head.pos, d)
+			continue
+		}
+		if r.total >= 0 {
+			total = r.total
+			maxTotal = max(maxTotal, total)
+		}
+
+		if r.noContent || len(r.items) == 0 {
+			return finish()
+		}
+		page := &Page{Offset: s.offsetOf(head.pos), Items: r.items, Total: r.total}
+		last := len(r.items) < s.size || r.total >= 0 && s.offsetOf(head.pos)+len(r.items) >= r.total
+		if held != nil {
+			if err := emit(held, false); err != nil {
+				return err
+			}
+		}
+		held = page
+		if last {
+			return finish()
+		}
+	}
 }
