@@ -268,7 +268,7 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 			if err := decode(resp); err != nil {
 				if !errors.Is(err, errInvalidJSON) {
 					c.failures.Add(1)
-					return resp, fmt.Errorf("%s GET %s: decode body: %s", c.cfg.Source, logPath, c.scrubText(err.Error()))
+					return resp, &requestError{msg: c.cfg.Source + " GET " + logPath + ": decode body: " + c.scrubText(err.Error()), err: err}
 				}
 				fail = &attemptFailure{err: err, retryable: true, reason: "invalid JSON body"}
 			}

@@ -103,3 +103,249 @@ func TestClient4xxNoRetry(t *testing.T) {
 	require.Equal(t, int64(1), b.calls.Load())
 	require.Equal(t, int64(1), b.client.Stats().Failures)
 }
+
+func TestNewValidatesBaseURL(t *testing.T) {
+	t.Parallel()
+
+	for _, base := range []string{"", "api.leeloo.ai", "/api/v2", "ftp://host/x", "http://", "http://%zz"} {
+		_, err := New(Config{Source: "leeloo", BaseURL: base})
+		require.Error(t, err, base)
+		require.ErrorContains(t, err, "BaseURL")
+		require.ErrorContains(t, err, "leeloo")
+	}
+	_, err := New(Config{Source: "leeloo", BaseURL: "https://user:" + testSecret + "@x", Secrets: []string{testSecret}, RateLimit: Limit{N: 5}})
+	require.ErrorContains(t, err, "RateLimit")
+
+	c, err := New(Config{Source: "leeloo", BaseURL: "https://api.leeloo.ai"})
+	require.NoError(t, err)
+	require.Equal(t, DefaultMaxAttempts, c.cfg.MaxAttempts)
+	require.Equal(t, DefaultRequestTimeout, c.cfg.RequestTimeout)
+	tr, ok := c.http.Transport.(*http.Transport)
+	require.True(t, ok)
+	require.GreaterOrEqual(t, tr.MaxIdleConnsPerHost, 16)
+}
+
+func TestClientRequestURL(t *testing.T) {
+	t.Parallel()
+
+	for _, tc := range []struct{ base, path, want string }{
+		{"https://h/api/v2", "/people", "https://h/api/v2/people?offset=0"},
+		{"https://h/api/v2/", "people", "https://h/api/v2/people?offset=0"},
+		{"https://h", "/people?limit=5", "https://h/people?limit=5&offset=0"},
+	} {
+		c, err := New(Config{Source: "s", BaseURL: tc.base})
+		require.NoError(t, err)
+		require.Equal(t, tc.want, c.requestURL(tc.path, url.Values{"offset": {"0"}}))
+	}
+}
+
+func TestClient204(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.WriteHeader(http.StatusNoContent)
+	})
+	v := map[string]int{"kept": 1}
+	resp, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, resp.Status)
+	require.Empty(t, resp.Body)
+	require.Equal(t, map[string]int{"kept": 1}, v)
+}
+
+func TestClientRetriesTruncatedBody(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if call == 1 {
+			// Promise more than is sent: the server then closes the connection and the
+			// client reads an unexpected EOF.
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte(`{"data":[1,`))
+			return
+		}
+		w.Write([]byte(`{"data":[1,2]}`))
+	})
+	var v struct{ Data []int }
+	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, v.Data)
+	require.Equal(t, Stats{Requests: 2, Retries: 1}, b.client.Stats())
+}
+
+func TestClientRetriesInvalidJSON(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if call == 1 {
+			w.Write([]byte(`{"data":[1,`)) // complete HTTP answer, broken JSON
+			return
+		}
+		w.Write([]byte(`{"data":[1,2]}`))
+	})
+	var v struct{ Data []int }
+	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, v.Data)
+	require.Equal(t, Stats{Requests: 2, Retries: 1}, b.client.Stats())
+
+	// Get does not look at the body.
+	b.calls.Store(0)
+	resp, err := b.client.Get(context.Background(), "/x", nil)
+	require.NoError(t, err)
+	require.Equal(t, `{"data":[1,`, string(resp.Body))
+}
+
+func TestClientInvalidJSONGivesUp(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.Write([]byte(`{"data":`))
+	}, func(c *Config) { c.MaxAttempts = 3 })
+	_, err := b.client.GetJSON(context.Background(), "/people", url.Values{"authToken": {testSecret}}, &struct{}{})
+	require.EqualError(t, err, "testapi GET /people: gave up after 3 attempts: body is not valid JSON")
+	require.Equal(t, int64(3), b.calls.Load())
+}
+
+func TestClientDecodeErrorNoRetry(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.Write([]byte(`{"data":"x"}`))
+	})
+	var v struct{ Data int }
+	_, err := b.client.GetJSON(context.Background(), "/people", nil, &v)
+	require.ErrorContains(t, err, "testapi GET /people: decode body: json: cannot unmarshal")
+	require.Equal(t, int64(1), b.calls.Load())
+}
+
+func TestClientAttemptsCap(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("upstream down for token " + testSecret))
+	}, func(c *Config) { c.MaxAttempts = 4 })
+	_, err := b.client.Get(context.Background(), "/people", url.Values{"authToken": {testSecret}, "limit": {"50"}})
+	require.EqualError(t, err, "testapi GET /people: HTTP 503 Service Unavailable after 4 attempts")
+	var se *StatusError
+	require.True(t, errors.As(err, &se))
+	require.Equal(t, 4, se.Attempts)
+	require.True(t, se.Retryable())
+	require.Equal(t, "upstream down for token [REDACTED]", se.Body)
+	require.Equal(t, int64(4), b.calls.Load())
+	require.Equal(t, Stats{Requests: 4, Retries: 3, Failures: 1}, b.client.Stats())
+}
+
+func TestClientTransportErrorCap(t *testing.T) {
+	t.Parallel()
+
+	srv := httptest.NewServer(http.NotFoundHandler())
+	base := srv.URL
+	srv.Close() // connections are now refused
+	c, err := New(Config{
+		Source: "testapi", BaseURL: base, Secrets: []string{testSecret},
+		MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
+		Logger: testLogger(t),
+	})
+	require.NoError(t, err)
+	_, err = c.Get(context.Background(), "/people", url.Values{"authToken": {testSecret}})
+	require.ErrorContains(t, err, "testapi GET /people: gave up after 3 attempts: ")
+	require.ErrorContains(t, err, "connection refused")
+	require.NotContains(t, err.Error(), testSecret)
+	require.NotContains(t, err.Error(), "authToken")
+	require.Equal(t, Stats{Requests: 3, Retries: 2, Failures: 1}, c.Stats())
+}
+
+func TestClientRequestTimeout(t *testing.T) {
+	t.Parallel()
+
+	release := make(chan struct{})
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if call == 1 {
+			w.Header().Set("Content-Length", "20")
+			w.Write([]byte(`{"a":`))
+			w.(http.Flusher).Flush()
+			select { // stall mid-body until the client gives up
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		w.Write([]byte(`{"a":1}`))
+	}, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
+	t.Cleanup(func() { close(release) })
+	var v struct{ A int }
+	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	require.NoError(t, err)
+	require.Equal(t, 1, v.A)
+	require.Equal(t, int64(2), b.calls.Load())
+}
+
+func TestClientCancelStopsBackoff(t *testing.T) {
+	t.Parallel()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.WriteHeader(http.StatusInternalServerError)
+		cancel() // the client is about to sleep an hour
+	}, func(c *Config) { c.MinBackoff, c.MaxBackoff = time.Hour, time.Hour })
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.client.Get(ctx, "/people", nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.Canceled)
+		require.EqualError(t, err, "testapi GET /people: context canceled")
+	case <-time.After(30 * time.Second):
+		t.Fatal("Get did not return after cancel")
+	}
+	require.Equal(t, int64(1), b.calls.Load())
+	require.Zero(t, b.client.Stats().Failures, "a cancel is not a failure")
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	t.Parallel()
+
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"3", 3 * time.Second},
+		{" 0 ", 0},
+		{"-5", 0},
+		{"soon", 0},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
+	} {
+		require.Equal(t, tc.want, retryAfter(tc.in, now), tc.in)
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	t.Parallel()
+
+	c, err := New(Config{Source: "s", BaseURL: "http://h", MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
+	require.NoError(t, err)
+	for attempt := 1; attempt < 12; attempt++ {
+		for range 50 {
+			d := c.backoff(attempt)
+			require.GreaterOrEqual(t, d, 100*time.Millisecond)
+			require.LessOrEqual(t, d, min(100*time.Millisecond<<attempt, time.Second))
+		}
+	}
+}
+
+func TestScrubber(t *testing.T) {
+	t.Parallel()
+
+	r := newScrubber([]string{"", "a b/c", "tok", "tok-longer"})
+	require.Equal(t, "x=[REDACTED] y=[REDACTED] z=[REDACTED] w=[REDACTED] v=[REDACTED]",
+		r.Replace("x=a b/c y=a+b%2Fc z=a%20b%2Fc w=tok-longer v=tok"))
+}
