@@ -14,6 +14,7 @@ package apiclient
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func New(cfg Config) (*Client, error) {
 			cfg.Source, c.scrubText(cfg.BaseURL))
 	}
 	c.base = base
-	c.http = cmp.Or(cfg.HTTPClient, &http.Client{Transport: newTransport()})
+	c.http = cmp.Or(cfg.HTTPClient, &http.Client{Transport: newTransport(), CheckRedirect: sameHostRedirects})
 	c.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("source", cfg.Source)
 	c.limiter = newLimiter(cfg.RateLimit)
 	return c, nil
@@ -180,6 +181,22 @@ func newLimiter(l Limit) *rate.Limiter {
 	n := time.Duration(l.N)
 	interval := l.Per/n + l.Per/(2*n*n)
 	return rate.NewLimiter(rate.Every(interval), 1)
+}
+
+// errCrossHostRedirect refuses a redirect to another host: net/http copies custom
+// headers such as x-api-key onto the redirected request, so following it would hand
+// our credentials to a third party.
+var errCrossHostRedirect = errors.New("redirect to another host refused")
+
+// sameHostRedirects is the default client's redirect policy.
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme && req.URL.Scheme != "https" {
+		return errCrossHostRedirect
+	}
+	return nil
 }
 
 // newScrubber replaces each secret, and its URL-escaped forms, with a placeholder.
@@ -348,9 +365,12 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 		if actx.Err() != nil && ctx.Err() == nil {
 			err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.RequestTimeout, err)
 		}
-		// Every transport failure of a GET is worth another try: refused and reset
-		// connections, a body cut short (io.ErrUnexpectedEOF), a timeout.
-		return nil, &attemptFailure{status: status, err: err, retryable: true, reason: c.scrubText(err.Error())}
+		// A transport failure of a GET is worth another try: refused and reset
+		// connections, a body cut short (io.ErrUnexpectedEOF), a timeout. A bad
+		// certificate or a refused redirect will not heal within the backoff.
+		var certErr *tls.CertificateVerificationError
+		retry := !errors.As(err, &certErr) && !errors.Is(err, errCrossHostRedirect)
+		return nil, &attemptFailure{status: status, err: err, retryable: retry, reason: c.scrubText(err.Error())}
 	}
 
 	if status >= 200 && status < 300 {
@@ -361,7 +381,7 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 		Source:     c.cfg.Source,
 		Path:       logPath,
 		Status:     status,
-		Body:       c.scrubText(excerpt(body, 512)),
+		Body:       excerpt([]byte(c.scrubText(excerpt(body, 4096))), 512), // scrub before cutting: no half secret
 		RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
 	}
 	if c.cfg.ErrorCode != nil {

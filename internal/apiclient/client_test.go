@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -348,4 +349,46 @@ func TestScrubber(t *testing.T) {
 	r := newScrubber([]string{"", "a b/c", "tok", "tok-longer"})
 	require.Equal(t, "x=[REDACTED] y=[REDACTED] z=[REDACTED] w=[REDACTED] v=[REDACTED]",
 		r.Replace("x=a b/c y=a+b%2Fc z=a%20b%2Fc w=tok-longer v=tok"))
+}
+
+func TestClientRefusesCrossHostRedirect(t *testing.T) {
+	t.Parallel()
+
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("X-Token") != "")
+	}))
+	t.Cleanup(other.Close)
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if r.URL.Path == "/api/v2/moved" {
+			http.Redirect(w, r, "/api/v2/here", http.StatusFound)
+			return
+		}
+		if r.URL.Path == "/api/v2/here" {
+			w.Write([]byte(`{}`))
+			return
+		}
+		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
+	})
+	_, err := b.client.Get(context.Background(), "/moved", nil)
+	require.NoError(t, err, "same-host redirects are followed")
+
+	_, err = b.client.Get(context.Background(), "/people", nil)
+	require.ErrorIs(t, err, errCrossHostRedirect)
+	require.False(t, leaked.Load())
+	require.Equal(t, int64(3), b.calls.Load(), "not retried")
+}
+
+func TestStatusErrorBodyScrubbedBeforeCut(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(strings.Repeat("x", 505) + testSecret + strings.Repeat("y", 100)))
+	})
+	_, err := b.client.Get(context.Background(), "/x", nil)
+	var se *StatusError
+	require.True(t, errors.As(err, &se))
+	require.Len(t, se.Body, 512)
+	require.NotContains(t, se.Body, testSecret[:7])
 }

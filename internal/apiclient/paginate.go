@@ -13,7 +13,8 @@ type Page struct {
 	// Index is the page's position in this scan (0, 1, 2, …).
 	Index int
 	// Offset is the position of Items[0] in the list (limit/offset APIs) or
-	// page*page_size (page APIs).
+	// page*page_size (page APIs). After a drift re-read it can be smaller than the
+	// previous page's.
 	Offset int
 	// Items are the page's records, undecoded, so one broken record can be rejected
 	// without losing the page.
