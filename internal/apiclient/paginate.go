@@ -23,6 +23,13 @@ type Page struct {
 	Total int
 	// Last is true on the final page of the scan.
 	Last bool
+	// Number is the page number this page was fetched as (page APIs; for offset APIs
+	// it equals Offset). Use it, not StartPage+Index, for a cursor: a drift re-read
+	// steps back.
+	Number int
+	// Size is the scan's effective page size (learned from the first page: smaller
+	// than asked when the server capped it). A resumed page scan must ask with it.
+	Size int
 }
 
 // DefaultPageSize is the page size asked for when a config leaves it zero.
@@ -320,7 +327,7 @@ func (s *scan) run(ctx context.Context, start int) error {
 		if r.noContent || len(r.items) == 0 {
 			return finish()
 		}
-		page := &Page{Offset: s.offsetOf(head.pos), Items: r.items, Total: r.total}
+		page := &Page{Offset: s.offsetOf(head.pos), Items: r.items, Total: r.total, Number: head.pos, Size: s.size}
 		last := len(r.items) < s.size || r.total >= 0 && s.offsetOf(head.pos)+len(r.items) >= r.total
 		if held != nil {
 			if err := emit(held, false); err != nil {

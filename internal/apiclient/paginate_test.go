@@ -119,6 +119,10 @@ func (c *collector) requireShape(t *testing.T) {
 	for i, p := range c.pages {
 		require.Equal(t, i, p.Index)
 		require.Equal(t, i == len(c.pages)-1, p.Last, "page %d Last", i)
+		require.Positive(t, p.Size)
+		if p.Number != p.Offset {
+			require.Equal(t, p.Number*p.Size, p.Offset, "page %d", i)
+		}
 	}
 }
 
@@ -272,6 +276,8 @@ func TestPagePagesSequential(t *testing.T) {
 		c.requireShape(t)
 		require.Len(t, c.pages, 3)
 		require.Equal(t, 30, c.pages[0].Offset)
+		require.Equal(t, 3, c.pages[0].Number)
+		require.Equal(t, 10, c.pages[0].Size)
 		require.Len(t, c.seen, 25)
 	})
 
