@@ -1,0 +1,236 @@
+package leeloo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+)
+
+// chatCursor is the checkpoint of one chat (partition = channel or account id) of the
+// messages and account_messages streams:
+//
+//	{"v":1,"wm":"2026-10-31T08:00:00.000Z"}                               chat read up to wm
+//	{"v":1,"wm":"…","scan":{"offset":100,"max":"2026-11-01T…"}}          a scan is under way
+//
+// wm (watermark) is the newest createdAt committed for the chat (or its lastMessageTime
+// when that is newer, so a chat whose list lags is not re-read every run). scan is an
+// unfinished newest-first scan: how many messages are committed and the newest createdAt
+// seen so far; a killed run resumes at offset (new messages at the front meanwhile make it
+// re-read a few: harmless).
+type chatCursor struct {
+	V    int        `json:"v"`
+	WM   *time.Time `json:"wm,omitempty"`
+	Scan *chatScan  `json:"scan,omitempty"`
+}
+
+func (c *chatCursor) version() int { return c.V }
+
+type chatScan struct {
+	Offset int        `json:"offset"`
+	Max    *time.Time `json:"max,omitempty"`
+}
+
+// chatRef is a chat to consider: its id and the lastMessageTime the listing showed.
+type chatRef struct {
+	id   string
+	last FlexTime
+}
+
+// chats holds what one run of a messages stream knows about its chats.
+type chats struct {
+	r        *run
+	pathFmt  string // chat-messages path with %s for the chat id
+	mu       sync.Mutex
+	synced   map[string]bool // chats read in this run (listing windows overlap)
+	dupWarns int
+}
+
+// messages reads the chats of every communication channel (partition = channel id).
+// The channels are listed with the same last-message windows as communication_channels
+// (partition "" holds that listing's windowCursor, advanced only after the chats of a
+// listing page are committed). First sync (or full refresh): every chat in full.
+// Afterwards only chats whose lastMessageTime is newer than their watermark are read,
+// newest-first, until a whole page is older than the watermark minus Lookback.
+func (r *run) messages(ctx context.Context) error {
+	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: map[string]bool{}}
+	return r.walkWindows(ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+		refs := make([]chatRef, 0, len(items))
+		for _, raw := range items {
+			var ch Channel
+			if decodeItem(raw, &ch) != nil || ch.ID.Text() == "" {
+				continue // the communication_channels stream rejects it
+			}
+			refs = append(refs, chatRef{id: ch.ID.Text(), last: ch.LastMessageTime})
+		}
+		return c.syncPage(ctx, refs, cursor)
+	})
+}
+
+// accountMessages is messages through the v1 API: accounts are listed in full (v1 has no
+// last-message filter; partition "" holds a scanCursor) and each account's chat is read
+// from /api/v1/accounts/{id}/chat-messages with the same watermarks, into leeloo.messages
+// (the account id is the channel id).
+func (r *run) accountMessages(ctx context.Context) error {
+	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: map[string]bool{}}
+	return r.walkScan(ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+		refs := make([]chatRef, 0, len(items))
+		for _, raw := range items {
+			var a AccountFields
+			if decodeItem(raw, &a) != nil || a.ID.Text() == "" {
+				continue // the accounts stream rejects it
+			}
+			refs = append(refs, chatRef{id: a.ID.Text(), last: a.LastMessageTime})
+		}
+		return c.syncPage(ctx, refs, cursor)
+	})
+}
+
+// syncPage reads the chats of one listing page that need it, in parallel, then commits
+// the listing cursor.
+func (c *chats) syncPage(ctx context.Context, refs []chatRef, cursor json.RawMessage) error {
+	r := c.r
+	var todo []chatRef
+	for _, ref := range refs {
+		if c.needsSync(ref) {
+			todo = append(todo, ref)
+		}
+	}
+	err := forEach(ctx, len(todo), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
+		return c.syncChat(ctx, todo[i])
+	})
+	if err != nil {
+		return err
+	}
+	return r.send(ctx, newBatch().done("", cursor, r.counter))
+}
+
+// needsSync decides whether a listed chat must be read in this run.
+func (c *chats) needsSync(ref chatRef) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.synced[ref.id] {
+		return false
+	}
+	c.synced[ref.id] = true
+	if c.r.req.FullRefresh {
+		return true
+	}
+	var cur chatCursor
+	if !c.r.parseCursor(ref.id, &cur) || cur.WM == nil || cur.Scan != nil || !ref.last.Valid {
+		return true
+	}
+	return ref.last.T.After(*cur.WM)
+}
+
+// errEnough stops a chat scan once its pages are older than the watermark.
+var errEnough = errors.New("reached the watermark")
+
+// syncChat reads one chat newest-first; each page is a batch of its partition.
+func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
+	r := c.r
+	ctx, counter := apiclient.WithCounter(ctx) // this chat's requests, for its batches
+	var cur chatCursor
+	if r.req.FullRefresh || !r.parseCursor(ref.id, &cur) {
+		cur = chatCursor{V: cursorVersion}
+	}
+	full := cur.WM == nil
+	var stopBefore time.Time
+	if !full {
+		stopBefore = cur.WM.Add(-r.e.cfg.Lookback)
+	}
+	start, maxSeen := 0, cur.WM
+	if cur.Scan != nil {
+		start = cur.Scan.Offset
+		maxSeen = laterOf(maxSeen, cur.Scan.Max)
+	}
+	final := func() json.RawMessage {
+		wm := maxSeen
+		if ref.last.Valid {
+			wm = laterOf(wm, &ref.last.T)
+		}
+		return mustJSON(chatCursor{V: cursorVersion, WM: wm})
+	}
+
+	path := fmt.Sprintf(c.pathFmt, pathEscape(ref.id))
+	finalSent := false
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, Ahead: r.e.cfg.Ahead},
+		r.e.listFetch(path, nil, "messages"),
+		func(p apiclient.Page) error {
+			b := newBatch()
+			allOld := len(p.Items) > 0
+			seen := make(map[string]bool, len(p.Items))
+			for _, raw := range p.Items {
+				m, err := decode[Message](raw, "id")
+				if err != nil {
+					b.reject(tabMessages, raw, fmt.Errorf("chat %s: %w", ref.id, err))
+					allOld = false
+					continue
+				}
+				m.raw, m.channelID = raw, ref.id
+				if seen[m.ID.Text()] {
+					c.warnDuplicate(ref.id, m.ID.Text())
+				}
+				seen[m.ID.Text()] = true
+				b.add(tabMessages, messagesTable.row(m))
+				if m.CreatedAt.Valid {
+					t := m.CreatedAt.T
+					maxSeen = laterOf(maxSeen, &t)
+					if !t.Before(stopBefore) {
+						allOld = false
+					}
+				} else {
+					allOld = false
+				}
+			}
+			stop := !full && allOld
+			var cursor json.RawMessage
+			if p.Last || stop {
+				cursor, finalSent = final(), true
+			} else {
+				cursor = mustJSON(chatCursor{V: cursorVersion, WM: cur.WM, Scan: &chatScan{Offset: p.Offset + len(p.Items), Max: maxSeen}})
+			}
+			if err := r.send(ctx, b.done(ref.id, cursor, counter)); err != nil {
+				return err
+			}
+			if stop {
+				return errEnough
+			}
+			return nil
+		})
+	if err != nil && !errors.Is(err, errEnough) {
+		return fmt.Errorf("read chat %s: %w", ref.id, err)
+	}
+	if !finalSent {
+		return r.send(ctx, newBatch().done(ref.id, final(), counter))
+	}
+	return nil
+}
+
+// warnDuplicate logs a message id repeated within one chat page: the table keeps one
+// row per (channel_id, id), so the API sending two messages under one id loses one (§10.2).
+func (c *chats) warnDuplicate(chatID, msgID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dupWarns++
+	if c.dupWarns <= 10 {
+		c.r.log.Warn("message id repeated within a chat; one of the messages is kept", "chat_id", chatID, "message_id", msgID)
+	}
+}
+
+// laterOf returns the later of two optional times.
+func laterOf(a, b *time.Time) *time.Time {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.After(*a):
+		return b
+	}
+	return a
+}

@@ -1,0 +1,211 @@
+package leeloo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+)
+
+// pathEscape escapes an id for a path segment (ids are hex, but an odd one must not be
+// able to change the path).
+func pathEscape(id string) string { return url.PathEscape(id) }
+
+// isNotFound reports whether err is an HTTP 404 answer.
+func isNotFound(err error) bool {
+	var se *apiclient.StatusError
+	return errors.As(err, &se) && se.Status == http.StatusNotFound
+}
+
+// tunnels reads /api/v2/tunnels in full, and for each tunnel its detail with
+// include=leadgentools (§6.7) into leeloo.leadgentools and leeloo.traffic_sources, both
+// replaced per tunnel. A tunnel whose detail answers 404 (deleted since the list) keeps its
+// row and loses its tools.
+func (r *run) tunnels(ctx context.Context) error {
+	return r.walkScan(ctx, "/api/v2/tunnels", nil, "tunnels", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+		b := newBatch()
+		var tunnels []*Tunnel
+		for _, raw := range items {
+			if t := addRecord(b, raw, "id", &tunnelsTable, func(t *Tunnel) { t.raw = raw }); t != nil {
+				tunnels = append(tunnels, t)
+			}
+		}
+		per := make([]*batch, len(tunnels))
+		err := forEach(ctx, len(tunnels), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
+			pb, err := r.tunnelTools(ctx, tunnels[i].ID.Text())
+			per[i] = pb
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, pb := range per {
+			b.merge(pb)
+		}
+		return r.send(ctx, b.done("", cursor, r.counter))
+	})
+}
+
+// tunnelTools reads one tunnel's lead generation tools and their traffic sources.
+func (r *run) tunnelTools(ctx context.Context, tunnelID string) (*batch, error) {
+	b := newBatch()
+	q := url.Values{"include": {"leadgentools"}}
+	path := "/api/v2/tunnels/" + pathEscape(tunnelID)
+	env, err := r.e.get(ctx, path, q)
+	if isNotFound(err) {
+		r.log.Warn("tunnel disappeared between list and detail", "tunnel_id", tunnelID)
+		return b, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read tunnel %s: %w", tunnelID, err)
+	}
+	var inc struct {
+		Leadgentools json.RawMessage `json:"leadgentools"`
+	}
+	if t := trimmed(env.Included); len(t) > 0 && t[0] == '{' {
+		if err := json.Unmarshal(t, &inc); err != nil {
+			return nil, fmt.Errorf("read tunnel %s: decode included: %w", tunnelID, err)
+		}
+	}
+	tools, err := listItems(inc.Leadgentools, "")
+	if err != nil {
+		return nil, fmt.Errorf("read tunnel %s: included.leadgentools: %w", tunnelID, err)
+	}
+	for _, raw := range tools {
+		l, err := decode[Leadgentool](raw, "id")
+		if err != nil {
+			b.reject(tabLeadgentools, raw, fmt.Errorf("tunnel %s: %w", tunnelID, err))
+			continue
+		}
+		l.raw, l.tunnelID = raw, tunnelID
+		b.add(tabLeadgentools, leadgentoolsTable.row(l))
+		for i, sraw := range l.TrafficSources {
+			s := &TrafficSource{leadgentoolID: l.ID.Text(), tunnelID: tunnelID, raw: sraw}
+			if err := decodeItem(sraw, s); err != nil {
+				b.reject(tabTrafficSources, sraw, fmt.Errorf("leadgentool %s trafficSources[%d]: %w", l.ID.Text(), i, err))
+				continue
+			}
+			if s.key() == nil {
+				b.reject(tabTrafficSources, sraw, fmt.Errorf("leadgentool %s trafficSources[%d]: fields id and name: both missing (the record's key)", l.ID.Text(), i))
+				continue
+			}
+			b.add(tabTrafficSources, trafficSourcesTable.row(s))
+		}
+	}
+	return b, nil
+}
+
+// tunnelStats takes one snapshot of every tunnel's statistics, stamped with the run's
+// start (captured_at): from /api/v2/tunnels/stats, or, when that endpoint fails (404 or
+// any error after retries), from /api/v2/tunnels/{id}/stats for each listed tunnel.
+// Cursor: {"v":1,"captured_at":"…"}, the last snapshot taken (informational: every run
+// takes a new one).
+func (r *run) tunnelStats(ctx context.Context) error {
+	at := r.req.Started
+	cursor := mustJSON(struct {
+		V          int    `json:"v"`
+		CapturedAt string `json:"captured_at"`
+	}{cursorVersion, at.Format(filterLayout)})
+
+	env, err := r.e.get(ctx, "/api/v2/tunnels/stats", nil)
+	if err == nil {
+		items, lerr := listItems(env.Data, "stats")
+		if lerr == nil {
+			b := newBatch()
+			for _, raw := range items {
+				r.addStat(b, raw, "")
+			}
+			return r.send(ctx, b.done("", cursor, r.counter))
+		}
+		err = lerr
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	r.log.Warn("all-tunnels stats failed; reading each tunnel's stats", "error", err)
+
+	fetch := r.e.listFetch("/api/v2/tunnels", nil, "tunnels")
+	return apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Ahead: r.e.cfg.Ahead}, fetch, func(p apiclient.Page) error {
+		var ids []string
+		for _, raw := range p.Items {
+			var t Tunnel
+			if decodeItem(raw, &t) == nil && t.ID.Text() != "" {
+				ids = append(ids, t.ID.Text())
+			}
+		}
+		per := make([]*batch, len(ids))
+		err := forEach(ctx, len(ids), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
+			path := "/api/v2/tunnels/" + pathEscape(ids[i]) + "/stats"
+			env, err := r.e.get(ctx, path, nil)
+			if isNotFound(err) {
+				per[i] = newBatch()
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read stats of tunnel %s: %w", ids[i], err)
+			}
+			pb := newBatch()
+			if t := trimmed(env.Data); len(t) > 0 && t[0] == '{' {
+				r.addStat(pb, t, ids[i])
+			} else if len(t) > 0 && t[0] == '[' { // an array of one, tolerated
+				items, _ := listItems(t, "")
+				for _, raw := range items {
+					r.addStat(pb, raw, ids[i])
+				}
+			}
+			per[i] = pb
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		b := newBatch()
+		for _, pb := range per {
+			b.merge(pb)
+		}
+		return r.send(ctx, b.done("", cursor, r.counter))
+	})
+}
+
+// addStat decodes one statistics object; tunnelID fills a missing tunnelId when the object
+// came from the per-tunnel endpoint.
+func (r *run) addStat(b *batch, raw json.RawMessage, tunnelID string) {
+	s := &TunnelStat{}
+	if err := decodeItem(raw, s); err != nil {
+		b.reject(tabTunnelStats, raw, err)
+		return
+	}
+	if s.TunnelID.Text() == "" {
+		if tunnelID == "" {
+			b.reject(tabTunnelStats, raw, errors.New("field tunnelId: missing or empty (the record's key)"))
+			return
+		}
+		s.TunnelID = FlexString{V: tunnelID, Valid: true}
+	}
+	s.raw, s.capturedAt = raw, r.req.Started
+	b.add(tabTunnelStats, tunnelStatsTable.row(s))
+	revs, err := listItems(s.Revenue, "")
+	if err != nil {
+		b.reject(tabStatsRevenue, s.Revenue, fmt.Errorf("tunnel %s field revenue: %w", s.TunnelID.Text(), err))
+		return
+	}
+	for i, rraw := range revs {
+		rr := &revenueRow{tunnelID: s.TunnelID.Text(), capturedAt: s.capturedAt, ordinal: int32(i), raw: rraw}
+		if err := decodeItem(rraw, &rr.Revenue); err != nil {
+			b.reject(tabStatsRevenue, rraw, fmt.Errorf("tunnel %s revenue[%d]: %w", s.TunnelID.Text(), i, err))
+			continue
+		}
+		b.add(tabStatsRevenue, statsRevenueTable.row(rr))
+	}
+}
+
+func trimmed(b json.RawMessage) json.RawMessage {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	return b
+}

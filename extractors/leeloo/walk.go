@@ -1,0 +1,222 @@
+package leeloo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+)
+
+// pageFunc handles one page of a list: items are its records (none for the cursor-only
+// call that closes a window or a scan), cursor is the partition's checkpoint once this
+// page and everything before it are committed.
+type pageFunc func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error
+
+// windowCursor is the checkpoint of a windowed stream (people, communication_channels,
+// and the channel listing of messages, partition ""):
+//
+//	{"v":1,"done":"2026-11-01T00:00:00Z","sweep":"2026-11-01T00:00:00Z",
+//	 "pass":{"full":false,"started":"…","from":"…","to":"…","offset":100}}
+//
+// done is the end of the last completed pass: every record whose lastMessageTime was at
+// most done (when it was read) has been committed. sweep is when the last completed full
+// pass started. pass is set while a pass is unfinished: the window being read and how many
+// of its records are committed, so a killed run resumes there.
+type windowCursor struct {
+	V     int        `json:"v"`
+	Done  *time.Time `json:"done,omitempty"`
+	Sweep *time.Time `json:"sweep,omitempty"`
+	Pass  *passState `json:"pass,omitempty"`
+}
+
+func (c *windowCursor) version() int { return c.V }
+
+// passState is an unfinished pass: its kind, when it began, and its current window.
+type passState struct {
+	Full    bool      `json:"full"`
+	Started time.Time `json:"started"`
+	From    time.Time `json:"from"`
+	To      time.Time `json:"to"`
+	Offset  int       `json:"offset"`
+}
+
+// errSplit aborts a window's scan when its first page shows too many records.
+var errSplit = errors.New("window too large")
+
+// walkWindows reads a last-message-filtered list (people, communication channels) window
+// by window, oldest window first, each window newest-first by offset, and calls fn per page.
+//
+// A pass runs from its start to req.Started: a full pass (first run, full refresh, or a
+// due sweep when sweeps is true) starts at StartDate; an incremental one at done minus
+// Lookback. Consecutive windows overlap by a day (see windowOverlap); the next run's
+// Lookback covers the last one. A record whose lastMessageTime moves during the scan
+// leaves the window being read (the list re-sorts) and may be missed in this pass; its new
+// lastMessageTime is at most a run old, so the next run's window [done−Lookback, now]
+// picks it up.
+func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn pageFunc) error {
+	var cur windowCursor
+	if !r.parseCursor("", &cur) {
+		cur = windowCursor{}
+	}
+	now := r.req.Started
+	cfg := r.e.cfg
+	var pass passState
+	switch {
+	case r.req.FullRefresh || (cur.Done == nil && cur.Pass == nil):
+		pass = passState{Full: true, Started: now, From: cfg.StartDate}
+	case cur.Pass != nil:
+		pass = *cur.Pass
+		r.log.Info("resuming an unfinished pass", "from", pass.From, "to", pass.To, "offset", pass.Offset, "full", pass.Full)
+	case sweeps && cfg.FullSweepEvery > 0 && (cur.Sweep == nil || now.Sub(*cur.Sweep) >= cfg.FullSweepEvery):
+		pass = passState{Full: true, Started: now, From: cfg.StartDate}
+		r.log.Info("full sweep due", "last_sweep", cur.Sweep)
+	default:
+		pass = passState{Started: now, From: cur.Done.Add(-cfg.Lookback)}
+	}
+	span := cfg.WindowSpan
+	if pass.To.IsZero() {
+		pass.To = minTime(pass.From.Add(span), now)
+	}
+
+	cursorAt := func(p *passState) json.RawMessage {
+		c := windowCursor{V: cursorVersion, Done: cur.Done, Sweep: cur.Sweep, Pass: p}
+		return mustJSON(c)
+	}
+	for {
+		if pass.To.Before(pass.From) {
+			pass.To = pass.From
+		}
+		q := url.Values{}
+		q.Set("filter[last_message][from]", pass.From.Format(filterLayout))
+		q.Set("filter[last_message][to]", pass.To.Format(filterLayout))
+		fetch := r.e.listFetch(path, q, key)
+		start, total := pass.Offset, 0
+		splittable := start == 0 && pass.To.Sub(pass.From) >= 2*minWindowSpan
+		guarded := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
+			items, t, err := fetch(ctx, offset, limit)
+			if err == nil && offset == start {
+				total = t
+				if splittable && t > cfg.MaxWindowRows {
+					return nil, 0, errSplit
+				}
+			}
+			return items, t, err
+		}
+
+		// The window's end is the whole pass's end when it reaches now.
+		last := !pass.To.Before(now)
+		next := passState{Full: pass.Full, Started: pass.Started}
+		finalSent := false
+		finalCursor := func() json.RawMessage {
+			if last {
+				c := windowCursor{V: cursorVersion, Done: &now, Sweep: cur.Sweep}
+				if pass.Full {
+					c.Sweep = &pass.Started
+				}
+				return mustJSON(c)
+			}
+			// Adapt the next window to what this one held.
+			if total >= 0 && total < cfg.MaxWindowRows/4 {
+				span *= 2
+			}
+			next.From = pass.To.Add(-windowOverlap)
+			next.To = minTime(next.From.Add(span), now)
+			return cursorAt(&next)
+		}
+		err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: start, Ahead: cfg.Ahead}, guarded,
+			func(p apiclient.Page) error {
+				var c json.RawMessage
+				if p.Last {
+					c, finalSent = finalCursor(), true
+				} else {
+					at := pass
+					at.Offset = p.Offset + len(p.Items)
+					c = cursorAt(&at)
+				}
+				return fn(ctx, p.Items, c)
+			})
+		if errors.Is(err, errSplit) {
+			span = max((pass.To.Sub(pass.From))/2, minWindowSpan)
+			pass.To = pass.From.Add(span)
+			r.log.Debug("window too large; halving", "from", pass.From, "total", total, "span", span)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !finalSent {
+			if err := fn(ctx, nil, finalCursor()); err != nil {
+				return err
+			}
+		}
+		if last {
+			return nil
+		}
+		pass.From, pass.To, pass.Offset = next.From, next.To, 0
+	}
+}
+
+// filterLayout is how window bounds are sent: full ISO timestamps in UTC (§6.1 accepts
+// dates or ISO; the simulator reads both).
+const filterLayout = "2006-01-02T15:04:05.000Z"
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// scanCursor is the checkpoint of a full-scan stream (orders, users, tags, connections,
+// tunnels, accounts, and the account listing of account_messages):
+//
+//	{"v":1,"offset":150}            a scan is under way: 150 records are committed
+//	{"v":1,"done":"2026-11-01T…"}   the last scan finished at that run's start
+//
+// A killed scan resumes at its offset; records added at the front of the newest-first list
+// meanwhile push the rest down, so the resumed scan re-reads a few (harmless upserts).
+// Full refresh starts at 0.
+type scanCursor struct {
+	V      int        `json:"v"`
+	Offset int        `json:"offset,omitempty"`
+	Done   *time.Time `json:"done,omitempty"`
+}
+
+func (c *scanCursor) version() int { return c.V }
+
+// walkScan reads a whole list by offset and calls fn per page.
+func (r *run) walkScan(ctx context.Context, path string, q url.Values, key string, fn pageFunc) error {
+	var cur scanCursor
+	if !r.parseCursor("", &cur) {
+		cur = scanCursor{}
+	}
+	start := 0
+	if !r.req.FullRefresh && cur.Done == nil && cur.Offset > 0 {
+		start = cur.Offset
+		r.log.Info("resuming an unfinished scan", "offset", start)
+	}
+	now := r.req.Started
+	final := mustJSON(scanCursor{V: cursorVersion, Done: &now})
+	finalSent := false
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, Ahead: r.e.cfg.Ahead},
+		r.e.listFetch(path, q, key),
+		func(p apiclient.Page) error {
+			c := final
+			if p.Last {
+				finalSent = true
+			} else {
+				c = mustJSON(scanCursor{V: cursorVersion, Offset: p.Offset + len(p.Items)})
+			}
+			return fn(ctx, p.Items, c)
+		})
+	if err != nil {
+		return err
+	}
+	if !finalSent {
+		return fn(ctx, nil, final)
+	}
+	return nil
+}
