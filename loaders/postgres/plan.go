@@ -1,0 +1,353 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// tablePlan is one table's rows of a batch, converted and deduplicated, with the SQL to
+// write them.
+type tablePlan struct {
+	table stream.Table
+	types []colType
+	cols  []string // column names, in row order
+	// keyIdx are the positions of the key columns in cols.
+	keyIdx []int
+	// rows are the converted rows (key-unique); src the rows as received, for rejects.
+	rows [][]any
+	src  []stream.Row
+	// rawIdx is the position of the raw column, -1 without one.
+	rawIdx      int
+	nulsCleaned int
+	// rejects are the rows refused during conversion.
+	rejects []reject
+}
+
+// prepare converts and deduplicates a table's rows.
+func prepare(t stream.Table, rows []stream.Row) (*tablePlan, error) {
+	if len(t.Key) == 0 {
+		return nil, fmt.Errorf("table %s has no key", t.Name)
+	}
+	p := &tablePlan{table: t, rawIdx: -1}
+	for i, c := range t.Columns {
+		p.cols = append(p.cols, c.Name)
+		p.types = append(p.types, parseType(c.Type))
+		if c.Name == "raw" {
+			p.rawIdx = i
+		}
+	}
+	for _, k := range t.Key {
+		i := p.colIndex(k)
+		if i < 0 {
+			return nil, fmt.Errorf("table %s: key column %s is not among its columns", t.Name, k)
+		}
+		p.keyIdx = append(p.keyIdx, i)
+	}
+	p.rows = make([][]any, 0, len(rows))
+	p.src = make([]stream.Row, 0, len(rows))
+	seen := make(map[string]int, len(rows))
+	var kb strings.Builder
+	// One backing array for all converted values: one allocation instead of one per row.
+	vals := make([]any, len(rows)*len(p.cols))
+rows:
+	for n, r := range rows {
+		if len(r) != len(p.cols) {
+			p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("row has %d values for %d columns", len(r), len(p.cols))))
+			continue
+		}
+		out := vals[n*len(p.cols) : (n+1)*len(p.cols) : (n+1)*len(p.cols)]
+		for i, v := range r {
+			cv, cleaned, err := p.types[i].convert(v)
+			if cleaned {
+				p.nulsCleaned++
+			}
+			if err != nil {
+				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("column %s: %v", p.cols[i], err)))
+				continue rows
+			}
+			out[i] = cv
+		}
+		kb.Reset()
+		for j, ki := range p.keyIdx {
+			kt, ok := keyText(out[ki])
+			if !ok {
+				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("key column %s is empty or not a key type", p.cols[ki])))
+				continue rows
+			}
+			if j > 0 {
+				kb.WriteByte(0) // NULs are cleaned from values, so they separate safely
+			}
+			kb.WriteString(kt)
+		}
+		key := kb.String()
+		if at, dup := seen[key]; dup {
+			// The last occurrence wins: it is the freshest the API sent.
+			p.rows[at], p.src[at] = out, r
+			continue
+		}
+		seen[key] = len(p.rows)
+		p.rows = append(p.rows, out)
+		p.src = append(p.src, r)
+	}
+	return p, nil
+}
+
+// colIndex returns the position of a column, -1 when absent.
+func (p *tablePlan) colIndex(name string) int {
+	for i, c := range p.cols {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// colTypeSQL returns a column's SQL type, for casts.
+func (p *tablePlan) colTypeSQL(name string) (string, error) {
+	for _, c := range p.table.Columns {
+		if c.Name == name {
+			return c.Type, nil
+		}
+	}
+	return "", fmt.Errorf("table %s has no column %s", p.table.Name, name)
+}
+
+// target is the table's identifier.
+func (p *tablePlan) target() pgx.Identifier {
+	return pgx.Identifier(strings.Split(p.table.Name, "."))
+}
+
+// keyTexts returns every row's key values as text, in key column order.
+func (p *tablePlan) keyTexts() [][]string {
+	out := make([][]string, len(p.rows))
+	for i, r := range p.rows {
+		k := make([]string, len(p.keyIdx))
+		for j, ki := range p.keyIdx {
+			k[j], _ = keyText(r[ki])
+		}
+		out[i] = k
+	}
+	return out
+}
+
+// probe reports, for each row, whether its key already exists in the table.
+func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
+	keys := p.keyTexts()
+	args := make([]any, len(p.keyIdx))
+	names := make([]string, len(p.keyIdx))
+	conds := make([]string, len(p.keyIdx))
+	for j, ki := range p.keyIdx {
+		arr := make([]string, len(keys))
+		for i, k := range keys {
+			arr[i] = k[j]
+		}
+		args[j] = arr
+		names[j] = fmt.Sprintf("k%d", j)
+		conds[j] = fmt.Sprintf("t.%s = p.k%d::%s", ident(p.cols[ki]), j, p.table.Columns[ki].Type)
+	}
+	sql := fmt.Sprintf(`select p.ord from unnest(%s) with ordinality as p(%s, ord)
+		where exists (select from %s as t where %s)`,
+		placeholders(1, len(args), "text[]"), strings.Join(names, ", "),
+		p.target().Sanitize(), strings.Join(conds, " and "))
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("look up existing keys: %w", err)
+	}
+	exists := make([]bool, len(p.rows))
+	var ord int64
+	_, err = pgx.ForEachRow(rows, []any{&ord}, func() error {
+		exists[ord-1] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("look up existing keys: %w", err)
+	}
+	return exists, nil
+}
+
+// stagingName names the session's temp staging table for this table and column set;
+// a changed column set gets a new table.
+func (p *tablePlan) stagingName() string {
+	h := fnv.New64a()
+	h.Write([]byte(p.table.Name))
+	for _, c := range p.table.Columns {
+		h.Write([]byte{0})
+		h.Write([]byte(c.Name + " " + c.Type))
+	}
+	return fmt.Sprintf("crmsync_stg_%016x", h.Sum64())
+}
+
+// staging makes sure the session's staging table exists and returns its identifier.
+// It is created once per connection and emptied at every commit (ON COMMIT DELETE
+// ROWS), which is cheaper than creating and dropping a table per transaction: no
+// catalog churn. Temp tables write no WAL and have no indexes.
+func (p *tablePlan) staging(ctx context.Context, tx pgx.Tx) (pgx.Identifier, error) {
+	name := p.stagingName()
+	defs := make([]string, 0, len(p.cols)+1)
+	for _, c := range p.table.Columns {
+		defs = append(defs, ident(c.Name)+" "+c.Type)
+	}
+	defs = append(defs, "_ord int4")
+	_, err := tx.Exec(ctx, fmt.Sprintf("create temp table if not exists %s (%s) on commit delete rows",
+		ident(name), strings.Join(defs, ", ")))
+	if err != nil {
+		return nil, fmt.Errorf("create staging table: %w", err)
+	}
+	// No TRUNCATE: a transaction fills each table's staging once, rows of a savepoint
+	// rolled back are invisible, and commit empties it.
+	return pgx.Identifier{name}, nil
+}
+
+// copyInto COPYs the rows idx into table; withSyncedAt appends synced_at = now,
+// withOrd appends each row's index as _ord (staging).
+func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifier, idx []int, withSyncedAt bool, now time.Time, withOrd bool) (int64, error) {
+	cols := p.cols
+	if withSyncedAt {
+		cols = append(cols[:len(cols):len(cols)], "synced_at")
+	}
+	if withOrd {
+		cols = append(cols[:len(cols):len(cols)], "_ord")
+	}
+	buf := make([]any, 0, len(cols))
+	src := pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) {
+		// pgx encodes each row before asking for the next, so one buffer serves all.
+		buf = append(buf[:0], p.rows[idx[i]]...)
+		if withSyncedAt {
+			buf = append(buf, now)
+		}
+		if withOrd {
+			buf = append(buf, int32(idx[i]))
+		}
+		return buf, nil
+	})
+	n, err := tx.CopyFrom(ctx, table, cols, src)
+	if err != nil {
+		return 0, fmt.Errorf("copy %d rows into %s: %w", len(idx), table.Sanitize(), err)
+	}
+	return n, nil
+}
+
+// merge upserts the staged rows (all of them, or those whose _ord is in idx) into
+// the table, skipping rows identical to the stored ones before they reach the upsert:
+// an unchanged row is neither locked nor rewritten.
+func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, idx []int, all, withSyncedAt bool) (counts, error) {
+	var keyCols, nonKey []string
+	for i, c := range p.cols {
+		if p.isKey(i) {
+			keyCols = append(keyCols, ident(c))
+		} else {
+			nonKey = append(nonKey, ident(c))
+		}
+	}
+	cols := make([]string, len(p.cols))
+	for i, c := range p.cols {
+		cols[i] = ident(c)
+	}
+	keyMatch := make([]string, len(keyCols))
+	for i, k := range keyCols {
+		keyMatch[i] = "x." + k + " = s." + k
+	}
+	insCols, selCols := strings.Join(cols, ", "), "s."+strings.Join(cols, ", s.")
+	if withSyncedAt {
+		insCols += ", synced_at"
+		selCols += ", now()"
+	}
+	same := "true"
+	conflict := "do nothing"
+	if len(nonKey) > 0 {
+		same = fmt.Sprintf("(x.%s) is not distinct from (s.%s)",
+			strings.Join(nonKey, ", x."), strings.Join(nonKey, ", s."))
+		sets := make([]string, 0, len(nonKey)+1)
+		for _, c := range nonKey {
+			sets = append(sets, c+" = excluded."+c)
+		}
+		if withSyncedAt {
+			sets = append(sets, "synced_at = excluded.synced_at")
+		}
+		conflict = fmt.Sprintf("do update set %s where (t.%s) is distinct from (excluded.%s)",
+			strings.Join(sets, ", "), strings.Join(nonKey, ", t."), strings.Join(nonKey, ", excluded."))
+	}
+	filter := ""
+	var args []any
+	if !all {
+		ords := make([]int32, len(idx))
+		for i, v := range idx {
+			ords[i] = int32(v)
+		}
+		filter = "and s._ord = any($1)"
+		args = append(args, ords)
+	}
+	sql := fmt.Sprintf(`with m as (
+			insert into %[1]s as t (%[2]s)
+			select %[3]s from %[4]s as s
+			where not exists (select from %[1]s as x where %[5]s and %[6]s) %[7]s
+			on conflict (%[8]s) %[9]s
+			returning (xmax = 0) as inserted
+		)
+		select count(*) filter (where inserted), count(*) filter (where not inserted) from m`,
+		p.target().Sanitize(), insCols, selCols, stg.Sanitize(),
+		strings.Join(keyMatch, " and "), same, filter,
+		strings.Join(keyCols, ", "), conflict)
+	var c counts
+	if err := tx.QueryRow(ctx, sql, args...).Scan(&c.inserted, &c.updated); err != nil {
+		return counts{}, fmt.Errorf("merge into %s: %w", p.table.Name, err)
+	}
+	return c, nil
+}
+
+// isKey reports whether column i is a key column.
+func (p *tablePlan) isKey(i int) bool {
+	for _, k := range p.keyIdx {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectRow builds the reject of converted row i.
+func (p *tablePlan) rejectRow(i int, reason string) reject {
+	return p.rejectSrc(p.src[i], reason)
+}
+
+// rejectSrc builds a reject from a row as received: its payload is the raw column
+// when the table has one (the record exactly as the API sent it), else the row as a
+// JSON object of column values.
+func (p *tablePlan) rejectSrc(r stream.Row, reason string) reject {
+	rej := reject{table: p.table.Name, reason: reason}
+	if p.rawIdx >= 0 && p.rawIdx < len(r) {
+		switch raw := r[p.rawIdx].(type) {
+		case json.RawMessage:
+			rej.payload = raw
+		case []byte:
+			rej.payload = raw
+		case string:
+			rej.payload = []byte(raw)
+		}
+		if rej.payload != nil {
+			return rej
+		}
+	}
+	obj := make(map[string]any, len(r))
+	for i, v := range r {
+		name := fmt.Sprintf("column_%d", i)
+		if i < len(p.cols) {
+			name = p.cols[i]
+		}
+		obj[name] = v
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		b = []byte(fmt.Sprintf("%v", []any(r)))
+	}
+	rej.payload = b
+	return rej
+}
