@@ -1,0 +1,361 @@
+package textrequest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+)
+
+// object is one API record split into its fields, still undecoded, so that each field is
+// read leniently on its own and a bad one names itself in the reject reason.
+type object map[string]json.RawMessage
+
+// parseObject splits a record. A record that is not a JSON object cannot be decoded at
+// all and becomes a reject.
+func parseObject(raw json.RawMessage) (object, error) {
+	var o object
+	if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+		return nil, fmt.Errorf("not a JSON object: %s", excerpt(raw))
+	}
+	return o, nil
+}
+
+// fieldError names the field that could not be decoded.
+type fieldError struct {
+	field string
+	msg   string
+}
+
+func (e *fieldError) Error() string { return "field " + e.field + ": " + e.msg }
+
+func badField(field, want string, raw json.RawMessage) error {
+	return &fieldError{field: field, msg: "want " + want + ", got " + excerpt(raw)}
+}
+
+// excerpt is the start of a raw value for a reject reason (the whole payload is stored
+// beside the reason anyway).
+func excerpt(raw json.RawMessage) string {
+	r := []rune(string(bytes.TrimSpace(raw)))
+	if len(r) > 60 {
+		return string(r[:60]) + "…"
+	}
+	return string(r)
+}
+
+// isNull reports a missing field or an explicit null: both become SQL NULL.
+func isNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// decoder reads fields of one object and remembers the first error, so mapping code reads
+// as a flat list of fields and checks once at the end.
+type decoder struct {
+	obj    object
+	prefix string // prefix for field names in errors ("last_message.")
+	err    error
+}
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) raw(field string) json.RawMessage { return d.obj[field] }
+
+// str reads a text field. Numbers and booleans are accepted as their JSON text (an id sent
+// as a number); objects and arrays are errors. Null and missing give nil.
+func (d *decoder) str(field string) any {
+	s, ok := d.strVal(field)
+	if !ok {
+		return nil
+	}
+	return s
+}
+
+// strVal is str returning the string and whether it is present.
+func (d *decoder) strVal(field string) (string, bool) {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return "", false
+	}
+	s, err := scalarString(raw)
+	if err != nil {
+		d.fail(badField(d.prefix+field, "a string", raw))
+		return "", false
+	}
+	return s, true
+}
+
+// scalarString returns a JSON string's value, or a number's or boolean's text.
+func scalarString(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0:
+		return "", fmt.Errorf("empty")
+	case raw[0] == '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", err
+		}
+		return s, nil
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", err
+		}
+		return n.String(), nil
+	case string(raw) == "true" || string(raw) == "false":
+		return string(raw), nil
+	}
+	return "", fmt.Errorf("not a scalar")
+}
+
+// integer reads a whole number (a JSON number, or a string holding one). Fractions,
+// out-of-range values and other types are errors.
+func (d *decoder) integer(field string) any {
+	n, ok := d.intVal(field)
+	if !ok {
+		return nil
+	}
+	return n
+}
+
+// int32Field is integer for int32-declared counts; the value is returned as int64 (the
+// column is integer, so out-of-range values are errors here, not at load time).
+func (d *decoder) int32Field(field string) any {
+	n, ok := d.intVal(field)
+	if !ok {
+		return nil
+	}
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		d.fail(badField(d.prefix+field, "a 32-bit integer", d.obj[field]))
+		return nil
+	}
+	return n
+}
+
+func (d *decoder) intVal(field string) (int64, bool) {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return 0, false
+	}
+	n, err := parseInt(raw)
+	if err != nil {
+		d.fail(badField(d.prefix+field, "an integer", raw))
+		return 0, false
+	}
+	return n, true
+}
+
+// parseInt reads a JSON number or numeric string as an int64; "12.0" is accepted.
+func parseInt(raw json.RawMessage) (int64, error) {
+	s, err := scalarString(raw)
+	if err != nil {
+		return 0, err
+	}
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("not an integer: %q", s)
+	}
+	return int64(f), nil
+}
+
+// boolean reads true/false, also sent as the strings "true"/"false" (any case) or as 1/0,
+// since the reference shows booleans typed as strings in places.
+func (d *decoder) boolean(field string) any {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return nil
+	}
+	s, err := scalarString(raw)
+	if err == nil {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "true", "1":
+			return true
+		case "false", "0":
+			return false
+		case "":
+			return nil
+		}
+	}
+	d.fail(badField(d.prefix+field, "a boolean", raw))
+	return nil
+}
+
+// timestamp reads a timestamp string through apiclient.ParseTime (with or without Z,
+// offsets, fractional seconds). Null, missing and "" give nil; anything unparseable is an
+// error naming the field.
+func (d *decoder) timestamp(field string) any {
+	t, ok := d.timeVal(field)
+	if !ok {
+		return nil
+	}
+	return t
+}
+
+func (d *decoder) timeVal(field string) (time.Time, bool) {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return time.Time{}, false
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		d.fail(badField(d.prefix+field, "a timestamp string", raw))
+		return time.Time{}, false
+	}
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}, false
+	}
+	t, err := apiclient.ParseTime(strings.TrimSpace(s))
+	if err != nil {
+		d.fail(badField(d.prefix+field, "a timestamp", raw))
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// money reads a decimal amount (a JSON number or numeric string) and returns it as a
+// decimal string so no float rounding happens before PostgreSQL's numeric(12,2).
+func (d *decoder) money(field string) any {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return nil
+	}
+	s, err := scalarString(raw)
+	s = strings.TrimSpace(s)
+	if err == nil && s != "" {
+		if r, ok := new(big.Rat).SetString(s); ok {
+			// numeric(12,2) holds up to 10 digits before the point.
+			if abs := new(big.Rat).Abs(r); abs.Cmp(big.NewRat(1e10, 1)) < 0 {
+				return r.FloatString(2)
+			}
+		}
+	}
+	d.fail(badField(d.prefix+field, "an amount", raw))
+	return nil
+}
+
+// strings reads an array of strings (numbers accepted as their text); null elements are
+// dropped. A missing field gives nil, an explicit empty array an empty slice.
+func (d *decoder) strs(field string) []string {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		d.fail(badField(d.prefix+field, "an array of strings", raw))
+		return nil
+	}
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		if isNull(it) {
+			continue
+		}
+		s, err := scalarString(it)
+		if err != nil {
+			d.fail(badField(d.prefix+field, "an array of strings", raw))
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// ints reads an array of integers (numeric strings accepted); null elements are dropped.
+func (d *decoder) ints(field string) []int64 {
+	raw := d.obj[field]
+	if isNull(raw) {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		d.fail(badField(d.prefix+field, "an array of integers", raw))
+		return nil
+	}
+	out := make([]int64, 0, len(items))
+	for _, it := range items {
+		if isNull(it) {
+			continue
+		}
+		n, err := parseInt(it)
+		if err != nil {
+			d.fail(badField(d.prefix+field, "an array of integers", raw))
+			return nil
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// nested returns a decoder for an object-valued field (nil when null or missing). For
+// APIs that flatten nested objects into dotted keys ("last_message.body", as the
+// reference's tables write them) the dotted keys are gathered into the same shape.
+func (d *decoder) nested(field string) *decoder {
+	raw := d.obj[field]
+	if !isNull(raw) {
+		o, err := parseObject(raw)
+		if err != nil {
+			d.fail(badField(d.prefix+field, "an object", raw))
+			return nil
+		}
+		return &decoder{obj: o, prefix: d.prefix + field + "."}
+	}
+	var flat object
+	for k, v := range d.obj {
+		if rest, ok := strings.CutPrefix(k, field+"."); ok {
+			if flat == nil {
+				flat = object{}
+			}
+			flat[rest] = v
+		}
+	}
+	if flat == nil {
+		return nil
+	}
+	return &decoder{obj: flat, prefix: d.prefix + field + "."}
+}
+
+// digits keeps only the digits of a phone number ("+1(555)-123-4567" → "15551234567"),
+// the form used to join phones across tables and sources. It returns nil when no digit is
+// left.
+func digits(phone string) any {
+	var b strings.Builder
+	for _, r := range phone {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	return b.String()
+}
+
+// textArray turns nil into a SQL NULL and anything else into the slice.
+func textArray(s []string) any {
+	if s == nil {
+		return nil
+	}
+	return s
+}
+
+func intArray(s []int64) any {
+	if s == nil {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,58 @@
+// Package textrequest reads the Text Request REST API v3 (reference:
+// /work/shared/reference/textrequest-api.md, "the reference") into the textrequest.*
+// warehouse tables of migrations/00003_create_textrequest.sql.
+//
+// # Streams
+//
+// Every stream but dashboards is partitioned by dashboard: each dashboard keeps its own
+// cursor in sync.state (partition = the dashboard id) and dashboards are read in
+// parallel up to Config.Concurrency. The dashboards come from Config.Dashboards
+// (TEXTREQUEST_DASHBOARDS) or from GET /dashboards, fetched once per run.
+//
+//	dashboards     /dashboards (or /dashboards/{id} per configured id)     full refresh
+//	contacts       /dashboards/{id}/contacts (+ tags, groups, field links) incremental, periodic sweep
+//	conversations  /dashboards/{id}/conversations?include_archived=true    full scan
+//	messages       /dashboards/{id}/contacts/{phone}/messages              changed contacts only
+//	payments       /dashboards/{id}/payments?sort_type=date&sort_direction=desc  newest first to the watermark, periodic sweep
+//	groups, tags   /dashboards/{id}/groups, /tags                          full refresh
+//	custom_fields  /dashboards/{id}/fields (a bare array, not paged)       full refresh
+//
+// The incremental logic of contacts, messages and payments is described on runContacts,
+// runMessages and runPayments, their cursors on contactsCursor, messagesCursor and
+// paymentsCursor; the full-refresh streams keep a listCursor. Every cursor is versioned
+// ({"v":1,…}); one that cannot be read is ignored with a warning (a full read).
+//
+// # Paging and the request budget
+//
+// Lists are read with apiclient.PagePages: 0-based pages, stopping on a 204, an empty
+// page, or when the total is reached, paging by the size the server returned rather than
+// the size asked (Config.PageSize, default 500; the API documents no maximum). The
+// account's budget (100 requests a minute by default) is enforced by the shared
+// apiclient.Client; this package keeps the incremental path frugal instead: two filtered
+// contact scans, messages only for contacts that moved, payments stopping at the
+// watermark, and the dashboard list fetched once per run. Each batch reports the
+// requests spent for it.
+//
+// # Commit points
+//
+// One batch per page (messages: per contacts page, or sooner past 5,000 rows), each
+// carrying the cursor that resumes after it, so a run killed at any point re-reads at most
+// one page and never skips one. Rows are de-duplicated by key within a batch (offset
+// paging on live data can repeat a record; the upsert makes repeats across batches
+// harmless). Records inserted during a contacts scan (total_items grows) can be missed by
+// page-based paging, so one catch-up scan by creation or activity time follows it.
+//
+// # Decoding
+//
+// Each item is decoded on its own from its raw JSON: strings, numbers sent as strings and
+// strings sent as numbers are accepted; booleans also as "true"/"false"/1/0; null and
+// missing fields become NULL; timestamps go through apiclient.ParseTime (with or without
+// Z, with fractional seconds). An item that is not an object, lacks its key, or has a
+// field of the wrong type (text where a number is due, an unparseable timestamp, an
+// object where text is due) becomes a stream.Reject naming the field, and the rest of the
+// page loads. raw keeps every item exactly as received, unknown fields included.
+//
+// Phones are stored as returned plus a digits-only column; a contact phone is sent in
+// URL paths as returned and escaped by apiclient. A message without an id gets the stable
+// key described on derivedMessageID, and message_id_derived = true.
+package textrequest

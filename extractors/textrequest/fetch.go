@@ -1,0 +1,145 @@
+package textrequest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+)
+
+// ErrorCode returns the errorCode of a Text Request error body
+// ({"status":401,"message":"…","errorCode":"…"}), or "" when the body has none. The CLI
+// passes it to apiclient.Config.ErrorCode so errors name the API's code.
+func ErrorCode(body []byte) string {
+	var b struct {
+		ErrorCode json.RawMessage `json:"errorCode"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil || isNull(b.ErrorCode) {
+		return ""
+	}
+	s, err := scalarString(b.ErrorCode)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+// envelope is the §2 list envelope. Items stay undecoded so each record is decoded (and
+// rejected) on its own.
+type envelope struct {
+	Meta  json.RawMessage `json:"meta"`
+	Items json.RawMessage `json:"items"`
+}
+
+// unknownTotal stands for a total the server did not send (apiclient's convention): the
+// scan then ends on a short or empty page, or a 204.
+const unknownTotal = -1
+
+// decodeList reads a list body: the §2 envelope, or a bare array (custom fields). It
+// returns the items and meta.total_items (unknownTotal when absent or unreadable).
+func decodeList(body []byte) ([]json.RawMessage, int, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, 0, nil
+	}
+	if body[0] == '[' {
+		var items []json.RawMessage
+		if err := json.Unmarshal(body, &items); err != nil {
+			return nil, 0, fmt.Errorf("decode list: %w", err)
+		}
+		return items, len(items), nil
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, 0, fmt.Errorf("decode envelope: %w", err)
+	}
+	var items []json.RawMessage
+	if !isNull(env.Items) {
+		if err := json.Unmarshal(env.Items, &items); err != nil {
+			return nil, 0, fmt.Errorf("decode envelope items: %w", err)
+		}
+	}
+	total := unknownTotal
+	if !isNull(env.Meta) {
+		var meta map[string]json.RawMessage
+		if json.Unmarshal(env.Meta, &meta) == nil {
+			if n, err := parseInt(meta["total_items"]); err == nil && n >= 0 && n <= math.MaxInt32 {
+				total = int(n)
+			}
+		}
+	}
+	return items, total, nil
+}
+
+// getList fetches one page of a list endpoint. A 204 is reported as noContent.
+func (e *Extractor) getList(ctx context.Context, path string, q url.Values) (items []json.RawMessage, total int, noContent bool, err error) {
+	// GetJSON (not Get) so that a complete-but-invalid body, a truncated answer, is
+	// retried like a 5xx.
+	var body json.RawMessage
+	resp, err := e.cfg.Client.GetJSON(ctx, path, q, &body)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	if resp.Status == http.StatusNoContent || len(bytes.TrimSpace(body)) == 0 {
+		return nil, 0, true, nil
+	}
+	items, total, err = decodeList(body)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return items, total, false, nil
+}
+
+// pageFetch returns an apiclient.PageFetch for a paged list endpoint with fixed filters.
+func (e *Extractor) pageFetch(path string, filters url.Values) apiclient.PageFetch {
+	return func(ctx context.Context, page, pageSize int) ([]json.RawMessage, int, bool, error) {
+		q := url.Values{}
+		for k, v := range filters {
+			q[k] = v
+		}
+		q.Set("page", strconv.Itoa(page))
+		q.Set("page_size", strconv.Itoa(pageSize))
+		items, total, noContent, err := e.getList(ctx, path, q)
+		if err != nil {
+			return nil, 0, false, fmt.Errorf("page %d: %w", page, err)
+		}
+		return items, total, noContent, nil
+	}
+}
+
+// errStop ends a scan early from inside a yield (the rest of the list is known to be
+// older than what is needed).
+var errStop = errors.New("stop scan")
+
+// scan pages through a list with apiclient.PagePages starting at (startPage, size) and
+// calls yield per page with the page number and the page size used for it, which a
+// cursor stores so a resumed scan asks for the same pages. A yield returning errStop ends
+// the scan without error.
+func (e *Extractor) scan(ctx context.Context, path string, filters url.Values, startPage, size, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
+	if size <= 0 {
+		size = e.cfg.PageSize
+	}
+	cfg := apiclient.PageConfig{PageSize: size, StartPage: startPage, Ahead: max(ahead, 1)}
+	err := apiclient.PagePages(ctx, cfg, e.pageFetch(path, filters), func(p apiclient.Page) error {
+		pageNo := startPage + p.Index
+		used := size
+		switch {
+		case pageNo > 0:
+			used = p.Offset / pageNo
+		case !p.Last && len(p.Items) > 0 && len(p.Items) < size:
+			used = len(p.Items) // the server capped the page size
+		}
+		return yield(p, pageNo, used)
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,330 @@
+package textrequest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// flushRows is the size at which a messages batch is committed before its contacts page
+// is done, so memory stays bounded however chatty a contact is.
+const flushRows = 5000
+
+// runMessages syncs one dashboard's messages through the per-contact endpoint
+// /dashboards/{id}/contacts/{phone}/messages, the only documented way to read them.
+//
+// The first run (or a full refresh) reads every message of every contact, skipping only
+// contacts that certainly have none. Later runs ask the contacts list for contacts with
+// last_message_timestamp_after_utc = hw − Lookback and read messages only for those
+// whose last_contact_date_utc moved past what the cursor's seen map recorded (or whose
+// last message is still being delivered). For each such contact the messages are paged
+// only until a whole page is older than the contact's previous last contact minus
+// Lookback (the overlap re-reads late delivery-status changes): the order of the list is
+// undocumented, so it is detected from the first page's timestamps — newest first pages
+// forward, oldest first walks back from the last page, anything else reads every page.
+//
+// The cursor (messagesCursor) is per dashboard: one small map of recently active
+// contacts instead of a watermark per contact keeps it small at any account size,
+// while a partition per (dashboard, phone) would create a sync.state row per contact.
+func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
+	var cur messagesCursor
+	if !decodeCursor(p.cursor, &cur, p.logger) {
+		cur = messagesCursor{V: cursorVersion}
+	}
+	if cur.Run == nil {
+		run := &messagesRun{Started: p.req.Started.UTC()}
+		if cur.HW == nil || p.req.FullRefresh {
+			run.Full = true
+			run.Plan.Scans = []contactScan{{}}
+		} else {
+			since := cur.HW.Add(-e.cfg.Lookback)
+			run.Plan.Scans = []contactScan{{Filter: filterActivity, Since: &since}}
+		}
+		cur.Run = run
+	} else {
+		p.logger.DebugContext(ctx, "resuming messages run", "page", cur.Run.Plan.Page, "done", len(cur.Run.Done))
+	}
+	run := cur.Run
+	if run.Seen == nil {
+		run.Seen = map[string]string{}
+	}
+	done := map[string]bool{}
+	for _, ph := range run.Done {
+		done[ph] = true
+	}
+
+	pending := newRowSet(messagesTable)
+	var rejects []stream.Reject
+	flush := func() error {
+		b := stream.Batch{Rows: map[string][]stream.Row{tblMessages: pending.rows}, Rejects: rejects, Cursor: encodeCursor(cur)}
+		pending, rejects = newRowSet(messagesTable), nil
+		return p.emit(b)
+	}
+	sink := func(phone string) func([]json.RawMessage) error {
+		return func(items []json.RawMessage) error {
+			for _, raw := range items {
+				rec, rej := mapMessage(p.dashboard, phone, raw)
+				if rej != nil {
+					rejects = append(rejects, *rej)
+					continue
+				}
+				pending.add(rec.Row)
+			}
+			if pending.len() >= flushRows {
+				// The cursor still lists this contact as not done: a resumed run
+				// re-reads it, and the upsert makes that harmless.
+				return flush()
+			}
+			return nil
+		}
+	}
+	catchUp := func() *contactScan {
+		if run.Max == nil {
+			return nil
+		}
+		since := run.Max.Add(-e.cfg.Lookback)
+		return &contactScan{Filter: filterActivity, Since: &since}
+	}
+	read, skipped := 0, 0
+	err := e.walkContacts(ctx, p.dashboard, &run.Plan, 1, catchUp, func(items []json.RawMessage, advance func()) error {
+		for _, raw := range items {
+			// Contacts that cannot be decoded are rejected by the contacts stream; here
+			// they are passed over.
+			c, rej := mapContact(p.dashboard, raw)
+			if rej != nil || done[c.Phone] {
+				continue
+			}
+			run.Max = maxTime(run.Max, c.LastContact)
+			cutoff, skip := e.messageCutoff(&cur, c)
+			if !skip && !pathSafe(c.Phone) {
+				p.logger.WarnContext(ctx, "cannot read the messages of a phone with / or ? in it", "phone", c.Phone)
+				skip = true
+			}
+			if skip {
+				skipped++
+			} else {
+				read++
+				if err := e.contactMessages(ctx, p.dashboard, c.Phone, cutoff, sink(c.Phone)); err != nil {
+					return err
+				}
+			}
+			if c.LastContactRaw != "" {
+				run.Seen[c.Phone] = c.LastContactRaw
+			}
+			run.Done = append(run.Done, c.Phone)
+			done[c.Phone] = true
+		}
+		advance()
+		run.Done = nil
+		clear(done)
+		if len(run.Seen) > 2*maxSeen {
+			run.Seen = pruneSeen(run.Seen, run.Max, e.cfg.Lookback)
+		}
+		if run.Plan.Step >= len(run.Plan.Scans) {
+			if run.Max != nil {
+				cur.HW = maxTime(cur.HW, *run.Max)
+			}
+			if cur.HW == nil {
+				// Nothing has any traffic yet: mark the full pass as done anyway, with
+				// the run start as the watermark, so the next run is incremental.
+				cur.HW = timePtr(run.Started)
+			}
+			merged := cur.Seen
+			if merged == nil {
+				merged = map[string]string{}
+			}
+			for k, v := range run.Seen {
+				merged[k] = v
+			}
+			cur.Seen = pruneSeen(merged, cur.HW, e.cfg.Lookback)
+			cur.Run = nil
+			p.logger.DebugContext(ctx, "messages pass done", "contacts_read", read, "contacts_skipped", skipped)
+		}
+		return flush()
+	})
+	if err != nil {
+		return fmt.Errorf("messages: %w", err)
+	}
+	return nil
+}
+
+// messageCutoff decides whether a listed contact's messages need reading, and down to
+// which time (nil: all of them).
+func (e *Extractor) messageCutoff(cur *messagesCursor, c *contactRecord) (*time.Time, bool) {
+	run := cur.Run
+	if run.Full || cur.HW == nil {
+		return nil, c.Silent
+	}
+	prev, known := cur.Seen[c.Phone]
+	if known && prev == c.LastContactRaw && !c.Pending {
+		return nil, true // unchanged since the last run
+	}
+	base := *cur.HW
+	if known {
+		if t, err := apiclient.ParseTime(prev); err == nil {
+			base = t
+		}
+	}
+	cutoff := base.Add(-e.cfg.Lookback)
+	return &cutoff, false
+}
+
+// pruneSeen keeps the entries active within lookback of hw, at most maxSeen of them (the
+// newest).
+func pruneSeen(seen map[string]string, hw *time.Time, lookback time.Duration) map[string]string {
+	type entry struct {
+		phone, raw string
+		t          time.Time
+	}
+	var entries []entry
+	for ph, raw := range seen {
+		t, err := apiclient.ParseTime(raw)
+		if err != nil {
+			continue
+		}
+		if hw != nil && t.Before(hw.Add(-lookback)) {
+			continue
+		}
+		entries = append(entries, entry{ph, raw, t})
+	}
+	if len(entries) > maxSeen {
+		slices.SortFunc(entries, func(a, b entry) int { return b.t.Compare(a.t) })
+		entries = entries[:maxSeen]
+	}
+	out := make(map[string]string, len(entries))
+	for _, en := range entries {
+		out[en.phone] = en.raw
+	}
+	return out
+}
+
+// Message list orders, detected from a page's timestamps.
+type listOrder int
+
+const (
+	orderUnknown listOrder = iota
+	orderAsc               // oldest first
+	orderDesc              // newest first
+)
+
+// errAscending leaves the forward scan when the list turns out to be oldest first.
+var errAscending = errors.New("messages are oldest first")
+
+// messageTimes returns the parseable message_timestamp_utc values of a page, in order,
+// and whether every item had one.
+func messageTimes(items []json.RawMessage) ([]time.Time, bool) {
+	times := make([]time.Time, 0, len(items))
+	all := true
+	for _, raw := range items {
+		var m struct {
+			TS json.RawMessage `json:"message_timestamp_utc"`
+		}
+		var s string
+		if json.Unmarshal(raw, &m) != nil || json.Unmarshal(m.TS, &s) != nil {
+			all = false
+			continue
+		}
+		t, err := apiclient.ParseTime(s)
+		if err != nil {
+			all = false
+			continue
+		}
+		times = append(times, t)
+	}
+	return times, all
+}
+
+// detectOrder says whether a page is sorted oldest or newest first. Fewer than two
+// distinct timestamps, or a mixed order, is unknown.
+func detectOrder(items []json.RawMessage) listOrder {
+	times, _ := messageTimes(items)
+	if len(times) < 2 || times[0].Equal(times[len(times)-1]) {
+		return orderUnknown
+	}
+	asc := times[0].Before(times[len(times)-1])
+	for i := 1; i < len(times); i++ {
+		if asc && times[i].Before(times[i-1]) || !asc && times[i].After(times[i-1]) {
+			return orderUnknown
+		}
+	}
+	if asc {
+		return orderAsc
+	}
+	return orderDesc
+}
+
+// olderThan reports whether every message of a page is older than cutoff. A message
+// without a readable timestamp counts as new, so the scan goes on.
+func olderThan(items []json.RawMessage, cutoff time.Time) bool {
+	times, all := messageTimes(items)
+	if !all {
+		return false
+	}
+	for _, t := range times {
+		if !t.Before(cutoff) {
+			return false
+		}
+	}
+	return true
+}
+
+// contactMessages reads one contact's messages and hands each page to sink. With a
+// cutoff it stops once a whole page is older than the cutoff (see runMessages); without
+// one it reads every page.
+func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone string, cutoff *time.Time, sink func([]json.RawMessage) error) error {
+	path := contactPath(dashboard, phone) + "/messages"
+	order := orderUnknown
+	var size, total int
+	ahead := 1
+	if cutoff == nil {
+		ahead = e.cfg.Ahead
+	}
+	err := e.scan(ctx, path, nil, 0, 0, ahead, func(pg apiclient.Page, pageNo, used int) error {
+		if err := sink(pg.Items); err != nil {
+			return err
+		}
+		if cutoff == nil {
+			return nil
+		}
+		if pageNo == 0 {
+			order = detectOrder(pg.Items)
+			if order == orderAsc && !pg.Last && pg.Total >= 0 && used > 0 {
+				size, total = used, pg.Total
+				return errAscending
+			}
+		}
+		if order == orderDesc && olderThan(pg.Items, *cutoff) {
+			return errStop
+		}
+		return nil
+	})
+	if !errors.Is(err, errAscending) {
+		if err != nil {
+			return fmt.Errorf("list messages of %s: %w", phone, err)
+		}
+		return nil
+	}
+	// Oldest first: the new messages are on the last pages, so walk back from the end
+	// until a page is wholly older than the cutoff. Messages arriving meanwhile are
+	// appended after the pages read, so none shifts into a page already passed.
+	fetch := e.pageFetch(path, nil)
+	for pg := (total - 1) / size; pg >= 1; pg-- {
+		items, _, noContent, err := fetch(ctx, pg, size)
+		if err != nil {
+			return fmt.Errorf("list messages of %s: %w", phone, err)
+		}
+		if err := sink(items); err != nil {
+			return err
+		}
+		if noContent || olderThan(items, *cutoff) {
+			break
+		}
+	}
+	return nil
+}
