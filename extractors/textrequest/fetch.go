@@ -1,6 +1,7 @@
 package textrequest
 
 import (
+	"cmp"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -128,15 +129,9 @@ func (e *Extractor) scan(ctx context.Context, path string, filters url.Values, s
 	}
 	cfg := apiclient.PageConfig{PageSize: size, StartPage: startPage, Ahead: max(ahead, 1)}
 	err := apiclient.PagePages(ctx, cfg, e.pageFetch(path, filters), func(p apiclient.Page) error {
-		pageNo := startPage + p.Index
-		used := size
-		switch {
-		case pageNo > 0:
-			used = p.Offset / pageNo
-		case !p.Last && len(p.Items) > 0 && len(p.Items) < size:
-			used = len(p.Items) // the server capped the page size
-		}
-		return yield(p, pageNo, used)
+		// Number and Size, not Index and the size asked: a scan can step back after a
+		// shrink, and the server may cap the size.
+		return yield(p, p.Number, cmp.Or(p.Size, size))
 	})
 	if errors.Is(err, errStop) {
 		return nil

@@ -93,4 +93,3 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	}
 	return nil
 }
-
