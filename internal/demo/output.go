@@ -66,6 +66,23 @@ LIMIT 5;`,
 	},
 }
 
+// MoreQueries are shown in README.md next to Queries but not run by the demo (its
+// output stays short). Tests run them against the schema too.
+var MoreQueries = []Query{
+	{
+		Title: "Leeloo: channels, orders and revenue by UTM source",
+		SQL: `SELECT coalesce(c.utm_source, '(none)') AS utm_source,
+       count(DISTINCT c.id) AS channels,
+       count(o.id) AS orders,
+       coalesce(sum(o.price), 0) AS revenue
+FROM leeloo.communication_channels c
+LEFT JOIN leeloo.orders o ON o.account_id = c.id
+GROUP BY 1
+ORDER BY revenue DESC, channels DESC
+LIMIT 10;`,
+	},
+}
+
 // printer writes the demo's narrative.
 type printer struct{ w io.Writer }
 

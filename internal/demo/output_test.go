@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,7 @@ func TestQueriesRunAgainstTheSchema(t *testing.T) {
 		INSERT INTO leeloo.orders (id, status, currency, price, raw) VALUES ('o1', 'paid', 'USD', 1499.99, '{}'), ('o2', 'paid', 'USD', 0.01, '{}');`)
 	require.NoError(t, err)
 
-	for _, q := range Queries {
+	for _, q := range append(Queries, MoreQueries...) {
 		var out bytes.Buffer
 		require.NoError(t, printQuery(t.Context(), conn, &printer{w: &out}, q.SQL), q.Title)
 		require.Contains(t, out.String(), "rows)")
@@ -51,4 +52,16 @@ func TestWriteTable(t *testing.T) {
 		"  NULL  | 3\n"+
 		"  (2 rows)\n", out.String())
 	require.Equal(t, "abcd…", clip("abcdefgh", 5))
+}
+
+// TestReadmeShowsTheQueries keeps README.md's example SQL identical to the queries
+// tested here.
+func TestReadmeShowsTheQueries(t *testing.T) {
+	t.Parallel()
+
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	for _, q := range append(Queries, MoreQueries...) {
+		require.Contains(t, string(readme), "-- "+q.Title+"\n"+q.SQL+"\n", "README.md must show the query %q verbatim", q.Title)
+	}
 }
