@@ -28,4 +28,4 @@ sim: build ## serve the simulated Leeloo and Text Request APIs on 127.0.0.1:8900
 	$(BIN) simulate --addr 127.0.0.1:8900
 
 demo: build ## full then incremental sync from the simulators into PostgreSQL, with analyst queries
-	@echo "make demo: not yet"
+	$(BIN) demo
