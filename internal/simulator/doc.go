@@ -1,0 +1,94 @@
+// Package simulator serves faithful local stand-ins for the Leeloo.ai v1/v2 and Text
+// Request v3 read APIs, written from /work/shared/reference/leeloo-api.md and
+// textrequest-api.md (never from the extractors, so a misreading on either side shows
+// up as a failing test). Tests run it through httptest, `crmsync simulate` serves it,
+// and `make demo` and the benchmarks pull data through it.
+//
+// # Data
+//
+// Records are derived on demand from (seed, index) with a counter-based hash, so the
+// memory use does not grow with Options.Scale and the same seed always gives
+// byte-identical responses. Base lists are generated already newest-first (index 0 is
+// the newest), so a page of any list is arithmetic, not a sort. Mutate and the
+// offset-drift fault write to small overlays: records they change are materialised,
+// records they add or move go to the head of their list (see seq). Filtered queries
+// that cannot be answered by binary search on the base ordering key are scanned once
+// per data version and cached, so paging through them stays cheap.
+//
+// Scale 1 has Leeloo: 200 people, 300 channels (people own one or two), ~1,950 chat
+// messages (1–12 per channel), 100 orders, 8 tunnels, 8 users, 12 tags, 5 connections,
+// 4 template categories; Text Request: 3 dashboards (4101, 4102, 4103; not scaled) with
+// 150 contacts each (1–6 messages each, ~1,600 in all), 34 payments each, 6 groups, 8
+// tags and 4 custom fields each. Scale N multiplies the people, channels, messages,
+// orders, tunnels, contacts and payments by N. Users are 6+2N.
+//
+// # Assumptions where the references are silent ([INF] / [I])
+//
+// Leeloo:
+//   - Auth: X-Leeloo-AuthToken, or the authToken query parameter. Missing: HTTP 400 with
+//     {"status":0,"error":{"fields":{"authToken":"REQUIRED"},"code":"FORMAT_ERROR"}}.
+//     Wrong: 401 {"status":0,"error":{"code":"UNAUTHORIZED"}}.
+//   - Errors carry status:0 and an HTTP error status: bad limit/offset/filter values 400
+//     FORMAT_ERROR with fields; unknown routes and ids 404 NOT_FOUND; non-GET 405.
+//   - limit defaults to 20 (0 also means 20) and is clamped to Faults.LeelooPageCap
+//     (default 100); meta.limit is the applied limit. meta.filteredCount = len(data),
+//     meta.totalCount = all matching.
+//   - Order: people, channels and v1 accounts by lastMessageTime desc; chat messages by
+//     createdAt desc; everything else by createdAt desc (ids break no ties: keys are
+//     unique).
+//   - filter[last_message][from|to]: YYYY-MM-DD or ISO-8601 (zone optional, UTC
+//     assumed), both inclusive; a date-only "to" means the end of that day. On /people
+//     it is optional unless Faults.StrictPeopleFilter. filter[tags] is OR (v1: a comma
+//     list; v2: repeated). filter[phone] compares digits only; filter[email] ignores case.
+//   - Shapes proposed by the reference (channels, orders, tunnels, tunnel stats, users
+//     email/role, tags, connections, person detail) are served as proposed. v1 included
+//     orders carry an id; users are served with minute-precision timestamps
+//     ("2026-05-18T03:00Z") as in the official example, and v1 included users with ms.
+//   - Tags and connections accept limit/offset like other lists (they have ≤ 20 items,
+//     so a client that does not page still gets them all).
+//   - /communication-channels/{id}/chat-messages takes a channel (account) id only.
+//   - Person updatedAt = lastMessageTime; channel updatedAt = lastMessageTime.
+//
+// Text Request:
+//   - Auth: x-api-key (any header case); missing or wrong: 401
+//     {"status":401,"message":...,"errorCode":"UNAUTHORIZED"}. Bad parameters: 400 with
+//     errorCode INVALID_PARAMETER; an unknown dashboard id: 400 INVALID_DASHBOARD.
+//   - page is 0-based (default 0), page_size defaults to 50 and is served up to
+//     Faults.TextRequestPageCap (default 500); meta.page_size echoes the request, so a
+//     capped page holds fewer items than meta.page_size says. Past the last page: 200
+//     with items [] and the real total_items.
+//   - 204: a contact's messages (unknown contact or none), the conversations list when
+//     nothing matches, contact/group/payment by id when missing, custom fields when
+//     empty. Lists of contacts, dashboards, groups, tags and payments never 204.
+//   - Contacts are listed by most recent activity first (last_contact_date_utc, or
+//     date_created_utc for contacts without messages); conversations in the same order.
+//     A contact's messages are served oldest first (chronological).
+//   - Time filters are inclusive (after = >=, before = <=). The *_utc and
+//     contact_created_* filters are RFC 3339 (no zone = UTC; a date-only "before" means
+//     the end of that day). last_message_sent_* and last_message_received_* are read as
+//     local time: the wall clock is taken in the dashboard zone, UTC-05:00 without DST,
+//     and any zone in the value is ignored.
+//   - Booleans accept true/false/1/0 in any case; an omitted boolean is no filter.
+//     tags and groups are comma lists matched any-of; custom_field_id_N/value_N match
+//     exactly; display_name (third-party) is a case-insensitive substring.
+//   - Conversations: archived hidden unless include_archived=true;
+//     show_unresolved_only=true keeps only unresolved (trusting the name, §9.1); search
+//     matches phone digits or display name (substring, any case).
+//   - Payments default to sort_type=date, sort_direction=desc; ties by payment_id.
+//   - Phones in paths are URL-decoded and compared by digits (a leading US 1 ignored).
+//     Every 10th contact of dashboards 4102/4103 has the same number as one of 4101.
+//   - Inbound messages have null response_by_username and delivery_status.
+//   - Timestamps are "2006-01-02T15:04:05.000Z" (Faults.OmitTimeZone drops the Z).
+//   - The rate limit is a rolling window per key; 429 carries Retry-After in whole
+//     seconds until the oldest counted request leaves the window.
+//
+// # Faults
+//
+// Faults are off by default and can be switched at any time with SetFaults. Content
+// faults (NUL characters, duplicate and empty message ids, OmitTimeZone, unknown fields)
+// are applied on the way out, so Truth shows exactly what is served at that moment
+// (except unknown fields, which Truth's typed structs cannot hold). Injected 5xx
+// answers and truncations are drawn from a deterministic sequence seeded by the seed.
+//
+// Truth materialises everything and is meant for tests at scales up to about 10.
+package simulator

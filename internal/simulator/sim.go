@@ -1,0 +1,407 @@
+package simulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Options configure a simulator. The zero value is usable: every field has a default.
+type Options struct {
+	// Seed selects the generated data set (default 1). The same seed gives
+	// byte-identical responses.
+	Seed int64
+	// Scale multiplies every record count (default 1: Leeloo 200 people, 300 channels,
+	// ~2,000 messages, 100 orders; Text Request 3 dashboards with 150 contacts each,
+	// ~1,600 messages and ~100 payments in all).
+	Scale int
+	// LeelooToken is the accepted X-Leeloo-AuthToken (default "demo-leeloo-token").
+	LeelooToken string
+	// TextRequestKey is the accepted x-api-key (default "demo-textrequest-key").
+	TextRequestKey string
+	// Now is the "present" of the generated data: every generated timestamp is before
+	// it (default 2026-11-01T00:00:00Z, fixed so the data is deterministic).
+	Now time.Time
+	// Faults are the injected faults at start; SetFaults changes them later.
+	Faults Faults
+}
+
+// Faults are the switchable misbehaviours. Every one is off in the zero value.
+type Faults struct {
+	// Latency is added to every request (the wait ends early if the client goes away).
+	Latency time.Duration
+	// TextRequestRateLimit is the number of requests per RateWindow per key; past it
+	// the API answers 429 with Retry-After. 0 = off. The real connector: 100 per 60 s.
+	TextRequestRateLimit int
+	// LeelooRateLimit is the same for Leeloo (0 = off).
+	LeelooRateLimit int
+	// RateWindow is the rolling window of both limits (default 60 s).
+	RateWindow time.Duration
+	// ErrorRate is the share of requests answered 500, 502 or 503 (drawn from a
+	// deterministic sequence seeded by Options.Seed).
+	ErrorRate float64
+	// TruncateRate is the share of 200 answers whose JSON body is cut in the middle:
+	// half of them with a matching Content-Length (complete but invalid JSON), half
+	// with the full Content-Length so the client sees an unexpected EOF.
+	TruncateRate float64
+	// OffsetDrift inserts a new record at the front of the list being scanned before
+	// answering any page after the first (Leeloo people, channels and chat messages;
+	// Text Request contacts).
+	OffsetDrift bool
+	// DuplicateMessageIDs makes some Leeloo messages reuse the id of a message in
+	// another channel.
+	DuplicateMessageIDs bool
+	// UnknownFields adds fields no reference documents to every record served.
+	UnknownFields bool
+	// NULCharacters puts U+0000 into some names and message texts.
+	NULCharacters bool
+	// EmptyMessageIDs serves some Text Request messages with message_id "".
+	EmptyMessageIDs bool
+	// OmitTimeZone serves Text Request timestamps without the trailing Z
+	// ("2026-10-31T12:00:00.000"), a variant the reference allows.
+	OmitTimeZone bool
+	// LeelooPageCap is the largest limit served (default 100); larger requests are
+	// clamped and meta.limit shows the applied value. The default limit is 20.
+	LeelooPageCap int
+	// TextRequestPageCap is the largest page_size served (default 500); meta.page_size
+	// still echoes the request. The default page_size is 50.
+	TextRequestPageCap int
+	// StrictPeopleFilter makes Leeloo /people require filter[last_message] as the docs
+	// say (the default is lenient, as observed by third parties).
+	StrictPeopleFilter bool
+}
+
+func (f Faults) withDefaults() Faults {
+	if f.RateWindow <= 0 {
+		f.RateWindow = 60 * time.Second
+	}
+	if f.LeelooPageCap <= 0 {
+		f.LeelooPageCap = 100
+	}
+	if f.TextRequestPageCap <= 0 {
+		f.TextRequestPageCap = 500
+	}
+	return f
+}
+
+// The two APIs, as named in Stats.
+const (
+	APILeeloo      = "leeloo"
+	APITextRequest = "textrequest"
+)
+
+// Sim serves the Leeloo and Text Request simulators. It is safe for concurrent use.
+type Sim struct {
+	opts  Options
+	seed  uint64
+	scale int
+
+	// mu guards the data: the overlays written by Mutate and by offset drift. Base
+	// records are pure functions of (seed, index) and need no lock.
+	mu      sync.RWMutex
+	now     int64 // the present in unix ms; advances with mutations
+	version int   // bumped by every data change (invalidates cached views)
+	ll      *leelooData
+	tr      *trData
+	mutN    uint64 // mutations applied, seeds the choice of touched records
+
+	fmu    sync.RWMutex
+	faults Faults
+
+	cmu   sync.Mutex
+	cache map[string]*view
+	cver  int
+
+	st statsState
+}
+
+// New builds a simulator. Nothing is generated up front: records are derived on demand
+// from (seed, index), so memory stays small at any scale.
+func New(opts Options) *Sim {
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Scale <= 0 {
+		opts.Scale = 1
+	}
+	if opts.LeelooToken == "" {
+		opts.LeelooToken = "demo-leeloo-token"
+	}
+	if opts.TextRequestKey == "" {
+		opts.TextRequestKey = "demo-textrequest-key"
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	}
+	s := &Sim{
+		opts:   opts,
+		seed:   mix64(uint64(opts.Seed)),
+		scale:  opts.Scale,
+		now:    opts.Now.UnixMilli(),
+		faults: opts.Faults.withDefaults(),
+		cache:  map[string]*view{},
+	}
+	s.st.reset()
+	s.ll = newLeelooData(s)
+	s.tr = newTRData(s)
+	return s
+}
+
+// SetFaults replaces the active faults; it takes effect with the next request.
+func (s *Sim) SetFaults(f Faults) {
+	s.fmu.Lock()
+	s.faults = f.withDefaults()
+	s.fmu.Unlock()
+}
+
+// Faults returns the active faults.
+func (s *Sim) Faults() Faults {
+	s.fmu.RLock()
+	defer s.fmu.RUnlock()
+	return s.faults
+}
+
+// Now returns the simulator's present: Options.Now, moved forward by mutations.
+func (s *Sim) Now() time.Time {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return time.UnixMilli(s.now).UTC()
+}
+
+// cachedView returns the view cached under key for the current data version, or builds
+// and caches it. Filtered scans are materialised once and then paged cheaply.
+// Callers hold s.mu (read or write).
+func (s *Sim) cachedView(key string, build func() *view) *view {
+	s.cmu.Lock()
+	if s.cver != s.version || len(s.cache) > 256 {
+		clear(s.cache)
+		s.cver = s.version
+	}
+	v, ok := s.cache[key]
+	s.cmu.Unlock()
+	if ok {
+		return v
+	}
+	v = build()
+	if v.refs == nil {
+		return v // arithmetic views are cheap to rebuild
+	}
+	s.cmu.Lock()
+	if s.cver == s.version {
+		s.cache[key] = v
+	}
+	s.cmu.Unlock()
+	return v
+}
+
+// response is what an endpoint returns; the middleware writes it (and may truncate it).
+type response struct {
+	status int
+	body   []byte
+	header map[string]string
+}
+
+func jsonResp(status int, v any) response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return response{status: 500, body: []byte(`{"status":0,"error":{"code":"INTERNAL_ERROR"}}`)}
+	}
+	return response{status: status, body: b}
+}
+
+// Handler serves both APIs: /api/v1/... and /api/v2/... (Leeloo) and /api/v3/...
+// (Text Request).
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.leelooRoutes(mux)
+	s.trRoutes(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"status":0,"error":{"code":"NOT_FOUND"}}`))
+	})
+	return mux
+}
+
+// endpoint wraps one route: stats, latency, method check, auth, rate limit, injected
+// errors, then the handler, then truncation.
+func (s *Sim) endpoint(api, route string, h func(r *http.Request) response) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := s.Faults()
+		if f.Latency > 0 {
+			t := time.NewTimer(f.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		resp := s.serve(api, route, f, r, h)
+		s.st.record(api, route, resp.status)
+		s.write(w, f, resp)
+	})
+}
+
+func (s *Sim) serve(api, route string, f Faults, r *http.Request, h func(*http.Request) response) response {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return s.errorResp(api, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "only GET is simulated")
+	}
+	key, authResp, ok := s.auth(api, r)
+	if !ok {
+		return authResp
+	}
+	limit := f.TextRequestRateLimit
+	if api == APILeeloo {
+		limit = f.LeelooRateLimit
+	}
+	if wait, ok := s.st.admit(api, key, limit, f.RateWindow, time.Now()); !ok {
+		secs := int((wait + time.Second - 1) / time.Second)
+		secs = max(secs, 1)
+		resp := s.errorResp(api, http.StatusTooManyRequests, "RATE_LIMITED", "too many requests")
+		resp.header = map[string]string{"Retry-After": strconv.Itoa(secs)}
+		return resp
+	}
+	if f.ErrorRate > 0 {
+		n := s.st.nextFaultN()
+		u := hash3(s.seed, kindFault, 1, n)
+		if float64(u>>11)/float64(1<<53) < f.ErrorRate {
+			switch u % 3 {
+			case 0:
+				return s.errorResp(api, http.StatusInternalServerError, "INTERNAL_ERROR", "internal server error")
+			case 1:
+				return response{status: http.StatusBadGateway, body: []byte("<html><body><h1>502 Bad Gateway</h1></body></html>"),
+					header: map[string]string{"Content-Type": "text/html"}}
+			default:
+				resp := s.errorResp(api, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "service unavailable")
+				resp.header = map[string]string{"Retry-After": "1"}
+				return resp
+			}
+		}
+	}
+	return h(r)
+}
+
+// write sends resp, cutting the body of some 200 answers when TruncateRate says so.
+func (s *Sim) write(w http.ResponseWriter, f Faults, resp response) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json; charset=utf-8")
+	for k, v := range resp.header {
+		hd.Set(k, v)
+	}
+	body := resp.body
+	if resp.status == http.StatusNoContent {
+		w.WriteHeader(resp.status)
+		return
+	}
+	if resp.status == http.StatusOK && f.TruncateRate > 0 && len(body) > 1 {
+		n := s.st.nextFaultN()
+		u := hash3(s.seed, kindFault, 2, n)
+		if float64(u>>11)/float64(1<<53) < f.TruncateRate {
+			cut := body[:len(body)/2]
+			if u%2 == 0 {
+				// Complete but invalid JSON.
+				hd.Set("Content-Length", strconv.Itoa(len(cut)))
+			} else {
+				// Promise the full body, send half: net/http closes the connection
+				// after the handler, so the client reads an unexpected EOF.
+				hd.Set("Content-Length", strconv.Itoa(len(body)))
+			}
+			w.WriteHeader(resp.status)
+			_, _ = w.Write(cut)
+			s.st.addTruncated()
+			return
+		}
+	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(body)
+}
+
+// errorResp builds an error in the API's own error shape.
+func (s *Sim) errorResp(api string, status int, code, msg string) response {
+	if api == APILeeloo {
+		return jsonResp(status, map[string]any{"status": 0, "error": map[string]any{"code": code}})
+	}
+	return jsonResp(status, trError{Status: status, Message: msg, ErrorCode: code})
+}
+
+// trError is the Text Request error body ([T1]/[T2] in textrequest-api.md §3).
+type trError struct {
+	Status    int    `json:"status"`
+	Message   string `json:"message"`
+	ErrorCode string `json:"errorCode"`
+}
+
+// auth checks the API's credential and returns the key to rate-limit by.
+func (s *Sim) auth(api string, r *http.Request) (string, response, bool) {
+	if api == APILeeloo {
+		tok := r.Header.Get("X-Leeloo-AuthToken")
+		if tok == "" {
+			tok = r.URL.Query().Get("authToken")
+		}
+		if tok == "" {
+			// The body a third-party client reports for a request without the token
+			// (leeloo-api.md §2); the HTTP status is unknown, we use 400 [INF].
+			return "", jsonResp(http.StatusBadRequest, map[string]any{"status": 0,
+				"error": map[string]any{"fields": map[string]string{"authToken": "REQUIRED"}, "code": "FORMAT_ERROR"}}), false
+		}
+		if tok != s.opts.LeelooToken {
+			// 401 and the code are invented (leeloo-api.md §2) [INF].
+			return "", s.errorResp(api, http.StatusUnauthorized, "UNAUTHORIZED", ""), false
+		}
+		return tok, response{}, true
+	}
+	key := r.Header.Get("X-Api-Key") // Header.Get is case-insensitive
+	if key == "" {
+		return "", jsonResp(http.StatusUnauthorized, trError{Status: 401, Message: "API key is missing", ErrorCode: "UNAUTHORIZED"}), false
+	}
+	if key != s.opts.TextRequestKey {
+		return "", jsonResp(http.StatusUnauthorized, trError{Status: 401, Message: "API key is invalid", ErrorCode: "UNAUTHORIZED"}), false
+	}
+	return key, response{}, true
+}
+
+// withUnknown adds an undocumented field to a marshalled JSON object when
+// Faults.UnknownFields is on.
+func withUnknown(f Faults, b []byte) []byte {
+	if !f.UnknownFields || len(b) < 2 || b[0] != '{' {
+		return b
+	}
+	const extra = `"x_sim_unknown":{"note":"field not in any reference","n":1},`
+	out := make([]byte, 0, len(b)+len(extra))
+	out = append(out, '{')
+	if b[1] == '}' {
+		out = append(out, extra[:len(extra)-1]...)
+	} else {
+		out = append(out, extra...)
+	}
+	return append(out, b[1:]...)
+}
+
+// marshalItems marshals each record (adding unknown fields when asked) into a JSON array.
+func marshalItems[T any](f Faults, items []T) json.RawMessage {
+	buf := make([]byte, 0, 256*len(items)+2)
+	buf = append(buf, '[')
+	for i := range items {
+		b, err := json.Marshal(items[i])
+		if err != nil {
+			continue
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, withUnknown(f, b)...)
+	}
+	return append(buf, ']')
+}
+
+func marshalOne(f Faults, v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return withUnknown(f, b)
+}
