@@ -138,3 +138,43 @@ func (e *Extractor) scan(ctx context.Context, path string, filters url.Values, s
 	}
 	return err
 }
+
+// scanStep is scan for scans that usually stop early (incremental payments, a contact's
+// newest messages). PagePages holds each page until the next one has arrived, to tell
+// whether it was the last; here each page is handed on as soon as it arrives, so
+// stopping after it costs no request more. The stop rules are PagePages': a 204, an
+// empty page, a short page, or the total reached; the page size is learned from the
+// first page the same way (a short first page that does not end the list at the total
+// means the server capped the size). An empty last page is handed on too, so the caller
+// can commit its final cursor.
+func (e *Extractor) scanStep(ctx context.Context, path string, filters url.Values, startPage, size int, yield func(p apiclient.Page, pageNo, size int) error) error {
+	asked := cmp.Or(size, e.cfg.PageSize)
+	fetch := e.pageFetch(path, filters)
+	learned := 0
+	for pageNo, index := startPage, 0; ; pageNo, index = pageNo+1, index+1 {
+		items, total, noContent, err := fetch(ctx, pageNo, cmp.Or(learned, asked))
+		if err != nil {
+			return err
+		}
+		if learned == 0 {
+			learned = asked
+			switch n := len(items); {
+			case n > asked:
+				learned = n // the server ignored the size
+			case n > 0 && n < asked && total >= 0 && total != pageNo*asked+n:
+				learned = n // capped
+			}
+		}
+		last := noContent || len(items) == 0 || len(items) < learned || total >= 0 && pageNo*learned+len(items) >= total
+		p := apiclient.Page{Index: index, Number: pageNo, Size: learned, Offset: pageNo * learned, Items: items, Total: total, Last: last}
+		if err := yield(p, pageNo, learned); err != nil {
+			if errors.Is(err, errStop) {
+				return nil
+			}
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}

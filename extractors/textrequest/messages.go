@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -281,11 +282,13 @@ func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone 
 	path := contactPath(dashboard, phone) + "/messages"
 	order := orderUnknown
 	var size, total int
-	ahead := 1
+	scan := e.scanStep // usually stops after a page or two
 	if cutoff == nil {
-		ahead = e.cfg.Ahead
+		scan = func(ctx context.Context, path string, q url.Values, start, size int, yield func(apiclient.Page, int, int) error) error {
+			return e.scan(ctx, path, q, start, size, e.cfg.Ahead, yield)
+		}
 	}
-	err := e.scan(ctx, path, nil, 0, 0, ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := scan(ctx, path, nil, 0, 0, func(pg apiclient.Page, pageNo, used int) error {
 		if err := sink(pg.Items); err != nil {
 			return err
 		}

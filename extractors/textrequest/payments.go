@@ -41,14 +41,18 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		}
 		cur.Run = nil
 	}
-	ahead := 1
-	if run.Full {
-		ahead = e.cfg.Ahead
-	}
 	path := dashboardPath(p.dashboard) + "/payments"
 	q := url.Values{"sort_type": {"date"}, "sort_direction": {"desc"}}
 	finished := false
-	err := e.scan(ctx, path, q, run.Page, run.Size, ahead, func(pg apiclient.Page, pageNo, used int) error {
+	// A sweep reads everything, fetching ahead; an incremental run stops early, so it
+	// reads strictly one page at a time.
+	scan := e.scanStep
+	if run.Full {
+		scan = func(ctx context.Context, path string, q url.Values, start, size int, yield func(apiclient.Page, int, int) error) error {
+			return e.scan(ctx, path, q, start, size, e.cfg.Ahead, yield)
+		}
+	}
+	err := scan(ctx, path, q, run.Page, run.Size, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable)
 		var rejects []stream.Reject
 		for _, raw := range pg.Items {
