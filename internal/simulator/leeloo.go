@@ -104,24 +104,24 @@ type MessageLinks struct {
 
 // Order is a v2 order (§6.6, [INF] proposed, not from Leeloo docs).
 type Order struct {
-	ID                 string   `json:"id"`
-	PersonID           string   `json:"personId"`
-	AccountID          string   `json:"accountId"`
-	OfferID            string   `json:"offerId"`
-	OfferName          string   `json:"offerName"`
-	PaymentCreditsID   string   `json:"paymentCreditsId"`
-	PaymentMethod      string   `json:"paymentMethod"`
-	ManagerID          *string  `json:"managerId"`
-	Price              float64  `json:"price"`
-	Currency           string   `json:"currency"`
-	Status             string   `json:"status"`
-	IsManual           bool     `json:"isManual"`
-	HasPartialPayments bool     `json:"hasPartialPayments"`
-	TransactionDate    string   `json:"transactionDate"`
-	PaymentDate        *string  `json:"paymentDate"`
-	UserComments       *string  `json:"userComments"`
-	CreatedAt          string   `json:"createdAt"`
-	UpdatedAt          string   `json:"updatedAt"`
+	ID                 string  `json:"id"`
+	PersonID           string  `json:"personId"`
+	AccountID          string  `json:"accountId"`
+	OfferID            string  `json:"offerId"`
+	OfferName          string  `json:"offerName"`
+	PaymentCreditsID   string  `json:"paymentCreditsId"`
+	PaymentMethod      string  `json:"paymentMethod"`
+	ManagerID          *string `json:"managerId"`
+	Price              float64 `json:"price"`
+	Currency           string  `json:"currency"`
+	Status             string  `json:"status"`
+	IsManual           bool    `json:"isManual"`
+	HasPartialPayments bool    `json:"hasPartialPayments"`
+	TransactionDate    string  `json:"transactionDate"`
+	PaymentDate        *string `json:"paymentDate"`
+	UserComments       *string `json:"userComments"`
+	CreatedAt          string  `json:"createdAt"`
+	UpdatedAt          string  `json:"updatedAt"`
 }
 
 // Tunnel is a sales funnel (§6.7, [INF]).
@@ -264,26 +264,26 @@ type tunnelRec struct {
 
 // leelooData is the Leeloo data set: base records addressed by index, plus overlays.
 type leelooData struct {
-	s                                 *Sim
-	seed                              uint64
-	now0                              int64
-	nChan, nPeople, nOrders           int
-	stepChan, stepOrder               int64
-	people, chans, orders             seq
-	chanOv                            map[int]*chanRec // edited base and added channels
-	newPeople                         []*personRec
-	orderOv                           map[int]*Order
-	personOrders                      map[int][]int // person ref -> added order refs
-	newMsgN                           uint64
-	users                             []User
-	tags                              []Tag
-	conns                             []Connection
-	cats                              []TemplateCategory
-	templates                         []Template
-	tunnels                           []tunnelRec
-	offers                            []Tag // {id, name}
-	payCreds                          []string
-	tunnelByID, userByID, catByID     map[string]int
+	s                             *Sim
+	seed                          uint64
+	now0                          int64
+	nChan, nPeople, nOrders       int
+	stepChan, stepOrder           int64
+	people, chans, orders         seq
+	chanOv                        map[int]*chanRec // edited base and added channels
+	newPeople                     []*personRec
+	orderOv                       map[int]*Order
+	personOrders                  map[int][]int // person ref -> added order refs
+	newMsgN                       uint64
+	users                         []User
+	tags                          []Tag
+	conns                         []Connection
+	cats                          []TemplateCategory
+	templates                     []Template
+	tunnels                       []tunnelRec
+	offers                        []Tag // {id, name}
+	payCreds                      []string
+	tunnelByID, userByID, catByID map[string]int
 }
 
 func newLeelooData(s *Sim) *leelooData {
@@ -392,7 +392,7 @@ func (d *leelooData) genStatic() {
 			name = fmt.Sprintf("%s #%d", name, t)
 		}
 		tun := Tunnel{ID: objectID(c, kindTunnel, uint64(t)), Name: name,
-			Status: []string{"ACTIVE", "ACTIVE", "ACTIVE", "PAUSED", "DRAFT"}[r.intn(5)],
+			Status:    []string{"ACTIVE", "ACTIVE", "ACTIVE", "PAUSED", "DRAFT"}[r.intn(5)],
 			CreatedAt: fmtMS(c), UpdatedAt: fmtMS(min(c+r.ms(0, 90*day), d.now0-3600000)), Links: TunnelLinks{Leadgentools: []Ref{}}}
 		rec := tunnelRec{}
 		for l := range 1 + r.intn(3) {

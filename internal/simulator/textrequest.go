@@ -159,8 +159,8 @@ type trData struct {
 
 func newTRData(s *Sim) *trData {
 	d := &trData{s: s, seed: s.seed, now0: s.now, nC: 150 * s.scale, nP: 34 * s.scale, newPayRef: map[int][2]int{}}
-	d.stepC = max((2 * 365 * day).Milliseconds()/int64(d.nC), 4)
-	d.stepP = max((365 * day).Milliseconds()/int64(d.nP), 4)
+	d.stepC = max((2*365*day).Milliseconds()/int64(d.nC), 4)
+	d.stepP = max((365*day).Milliseconds()/int64(d.nP), 4)
 	d.inv7919 = modInverse(7919, 10000000)
 	d.nextPayID = trFirstPayID + 3*d.nP + 3
 	names := []string{"Main Line", "Support — Chicago", "Sales East 📞"}
