@@ -1,0 +1,406 @@
+package leeloo
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/internal/extractortest"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/simulator"
+)
+
+// These tests run the streams end to end: the simulator over HTTP, the real loader and
+// checkpoint store on a fresh PostgreSQL database, and compare the tables with the
+// simulator's truth.
+
+const simToken = "sim-leeloo-token"
+
+type simBundle struct {
+	sim  *simulator.Sim
+	ex   *Extractor
+	pool *pgxpool.Pool
+}
+
+func setupSim(t *testing.T, faults simulator.Faults, cfg Config) *simBundle {
+	t.Helper()
+	sim := simulator.New(simulator.Options{Seed: 7, Scale: 1, LeelooToken: simToken, Faults: faults})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	client, err := apiclient.New(apiclient.Config{
+		Source:      Source,
+		BaseURL:     srv.URL,
+		Auth:        func(r *http.Request) { r.Header.Set("X-Leeloo-AuthToken", simToken) },
+		Secrets:     []string{simToken},
+		ErrorCode:   ErrorCode,
+		MinBackoff:  time.Millisecond,
+		MaxBackoff:  50 * time.Millisecond,
+		MaxAttempts: 12,
+	})
+	require.NoError(t, err)
+	cfg.Client = client
+	ex, err := New(cfg)
+	require.NoError(t, err)
+	return &simBundle{sim: sim, ex: ex, pool: pgtest.NewDB(t)}
+}
+
+// defaultStreams are the streams on by default, in a sensible order.
+var defaultStreams = []string{StreamPeople, StreamChannels, StreamMessages, StreamOrders, StreamTunnels,
+	StreamTunnelStats, StreamUsers, StreamTags, StreamConnections, StreamTemplates, StreamAccounts}
+
+func (b *simBundle) sync(t *testing.T, opts extractortest.Options) extractortest.Result {
+	t.Helper()
+	if len(opts.Streams) == 0 {
+		opts.Streams = defaultStreams
+	}
+	if opts.Started.IsZero() {
+		opts.Started = b.sim.Now()
+	}
+	return extractortest.MustSync(t.Context(), t, b.pool, b.ex, opts)
+}
+
+// ---- comparison ----
+
+const null = "∅"
+
+// SQL renderers: each column as text, NULL as ∅, times in UTC with milliseconds.
+func sqlTS(c string) string {
+	return fmt.Sprintf(`coalesce(to_char(%s AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), '%s')`, c, null)
+}
+func sqlTxt(c string) string { return fmt.Sprintf(`coalesce(%s::text, '%s')`, c, null) }
+func sqlArr(c string) string { return fmt.Sprintf(`coalesce(array_to_string(%s, ','), '')`, c) }
+
+// dbRows returns the table's rows rendered by the expressions, sorted.
+func dbRows(t *testing.T, pool *pgxpool.Pool, table string, exprs ...string) []string {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), fmt.Sprintf(`SELECT concat_ws('|', %s) FROM %s`, strings.Join(exprs, ", "), table))
+	require.NoError(t, err)
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(t, rows.Err())
+	slices.Sort(out)
+	return out
+}
+
+// Truth renderers.
+func tStr(s string) string {
+	s = strings.ReplaceAll(s, "\x00", "") // the loader removes NULs
+	if s == notDefined {
+		return null
+	}
+	return s
+}
+func tPtr(s *string) string {
+	if s == nil {
+		return null
+	}
+	return tStr(*s)
+}
+func tTS(t *testing.T, s string) string {
+	if s == "" {
+		return null
+	}
+	v, err := apiclient.ParseTime(s)
+	require.NoError(t, err, s)
+	return v.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+func tArr(a []string) string {
+	out := make([]string, len(a))
+	for i, s := range a {
+		out[i] = tStr(s)
+	}
+	return strings.Join(out, ",")
+}
+func tNumS(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+func tBoolS(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+func row(vals ...string) string { return strings.Join(vals, "|") }
+
+func sorted(s []string) []string { slices.Sort(s); return s }
+
+// requireTruth compares every table of the default streams with the simulator's truth.
+func requireTruth(t *testing.T, b *simBundle, started time.Time) {
+	t.Helper()
+	tr := b.sim.Truth().Leeloo
+	pool := b.pool
+
+	var people, links []string
+	for _, p := range tr.People {
+		people = append(people, row(p.ID, tPtr(p.Name), tStr(p.Phone), tStr(p.Email), tArr(p.Tags), tTS(t, p.LastMessageTime), tTS(t, p.CreatedAt)))
+		for _, a := range p.Accounts {
+			links = append(links, row(p.ID, a.AccountID, a.ConnectionID, a.From))
+		}
+	}
+	require.Equal(t, sorted(people), dbRows(t, pool, tabPeople, "id", sqlTxt("name"), sqlTxt("phone"), sqlTxt("email"), sqlArr("tags"), sqlTS("last_message_time"), sqlTS("created_at")), "people")
+	require.Equal(t, sorted(links), dbRows(t, pool, tabPersonChannels, "person_id", "account_id", sqlTxt("connection_id"), sqlTxt("from_messenger")), "person_channels")
+
+	var chans []string
+	for _, c := range tr.Channels {
+		chans = append(chans, row(c.ID, c.PersonID, tPtr(c.Name), c.From, c.BotStatus, tArr(c.Tags), tPtr(c.UTM.Source), tPtr(c.UTM.Campaign), tTS(t, c.LastMessageTime), tTS(t, c.CreatedAt)))
+	}
+	require.Equal(t, sorted(chans), dbRows(t, pool, tabChannels, "id", sqlTxt("person_id"), sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlArr("tags"), sqlTxt("utm_source"), sqlTxt("utm_campaign"), sqlTS("last_message_time"), sqlTS("created_at")), "channels")
+
+	requireMessages(t, b, tr)
+
+	var orders []string
+	for _, o := range tr.Orders {
+		orders = append(orders, row(o.ID, o.PersonID, tNumS(o.Price), o.Currency, o.Status, tBoolS(o.IsManual), tTS(t, o.TransactionDate), tTS(t, o.UpdatedAt)))
+	}
+	require.Equal(t, sorted(orders), dbRows(t, pool, tabOrders, "id", sqlTxt("person_id"), sqlTxt("price"), sqlTxt("currency"), sqlTxt("status"), sqlTxt("is_manual"), sqlTS("transaction_date"), sqlTS("updated_at")), "orders")
+
+	var tunnels, tools, sources, stats []string
+	for _, tn := range tr.Tunnels {
+		tunnels = append(tunnels, row(tn.ID, tn.Name, tn.Status, tTS(t, tn.CreatedAt)))
+	}
+	for _, l := range tr.Leadgentools {
+		tools = append(tools, row(l.ID, l.TunnelID, l.Name))
+	}
+	for _, s := range tr.TrafficSources {
+		sources = append(sources, row(s.LeadgentoolID, s.ID, s.Name, tPtr(s.Description)))
+	}
+	at := started.UTC().Format("2006-01-02T15:04:05.000Z")
+	var revenue []string
+	for _, s := range tr.TunnelStats {
+		stats = append(stats, row(s.TunnelID, at, s.TunnelName, strconv.Itoa(s.SubscribersCount), strconv.Itoa(s.ActiveSubscribersCount), strconv.Itoa(s.OrdersCount), strconv.Itoa(s.SuccessfulOrdersCount)))
+		for i, r := range s.Revenue {
+			revenue = append(revenue, row(s.TunnelID, strconv.Itoa(i), r.Currency, tNumS(r.Amount)))
+		}
+	}
+	require.Equal(t, sorted(tunnels), dbRows(t, pool, tabTunnels, "id", sqlTxt("name"), sqlTxt("status"), sqlTS("created_at")), "tunnels")
+	require.Equal(t, sorted(tools), dbRows(t, pool, tabLeadgentools, "id", "tunnel_id", sqlTxt("name")), "leadgentools")
+	require.Equal(t, sorted(sources), dbRows(t, pool, tabTrafficSources, "leadgentool_id", sqlTxt("id"), sqlTxt("name"), sqlTxt("description")), "traffic_sources")
+	require.Equal(t, sorted(stats), dbRows(t, pool, tabTunnelStats+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTS("captured_at"), sqlTxt("tunnel_name"), sqlTxt("subscribers_count"), sqlTxt("active_subscribers_count"), sqlTxt("orders_count"), sqlTxt("successful_orders_count")), "tunnel_stats")
+	require.Equal(t, sorted(revenue), dbRows(t, pool, tabStatsRevenue+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTxt("ordinal"), sqlTxt("currency"), sqlTxt("amount")), "tunnel_stats_revenue")
+
+	var users, tags, conns, cats, tpls []string
+	for _, u := range tr.Users {
+		users = append(users, row(u.ID, tStr(u.Name), tStr(u.Email), tTS(t, u.CreatedAt)))
+	}
+	for _, g := range tr.Tags {
+		tags = append(tags, row(g.ID, tStr(g.Name)))
+	}
+	for _, c := range tr.Connections {
+		conns = append(conns, row(c.ID, tStr(c.Name), c.From, c.Status))
+	}
+	for _, c := range tr.TemplateCategories {
+		cats = append(cats, row(c.ID, tStr(c.Name)))
+	}
+	for _, p := range tr.Templates {
+		tpls = append(tpls, row(p.CategoryID, p.ID, tStr(p.MessageName)))
+	}
+	require.Equal(t, sorted(users), dbRows(t, pool, tabUsers, "id", sqlTxt("name"), sqlTxt("email"), sqlTS("created_at")), "users")
+	require.Equal(t, sorted(tags), dbRows(t, pool, tabTags, "id", sqlTxt("name")), "tags")
+	require.Equal(t, sorted(conns), dbRows(t, pool, tabConnections, "id", sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("status")), "connections")
+	require.Equal(t, sorted(cats), dbRows(t, pool, tabCategories, "id", sqlTxt("name")), "template_categories")
+	require.Equal(t, sorted(tpls), dbRows(t, pool, tabTemplates, "category_id", "id", sqlTxt("message_name")), "templates")
+
+	var accts, subs []string
+	for _, a := range tr.Accounts {
+		accts = append(accts, row(a.ID, tPtr(a.Name), tArr(a.Tags), a.From, a.BotStatus, tPtr(a.Gender), tStr(a.Locale), tTS(t, a.LastMessageTime), tTS(t, a.CreatedAt)))
+		for i, s := range a.SubscribeHistory {
+			subs = append(subs, row(a.ID, strconv.Itoa(i), s.TunnelName, s.LeadgentoolName, s.TrafficSource))
+		}
+	}
+	require.Equal(t, sorted(accts), dbRows(t, pool, tabAccounts, "id", sqlTxt("name"), sqlArr("tags"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("created_at")), "accounts")
+	require.Equal(t, sorted(subs), dbRows(t, pool, tabSubscriptions, "account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")), "account_subscriptions")
+}
+
+// requireMessages compares leeloo.messages with every channel's messages.
+func requireMessages(t *testing.T, b *simBundle, tr simulator.LeelooTruth) {
+	t.Helper()
+	var msgs []string
+	for _, m := range tr.Messages {
+		by := null
+		if m.Links != nil && m.Links.CreatedBy.ID != "" {
+			by = m.Links.CreatedBy.ID
+		}
+		msgs = append(msgs, row(m.ChannelID, m.ID, tStr(m.Text), m.Type, tBoolS(m.Read), by, tTS(t, m.CreatedAt)))
+	}
+	got := dbRows(t, b.pool, tabMessages, "channel_id", "id", sqlTxt("text"), sqlTxt("type"), sqlTxt("read"), sqlTxt("created_by_user_id"), sqlTS("created_at"))
+	require.Equal(t, len(msgs), len(got), "message count")
+	require.Equal(t, sorted(msgs), got, "messages")
+}
+
+// ---- tests ----
+
+func TestFullSyncEqualsTruth(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{})
+	started := b.sim.Now()
+	res := b.sync(t, extractortest.Options{Started: started})
+	require.Zero(t, res.Loaded.Rejected)
+	requireTruth(t, b, started)
+	require.Greater(t, len(b.sim.Truth().Leeloo.Messages), 500)
+
+	// A second full refresh rewrites nothing.
+	res = b.sync(t, extractortest.Options{Streams: []string{StreamPeople, StreamChannels, StreamMessages, StreamOrders, StreamAccounts}, FullRefresh: true, Started: started})
+	require.Zero(t, res.Loaded.Inserted)
+	require.Zero(t, res.Loaded.Updated)
+	require.Zero(t, res.Loaded.Deleted)
+}
+
+func TestAccountMessagesEqualTruth(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{})
+	b.sync(t, extractortest.Options{Streams: []string{StreamAccountMessages}})
+	requireMessages(t, b, b.sim.Truth().Leeloo)
+
+	// Incremental: only the chats with new messages are read again.
+	b.sim.Mutate(simulator.Mutation{NewMessages: 10})
+	b.sim.ResetStats()
+	b.sync(t, extractortest.Options{Streams: []string{StreamAccountMessages}})
+	requireMessages(t, b, b.sim.Truth().Leeloo)
+	chats := 0
+	for route, n := range b.sim.Stats().Routes {
+		if strings.Contains(route, "chat-messages") {
+			chats += n
+		}
+	}
+	require.LessOrEqual(t, chats, 10, "only chats with new messages are read")
+}
+
+func TestIncrementalPicksUpChanges(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{})
+	b.sync(t, extractortest.Options{})
+	full := b.sim.Stats()
+
+	b.sim.Mutate(simulator.Mutation{NewPeople: 5, NewMessages: 25, EditedOrders: 6, NewOrders: 3})
+	b.sim.ResetStats()
+	started := b.sim.Now()
+	incremental := []string{StreamPeople, StreamChannels, StreamMessages, StreamOrders}
+	res := b.sync(t, extractortest.Options{Streams: incremental, Started: started})
+	inc := b.sim.Stats()
+	requireTruthFor(t, b)
+
+	// Far fewer requests than the full sync of the same streams.
+	fullReq, incReq := 0, 0
+	for route, n := range full.Routes {
+		if !strings.Contains(route, "/api/v1/") && !strings.Contains(route, "tunnels") && !strings.Contains(route, "users") &&
+			!strings.Contains(route, "tags") && !strings.Contains(route, "connections") && !strings.Contains(route, "categories") {
+			fullReq += n
+		}
+	}
+	for _, n := range inc.Routes {
+		incReq += n
+	}
+	t.Logf("full sync of people, channels, messages, orders: %d requests; incremental: %d", fullReq, incReq)
+	require.Less(t, incReq*5, fullReq, "incremental requests")
+	require.Positive(t, res.Loaded.Inserted)
+	require.Positive(t, res.Loaded.Updated, "edited orders are rewritten")
+}
+
+// requireTruthFor compares the incremental streams' tables.
+func requireTruthFor(t *testing.T, b *simBundle) {
+	t.Helper()
+	tr := b.sim.Truth().Leeloo
+	var people, chans, orders []string
+	for _, p := range tr.People {
+		people = append(people, row(p.ID, tPtr(p.Name), tTS(t, p.LastMessageTime)))
+	}
+	for _, c := range tr.Channels {
+		chans = append(chans, row(c.ID, tTS(t, c.LastMessageTime)))
+	}
+	for _, o := range tr.Orders {
+		orders = append(orders, row(o.ID, tNumS(o.Price), o.Status, tTS(t, o.UpdatedAt)))
+	}
+	require.Equal(t, sorted(people), dbRows(t, b.pool, tabPeople, "id", sqlTxt("name"), sqlTS("last_message_time")), "people")
+	require.Equal(t, sorted(chans), dbRows(t, b.pool, tabChannels, "id", sqlTS("last_message_time")), "channels")
+	require.Equal(t, sorted(orders), dbRows(t, b.pool, tabOrders, "id", sqlTxt("price"), sqlTxt("status"), sqlTS("updated_at")), "orders")
+	requireMessages(t, b, tr)
+}
+
+func TestFaultsStillEqualTruth(t *testing.T) {
+	t.Parallel()
+	faults := simulator.Faults{
+		ErrorRate:           0.02,
+		TruncateRate:        0.02,
+		OffsetDrift:         true,
+		DuplicateMessageIDs: true,
+		UnknownFields:       true,
+		NULCharacters:       true,
+		LeelooPageCap:       30, // below our page size: the scan pages by what comes back
+		StrictPeopleFilter:  true,
+	}
+	b := setupSim(t, faults, Config{Concurrency: 4, Ahead: 2})
+	b.sync(t, extractortest.Options{})
+	// Drift inserts people and messages during the scan, newer than the run's start:
+	// the next run picks them up.
+	faults.OffsetDrift = false
+	b.sim.SetFaults(faults)
+	started := b.sim.Now()
+	b.sync(t, extractortest.Options{Started: started})
+	requireTruth(t, b, started)
+	st := b.sim.Stats()
+	require.Positive(t, st.Truncated, "bodies were truncated")
+	errs := 0
+	for code, n := range st.Status[simulator.APILeeloo] {
+		if code >= 500 {
+			errs += n
+		}
+	}
+	require.Positive(t, errs, "5xx answers were sent")
+}
+
+func TestRateLimitedStillEqualsTruth(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{LeelooRateLimit: 8, RateWindow: 300 * time.Millisecond}, Config{})
+	started := b.sim.Now()
+	b.sync(t, extractortest.Options{Streams: []string{StreamUsers, StreamTags, StreamConnections, StreamTemplates, StreamTunnels}, Started: started})
+	require.Positive(t, b.sim.Stats().RateLimited[simulator.APILeeloo], "429s were sent")
+	tr := b.sim.Truth().Leeloo
+	var tpls, tools []string
+	for _, p := range tr.Templates {
+		tpls = append(tpls, row(p.CategoryID, p.ID, tStr(p.MessageName)))
+	}
+	for _, l := range tr.Leadgentools {
+		tools = append(tools, row(l.ID, l.TunnelID, l.Name))
+	}
+	require.Equal(t, sorted(tpls), dbRows(t, b.pool, tabTemplates, "category_id", "id", sqlTxt("message_name")))
+	require.Equal(t, sorted(tools), dbRows(t, b.pool, tabLeadgentools, "id", "tunnel_id", sqlTxt("name")))
+}
+
+func TestKillAndResume(t *testing.T) {
+	t.Parallel()
+	// A reference run gives the request count of an uninterrupted sync.
+	ref := setupSim(t, simulator.Faults{}, Config{PageSize: 20})
+	full := ref.sync(t, extractortest.Options{})
+	fullReq := ref.sim.Stats().Requests[simulator.APILeeloo]
+	t.Logf("uninterrupted sync: %d batches, %d requests", full.Batches, fullReq)
+
+	for _, k := range []int{1, 3, 8, 40, 150, full.Batches - 5} {
+		t.Run(fmt.Sprintf("after_batch_%d", k), func(t *testing.T) {
+			t.Parallel()
+			b := setupSim(t, simulator.Faults{}, Config{PageSize: 20})
+			started := b.sim.Now()
+			killed := b.sync(t, extractortest.Options{CancelAfter: k, Started: started})
+			require.True(t, killed.Cancelled)
+			resumed := b.sync(t, extractortest.Options{Started: started.Add(time.Minute)})
+			require.False(t, resumed.Cancelled)
+			requireTruth(t, b, started.Add(time.Minute))
+			// Committed work is not read again: both runs together cost about one sync
+			// (the killed run's batches in flight, a window's probe and the stats
+			// snapshot of the killed run are repeated).
+			got := b.sim.Stats().Requests[simulator.APILeeloo]
+			t.Logf("killed after %d batches: killed + resumed runs made %d requests (uninterrupted: %d)", k, got, fullReq)
+			require.LessOrEqual(t, got, fullReq+20, "requests of killed + resumed run")
+		})
+	}
+}
