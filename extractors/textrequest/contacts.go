@@ -82,8 +82,9 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 
 // runContacts syncs one dashboard's contacts and their tag, group and custom-field links.
 //
-// A first run, a full refresh, or a due sweep (Swept older than FullSweepEvery) reads the
-// whole list. Other runs make two filtered scans: last_message_timestamp_after_utc (new
+// A first run, a full refresh, a due sweep (Swept older than FullSweepEvery), or a list
+// that fitted in one page at the last sweep (one request, cheaper than two scans) reads
+// the whole list. Other runs make two filtered scans: last_message_timestamp_after_utc (new
 // traffic either way) and contact_created_after (new contacts), both from the newest
 // value seen so far minus Lookback. Edits that leave no trace in either timestamp wait for
 // the next sweep. Every page is one batch whose cursor (contactsCursor) resumes the run
@@ -95,7 +96,8 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 	}
 	if cur.Run == nil {
 		run := &contactsRun{Started: p.req.Started.UTC()}
-		if cur.Activity == nil || cur.Created == nil || p.req.FullRefresh || sweepDue(cur.Swept, p.req.Started, e.cfg.FullSweepEvery) {
+		onePage := cur.Pages == 1
+		if cur.Activity == nil || cur.Created == nil || onePage || p.req.FullRefresh || sweepDue(cur.Swept, p.req.Started, e.cfg.FullSweepEvery) {
 			run.Full = true
 			run.Plan.Scans = []contactScan{{}}
 		} else {
@@ -116,6 +118,9 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 	}
 	return e.walkContacts(ctx, p.dashboard, &run.Plan, e.cfg.Ahead, catchUp, func(items []json.RawMessage, advance func()) error {
 		b := contactsBatch(p.dashboard, items)
+		if run.Full && run.Plan.Step == 0 && len(items) > 0 {
+			run.Pages++
+		}
 		for _, rec := range b.records {
 			run.Activity = maxTime(run.Activity, rec.LastContact)
 			run.Created = maxTime(run.Created, rec.Created)
@@ -130,6 +135,7 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 			}
 			if run.Full {
 				cur.Swept = timePtr(run.Started)
+				cur.Pages = run.Pages
 			}
 			cur.Run = nil
 		}

@@ -94,16 +94,21 @@ type scanPlan struct {
 //	 "activity":"<newest last_contact_date_utc seen>",
 //	 "created":"<newest date_created_utc seen>",
 //	 "swept":"<run start of the last complete full sweep>",
+//	 "pages":<pages the last full sweep took>,
 //	 "run":{…}}   only while a run is unfinished: its plan and the maxima seen so far
 //
 // Watermarks come from the data, not from our clock, so a server clock ahead of or
 // behind ours loses nothing.
 type contactsCursor struct {
-	V        int          `json:"v"`
-	Activity *time.Time   `json:"activity,omitempty"`
-	Created  *time.Time   `json:"created,omitempty"`
-	Swept    *time.Time   `json:"swept,omitempty"`
-	Run      *contactsRun `json:"run,omitempty"`
+	V        int        `json:"v"`
+	Activity *time.Time `json:"activity,omitempty"`
+	Created  *time.Time `json:"created,omitempty"`
+	Swept    *time.Time `json:"swept,omitempty"`
+	// Pages is how many pages the last full sweep took: while the whole list fits in
+	// one page, a full read costs one request, fewer than the two filtered scans, and
+	// also catches edits, so it is used instead.
+	Pages int          `json:"pages,omitempty"`
+	Run   *contactsRun `json:"run,omitempty"`
 }
 
 // contactsRun is an unfinished contacts run.
@@ -113,6 +118,7 @@ type contactsRun struct {
 	Plan     scanPlan   `json:"plan"`
 	Activity *time.Time `json:"activity,omitempty"`
 	Created  *time.Time `json:"created,omitempty"`
+	Pages    int        `json:"pages,omitempty"` // pages read by the full scan
 }
 
 // messagesCursor is the messages stream's per-dashboard cursor:
@@ -155,11 +161,15 @@ const maxSeen = 2000
 //	{"v":1,
 //	 "hw":"<newest request_date seen>",
 //	 "swept":"<run start of the last complete full sweep>",
+//	 "pages":<pages the last full sweep took>,
 //	 "run":{…}}
 type paymentsCursor struct {
-	V     int          `json:"v"`
-	HW    *time.Time   `json:"hw,omitempty"`
-	Swept *time.Time   `json:"swept,omitempty"`
+	V     int        `json:"v"`
+	HW    *time.Time `json:"hw,omitempty"`
+	Swept *time.Time `json:"swept,omitempty"`
+	// Pages is how many pages the last full sweep took: while the list fits in one page
+	// a full read costs what an incremental one does, and catches status changes too.
+	Pages int          `json:"pages,omitempty"`
 	Run   *paymentsRun `json:"run,omitempty"`
 }
 
@@ -175,6 +185,7 @@ type paymentsRun struct {
 	// the server is not sorting by date, and Unsorted makes the scan read to the end.
 	Prev     *time.Time `json:"prev,omitempty"`
 	Unsorted bool       `json:"unsorted,omitempty"`
+	Pages    int        `json:"pages,omitempty"` // pages read by a full run
 }
 
 // maxTime returns the later of a (may be nil) and t (ignored when zero).

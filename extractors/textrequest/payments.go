@@ -11,7 +11,8 @@ import (
 
 // runPayments syncs one dashboard's payments. The list is asked newest first
 // (sort_type=date&sort_direction=desc). An incremental run stops after the first page
-// that ends before hw − Lookback; a first run, a full refresh or a due sweep reads
+// that ends before hw − Lookback; a first run, a full refresh, a due sweep or a list that
+// fitted in one page at the last sweep (a full read then costs no more) reads
 // everything, because statuses (paid, cancelled, past due) change long after the
 // request date and leave no trace in it. If the server turns out not to sort by date (a
 // later payment newer than an earlier one), the run reads to the end instead of
@@ -23,7 +24,8 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	}
 	if cur.Run == nil {
 		run := &paymentsRun{Started: p.req.Started.UTC()}
-		if cur.HW == nil || p.req.FullRefresh || sweepDue(cur.Swept, p.req.Started, e.cfg.FullSweepEvery) {
+		onePage := cur.Pages == 1
+		if cur.HW == nil || onePage || p.req.FullRefresh || sweepDue(cur.Swept, p.req.Started, e.cfg.FullSweepEvery) {
 			run.Full = true
 		} else {
 			cutoff := cur.HW.Add(-e.cfg.Lookback)
@@ -38,6 +40,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		}
 		if run.Full {
 			cur.Swept = timePtr(run.Started)
+			cur.Pages = run.Pages
 		}
 		cur.Run = nil
 	}
@@ -55,6 +58,9 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	err := scan(ctx, path, q, run.Page, run.Size, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable)
 		var rejects []stream.Reject
+		if run.Full && len(pg.Items) > 0 {
+			run.Pages++
+		}
 		for _, raw := range pg.Items {
 			rec, rej := mapPayment(p.dashboard, raw)
 			if rej != nil {
