@@ -1,0 +1,279 @@
+package textrequest
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/internal/extractortest"
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/simulator"
+)
+
+// testBundle is one simulator, one fresh database and one extractor.
+type testBundle struct {
+	sim  *simulator.Sim
+	pool *pgxpool.Pool
+	ex   *Extractor
+}
+
+func setupSim(t *testing.T, faults simulator.Faults, limit apiclient.Limit, configure func(*Config)) *testBundle {
+	t.Helper()
+	sim := simulator.New(simulator.Options{Seed: 7, TextRequestKey: testKey, Faults: faults})
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	ex := newTestExtractor(t, func(c *Config) {
+		c.Client = newTestClient(t, srv.URL+"/api/v3", limit)
+		if configure != nil {
+			configure(c)
+		}
+	})
+	return &testBundle{sim: sim, pool: pgtest.NewDB(t), ex: ex}
+}
+
+func (b *testBundle) sync(t *testing.T, opts extractortest.Options) extractortest.Result {
+	t.Helper()
+	return extractortest.MustSync(t.Context(), t, b.pool, b.ex, opts)
+}
+
+// trRequests is the number of Text Request requests the simulator served.
+func (b *testBundle) trRequests() int { return b.sim.Stats().Requests[simulator.APITextRequest] }
+
+// The comparison renders rows and truth records as "key → checkable fields" strings.
+
+func clean(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
+func sp(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return clean(*s)
+}
+
+func tsText(s string) string {
+	if s == "" {
+		return "<nil>"
+	}
+	tm, err := apiclient.ParseTime(s)
+	if err != nil {
+		return "bad:" + s
+	}
+	return tm.UTC().Format(time.RFC3339Nano)
+}
+
+func tsp(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return tsText(*s)
+}
+
+func dbVal(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "<nil>"
+	case *string:
+		return sp(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []string:
+		s := slices.Clone(x)
+		slices.Sort(s)
+		return fmt.Sprint(s)
+	case []int64:
+		s := slices.Clone(x)
+		slices.Sort(s)
+		return fmt.Sprint(s)
+	case []any: // pgx's Values() form of arrays
+		s := make([]string, len(x))
+		for i, v := range x {
+			s[i] = fmt.Sprint(v)
+		}
+		slices.SortFunc(s, func(a, b string) int {
+			if len(a) != len(b) && strings.Trim(a+b, "0123456789") == "" {
+				return len(a) - len(b) // numbers
+			}
+			return strings.Compare(a, b)
+		})
+		return "[" + strings.Join(s, " ") + "]"
+	}
+	return fmt.Sprint(v)
+}
+
+// queryRows renders each row of sql as "col1|col2|…".
+func queryRows(t *testing.T, pool *pgxpool.Pool, sql string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals, err := rows.Values()
+		require.NoError(t, err)
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = dbVal(v)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	require.NoError(t, rows.Err())
+	slices.Sort(out)
+	return out
+}
+
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
+func join(vals ...any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = dbVal(v)
+	}
+	return strings.Join(parts, "|")
+}
+
+// requireTruth compares every table with the simulator's current data: every key, and
+// the fields a user would check (names, flags, amounts, statuses, texts, timestamps).
+func requireTruth(t *testing.T, b *testBundle) {
+	t.Helper()
+	tr := b.sim.Truth().TextRequest
+	var want []string
+
+	for _, d := range tr.Dashboards {
+		want = append(want, join(int64(d.ID), clean(d.Name), clean(d.Phone)))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT id, name, phone FROM textrequest.dashboards`), "dashboards")
+
+	want = nil
+	var tags, groups, fields []string
+	for _, c := range tr.Contacts {
+		d := int64(c.DashboardID)
+		groupIDs := make([]int64, 0, len(c.Groups))
+		for _, g := range c.Groups {
+			groupIDs = append(groupIDs, int64(g))
+		}
+		want = append(want, join(d, c.PhoneNumber, sp(c.FirstName), sp(c.LastName), sp(c.DisplayName), c.IsArchived, c.IsResolved, sp(c.Note),
+			tsp(c.DateCreatedUTC), tsp(c.LastContactDateUTC), c.TotalMsgsSent, groupIDs, c.ContactTags))
+		for _, tag := range slices.Compact(slices.Sorted(slices.Values(c.ContactTags))) {
+			tags = append(tags, join(d, c.PhoneNumber, tag))
+		}
+		for _, g := range slices.Compact(slices.Sorted(slices.Values(groupIDs))) {
+			groups = append(groups, join(d, c.PhoneNumber, g))
+		}
+		for _, f := range c.CustomFields {
+			fields = append(fields, join(d, c.PhoneNumber, f.ID, sp(f.Value)))
+		}
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, first_name, last_name, display_name, is_archived, is_resolved, note,
+		date_created_utc, last_contact_date_utc, total_msgs_sent, coalesce(groups, '{}'), coalesce(contact_tags, '{}') FROM textrequest.contacts`), "contacts")
+	require.Equal(t, sorted(tags), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, tag_id FROM textrequest.contact_tags`), "contact tags")
+	require.Equal(t, sorted(groups), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, group_id FROM textrequest.contact_groups`), "contact groups")
+	require.Equal(t, sorted(fields), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, field_id, value FROM textrequest.contact_custom_fields`), "contact fields")
+
+	want = nil
+	for _, c := range tr.Conversations {
+		m := c.LastMessage
+		want = append(want, join(int64(c.DashboardID), c.PhoneNumber, m.MessageID, clean(m.Body), tsText(m.MessageTimestampUTC)))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, last_message_id, last_message_body, last_message_timestamp_utc FROM textrequest.conversations`), "conversations")
+
+	want = nil
+	for _, m := range tr.Messages {
+		id := m.MessageID
+		if id == "" {
+			id = derivedMessageID(int64(m.DashboardID), digits(m.PhoneNumber).(string), m.MessageTimestampUTC, m.MessageDirection, m.Body)
+		}
+		want = append(want, join(id, int64(m.DashboardID), m.PhoneNumber, clean(m.Body), m.MessageDirection, tsText(m.MessageTimestampUTC), sp(m.DeliveryStatus)))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT message_id, dashboard_id, phone_number, body, message_direction, message_timestamp_utc, delivery_status FROM textrequest.messages`), "messages")
+
+	want = nil
+	for _, p := range tr.Payments {
+		want = append(want, join(int64(p.PaymentID), int64(p.DashboardID), tsText(p.RequestDate), sp(p.Recipient), p.CustomerPhone,
+			strconv.FormatFloat(p.AmountRequested, 'f', 2, 64), p.IsPastDue, p.TransactionStatus, p.TextrequestPaymentStatus, p.ReferenceNumber))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT payment_id, dashboard_id, request_date, recipient, customer_phone, amount_requested::text,
+		is_past_due, transaction_status, textrequest_payment_status, reference_number FROM textrequest.payments`), "payments")
+
+	want = nil
+	for _, g := range tr.Groups {
+		want = append(want, join(int64(g.DashboardID), int64(g.ID), clean(g.Name), g.GroupMemberCount))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name, group_member_count FROM textrequest.groups`), "groups")
+	want = nil
+	for _, tg := range tr.Tags {
+		want = append(want, join(int64(tg.DashboardID), tg.ID, clean(tg.Tag), tg.TagColor))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, tag, tag_color FROM textrequest.tags`), "tags")
+	want = nil
+	for _, f := range tr.CustomFields {
+		want = append(want, join(int64(f.DashboardID), f.ID, clean(f.Name)))
+	}
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name FROM textrequest.custom_fields`), "custom fields")
+}
+
+// TestFullSyncMatchesTruth: a first sync loads every record of every stream, reports
+// exactly the requests the simulator served, and a second run with nothing changed
+// costs a small fraction of it.
+func TestFullSyncMatchesTruth(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, noLimit, nil)
+	res := b.sync(t, extractortest.Options{})
+	requireTruth(t, b)
+	require.Zero(t, res.Loaded.Rejected)
+	require.Equal(t, b.trRequests(), res.Requests, "every request is charged to a batch")
+	full := res.Requests
+	t.Logf("full sync: %d requests, %d batches, %d records", full, res.Batches, res.Read)
+
+	b.sim.ResetStats()
+	again := b.sync(t, extractortest.Options{})
+	require.Equal(t, b.trRequests(), again.Requests)
+	require.Zero(t, again.Loaded.Inserted+again.Loaded.Updated+again.Loaded.Deleted, "nothing changed, nothing written")
+	require.Less(t, again.Requests, full/10, "an idle incremental run is cheap")
+	t.Logf("idle run: %d requests", again.Requests)
+	requireTruth(t, b)
+}
+
+// TestIncrementalAfterMutate: after new contacts, messages and payments, payment status
+// changes, archived conversations and edited contacts, one incremental run brings the
+// warehouse back to the truth with far fewer requests than the first sync.
+func TestIncrementalAfterMutate(t *testing.T) {
+	t.Parallel()
+	for name, pageSize := range map[string]int{"DefaultPages": 0, "SmallPages": 50} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setupSim(t, simulator.Faults{}, noLimit, func(c *Config) { c.PageSize = pageSize })
+			started := time.Now()
+			full := b.sync(t, extractortest.Options{Started: started})
+			requireTruth(t, b)
+
+			b.sim.Mutate(simulator.Mutation{NewContacts: 6, NewTRMessages: 12, NewPayments: 5, PaymentStatusChanges: 4, ArchivedConversations: 3, EditedContacts: 3})
+			b.sim.ResetStats()
+			inc := b.sync(t, extractortest.Options{Started: started.Add(time.Hour)})
+			require.Equal(t, b.trRequests(), inc.Requests)
+			t.Logf("first sync %d requests, incremental %d", full.Requests, inc.Requests)
+			require.Less(t, inc.Requests, full.Requests/5)
+			if pageSize == 0 {
+				// Every list fits in one page: even edits without a trace are read.
+				requireTruth(t, b)
+				return
+			}
+			// With several pages per list, contacts and payments read by their
+			// watermarks; edits and status changes without a trace wait for the sweep.
+			sweep := b.sync(t, extractortest.Options{Started: started.Add(25 * time.Hour)})
+			t.Logf("sweep %d requests", sweep.Requests)
+			requireTruth(t, b)
+		})
+	}
+}
