@@ -1,0 +1,453 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultConcurrency = 4
+	DefaultBuffer      = 2
+	DefaultLoadGrace   = 10 * time.Second
+	// finishTimeout bounds the final sync.runs write, which runs detached from the
+	// (possibly cancelled) run context so a cancelled run is still recorded.
+	finishTimeout = 10 * time.Second
+)
+
+// Config tunes a Run. The zero value is usable.
+type Config struct {
+	// Concurrency is the number of streams run at once (default 4). Each running
+	// stream holds one database connection for its advisory lock plus one while it
+	// loads, so the pool needs at least 2×Concurrency connections.
+	Concurrency int
+	// Buffer is the number of batches that may wait between a stream's extractor and
+	// its loader (default 2). It bounds memory: at most Buffer+2 batches of a stream
+	// exist at once (one being built, Buffer queued, one being loaded).
+	Buffer int
+	// LoadGrace is how long the batch being loaded when the run is cancelled may keep
+	// going so it can commit rather than be thrown away (default 10s). Past it the
+	// load's context is cancelled and its transaction rolls back. A negative value
+	// means no grace.
+	LoadGrace time.Duration
+	// Logger receives one line per stream run (default: discard).
+	Logger *slog.Logger
+	// OnProgress, if set, is called with a stream's running totals when it starts,
+	// after each committed batch, and once with its final result. It is called from
+	// the streams' goroutines, concurrently for different streams; it must be quick.
+	OnProgress func(StreamResult)
+	// Now returns the current time (default time.Now); tests pin it.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Buffer <= 0 {
+		c.Buffer = DefaultBuffer
+	}
+	if c.LoadGrace == 0 {
+		c.LoadGrace = DefaultLoadGrace
+	} else if c.LoadGrace < 0 {
+		c.LoadGrace = 0
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Job is one stream to run and the extractor that runs it.
+type Job struct {
+	Extractor Extractor
+	Desc      stream.Desc
+}
+
+// Plan is one sync: the streams to run and the parts that run them.
+type Plan struct {
+	// Jobs are the streams, each at most once (see Select).
+	Jobs []Job
+	// Loader commits each batch with its cursor.
+	Loader Loader
+	// Checkpoints provides cursors, run records and locks.
+	Checkpoints Checkpoints
+	// FullRefresh asks every stream for a full read, ignoring stored cursors.
+	FullRefresh bool
+	// Config tunes concurrency, buffering and logging.
+	Config Config
+}
+
+func (p Plan) validate() error {
+	if p.Loader == nil {
+		return errors.New("plan: Loader is nil")
+	}
+	if p.Checkpoints == nil {
+		return errors.New("plan: Checkpoints is nil")
+	}
+	seen := make(map[string]bool, len(p.Jobs))
+	for i, j := range p.Jobs {
+		if j.Extractor == nil {
+			return fmt.Errorf("plan: Jobs[%d] (%s): Extractor is nil", i, j.Desc.ID())
+		}
+		if j.Desc.Source == "" || j.Desc.Name == "" {
+			return fmt.Errorf("plan: Jobs[%d]: stream has no source or name", i)
+		}
+		if seen[j.Desc.ID()] {
+			return fmt.Errorf("plan: stream %s listed twice", j.Desc.ID())
+		}
+		seen[j.Desc.ID()] = true
+	}
+	return nil
+}
+
+// StreamResult is what one stream's run did.
+type StreamResult struct {
+	Source string
+	Stream string
+	// RunID is the sync.runs row (0 when the stream never started: skipped, or
+	// cancelled before its turn).
+	RunID  int64
+	Status stream.RunStatus
+	// Requests is the API requests reported by the extractor's batches.
+	Requests int
+	// Read is the rows handed to the loader (every table) plus the extractor's rejects.
+	Read int
+	// Batches is the number of batches committed.
+	Batches int
+	// Loaded sums the committed loads.
+	Loaded   stream.LoadResult
+	Started  time.Time
+	Duration time.Duration
+	// Err is the cause of a failure (status failed) or of a cancellation.
+	Err error
+}
+
+// ID is "source.stream".
+func (r StreamResult) ID() string { return r.Source + "." + r.Stream }
+
+// Result is the outcome of a Run: one StreamResult per job, in Plan.Jobs order.
+type Result struct {
+	Started  time.Time
+	Duration time.Duration
+	Streams  []StreamResult
+}
+
+// Count returns how many streams ended with status s.
+func (r *Result) Count(s stream.RunStatus) int {
+	n := 0
+	for _, sr := range r.Streams {
+		if sr.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// Failed returns the streams whose status is failed.
+func (r *Result) Failed() []StreamResult {
+	var out []StreamResult
+	for _, sr := range r.Streams {
+		if sr.Status == stream.RunFailed {
+			out = append(out, sr)
+		}
+	}
+	return out
+}
+
+// PartialError reports that some streams of a Run failed while the others ran. It
+// unwraps to each failed stream's error (errors.Is / errors.As see every cause).
+type PartialError struct {
+	// Failed are the failed streams' results.
+	Failed []StreamResult
+	// Total is the number of streams in the run.
+	Total int
+}
+
+func (e *PartialError) Error() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(len(e.Failed)) + " of " + strconv.Itoa(e.Total) + " streams failed")
+	for i, f := range e.Failed {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(f.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the failed streams' errors.
+func (e *PartialError) Unwrap() []error {
+	errs := make([]error, 0, len(e.Failed))
+	for _, f := range e.Failed {
+		errs = append(errs, f.Err)
+	}
+	return errs
+}
+
+// Run runs every job of the plan, up to Config.Concurrency at once, and returns each
+// stream's outcome. The error is a *PartialError when some streams failed (their
+// results are still in the Result), or a plan error (nil Result) when the plan is
+// invalid. Cancelled and skipped streams are not failures: a cancelled stream resumes
+// from its last committed cursor on the next run.
+func Run(ctx context.Context, p Plan) (*Result, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	cfg := p.Config.withDefaults()
+	res := &Result{Started: cfg.Now(), Streams: make([]StreamResult, len(p.Jobs))}
+
+	// A plain group, not WithContext: one stream failing must not cancel the others.
+	var g errgroup.Group
+	g.SetLimit(cfg.Concurrency)
+	for i, job := range p.Jobs {
+		g.Go(func() error {
+			res.Streams[i] = runStream(ctx, p, cfg, job)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	res.Duration = cfg.Now().Sub(res.Started)
+
+	if failed := res.Failed(); len(failed) > 0 {
+		return res, &PartialError{Failed: failed, Total: len(res.Streams)}
+	}
+	return res, nil
+}
+
+// runStream runs one stream: lock, run record, state, extract→load, run outcome.
+func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
+	desc := job.Desc
+	r := StreamResult{Source: desc.Source, Stream: desc.Name, Started: cfg.Now(), Status: stream.RunRunning}
+	log := cfg.Logger.With("stream", desc.ID())
+
+	// The stream may have waited for a concurrency slot while the run was cancelled.
+	if err := ctx.Err(); err != nil {
+		r.Status, r.Err = stream.RunCancelled, fmt.Errorf("stream %s: not started: %w", desc.ID(), context.Cause(ctx))
+		return r
+	}
+
+	release, ok, err := p.Checkpoints.TryLock(ctx, desc.Source, desc.Name)
+	if err != nil {
+		return finishEarly(ctx, cfg, log, r, fmt.Errorf("stream %s: take lock: %w", desc.ID(), err))
+	}
+	if !ok {
+		r.Status = stream.RunSkipped
+		r.Duration = cfg.Now().Sub(r.Started)
+		log.Info("stream " + desc.ID() + " is running in another process; skipped")
+		progress(cfg, r)
+		return r
+	}
+	defer release()
+
+	r.RunID, err = p.Checkpoints.StartRun(ctx, stream.RunRecord{
+		Source: desc.Source, Stream: desc.Name, Started: r.Started, Status: stream.RunRunning,
+	})
+	if err != nil {
+		return finishEarly(ctx, cfg, log, r, fmt.Errorf("stream %s: start run: %w", desc.ID(), err))
+	}
+	progress(cfg, r)
+
+	err = pump(ctx, p, cfg, job, &r)
+	r.Duration = cfg.Now().Sub(r.Started)
+	switch {
+	case err == nil:
+		r.Status = stream.RunSucceeded
+	case ctx.Err() != nil:
+		// The run was stopped from outside (signal, --max-duration): whatever the
+		// parts returned while unwinding, this is a cancellation, not a failure.
+		r.Status = stream.RunCancelled
+		r.Err = fmt.Errorf("stream %s: cancelled: %w", desc.ID(), context.Cause(ctx))
+	default:
+		r.Status = stream.RunFailed
+		r.Err = fmt.Errorf("stream %s: %w", desc.ID(), err)
+	}
+
+	rec := stream.RunRecord{
+		ID: r.RunID, Source: r.Source, Stream: r.Stream, Started: r.Started,
+		Finished: r.Started.Add(r.Duration), Status: r.Status,
+		Requests: r.Requests, Read: r.Read, Loaded: r.Loaded,
+	}
+	if r.Err != nil {
+		rec.Error = r.Err.Error()
+	}
+	// Detached from ctx: a cancelled run must still be recorded as cancelled.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if ferr := p.Checkpoints.FinishRun(fctx, rec); ferr != nil {
+		ferr = fmt.Errorf("stream %s: finish run %d: %w", desc.ID(), r.RunID, ferr)
+		if r.Status == stream.RunSucceeded {
+			r.Status, r.Err = stream.RunFailed, ferr
+		} else {
+			r.Err = errors.Join(r.Err, ferr)
+		}
+	}
+	logResult(log, r)
+	progress(cfg, r)
+	return r
+}
+
+// finishEarly ends a stream that failed before its run record existed.
+func finishEarly(ctx context.Context, cfg Config, log *slog.Logger, r StreamResult, err error) StreamResult {
+	r.Duration = cfg.Now().Sub(r.Started)
+	r.Err = err
+	r.Status = stream.RunFailed
+	if ctx.Err() != nil {
+		r.Status = stream.RunCancelled
+	}
+	logResult(log, r)
+	progress(cfg, r)
+	return r
+}
+
+// pump reads the state, then runs the extractor (producer) and the loads (consumer)
+// in one group so that either failing cancels the other. It updates r's counters as
+// batches commit.
+func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) error {
+	desc := job.Desc
+	state, err := p.Checkpoints.State(ctx, desc.Source, desc.Name)
+	if err != nil {
+		return fmt.Errorf("read state: %w", err)
+	}
+	req := stream.Request{Stream: desc, State: state, FullRefresh: p.FullRefresh, Started: r.Started}
+
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan stream.Batch, cfg.Buffer)
+
+	g.Go(func() (err error) {
+		defer close(batches) // the extractor never closes out; its owner does.
+		defer recoverInto(&err, "extractor")
+		if err := job.Extractor.Extract(gctx, req, batches); err != nil {
+			return fmt.Errorf("extract: %w", err)
+		}
+		return nil
+	})
+
+	g.Go(func() (err error) {
+		// An extractor that sends without watching ctx would block forever once we stop
+		// receiving: drain until it returns (its next request sees the cancelled ctx).
+		defer func() {
+			for b := range batches {
+				r.Requests += b.Requests
+			}
+		}()
+		defer recoverInto(&err, "loader")
+		for {
+			var b stream.Batch
+			var ok bool
+			select {
+			case <-gctx.Done():
+				return context.Cause(gctx)
+			case b, ok = <-batches:
+			}
+			if !ok {
+				return nil
+			}
+			r.Requests += b.Requests
+			// Both cases of the select may be ready; never start a load after a stop.
+			if gctx.Err() != nil {
+				return context.Cause(gctx)
+			}
+			lr, err := load(gctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b)
+			if err != nil {
+				return fmt.Errorf("load batch %d (partition %q): %w", r.Batches+1, b.Partition, err)
+			}
+			r.Batches++
+			r.Read += b.Len() + len(b.Rejects)
+			r.Loaded.Add(lr)
+			r.Duration = cfg.Now().Sub(r.Started)
+			progress(cfg, *r)
+		}
+	})
+	return g.Wait()
+}
+
+// load runs one Load under a context that outlives a cancellation of ctx by grace, so
+// the batch in progress can commit instead of being rolled back and re-read next run.
+func load(ctx context.Context, l Loader, grace time.Duration, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error) {
+	lctx, cancel := graceContext(ctx, grace)
+	defer cancel()
+	return l.Load(lctx, runID, desc, b)
+}
+
+// errGraceElapsed is the cause of a load's cancellation when its grace period ran out.
+var errGraceElapsed = errors.New("grace period for the batch in progress elapsed")
+
+// graceContext returns a context with ctx's values that is cancelled grace after ctx
+// is (or when the returned cancel is called).
+func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	var (
+		mu    sync.Mutex
+		timer *time.Timer
+		done  bool
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			return
+		}
+		timer = time.AfterFunc(grace, func() {
+			cancel(fmt.Errorf("%w (%s): %w", errGraceElapsed, grace, context.Cause(ctx)))
+		})
+	})
+	return gctx, func() {
+		stop()
+		mu.Lock()
+		done = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel(context.Canceled)
+	}
+}
+
+// recoverInto turns a panic in an extractor or loader into the stream's error, so one
+// broken stream cannot take the other streams (and the process) down with it.
+func recoverInto(err *error, part string) {
+	if v := recover(); v != nil {
+		*err = fmt.Errorf("%s panicked: %v\n%s", part, v, debug.Stack())
+	}
+}
+
+func progress(cfg Config, r StreamResult) {
+	if cfg.OnProgress != nil {
+		cfg.OnProgress(r)
+	}
+}
+
+// logResult writes the one line per stream run.
+func logResult(log *slog.Logger, r StreamResult) {
+	attrs := []any{
+		"status", string(r.Status), "run_id", r.RunID, "requests", r.Requests, "rows_read", r.Read,
+		"inserted", r.Loaded.Inserted, "updated", r.Loaded.Updated, "unchanged", r.Loaded.Unchanged,
+		"deleted", r.Loaded.Deleted, "rejected", r.Loaded.Rejected, "duration", r.Duration.Round(time.Millisecond),
+	}
+	switch r.Status {
+	case stream.RunFailed:
+		log.Error("stream failed", append(attrs, "err", r.Err)...)
+	case stream.RunCancelled:
+		log.Warn("stream cancelled; the next run continues from its last committed batch", append(attrs, "err", r.Err)...)
+	default:
+		log.Info("stream finished", attrs...)
+	}
+}
