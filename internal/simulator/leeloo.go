@@ -810,7 +810,7 @@ func (d *leelooData) makeOrder(r *rnd, id string, p int, c int64) Order {
 	off := d.offers[r.intn(len(d.offers))]
 	o := Order{ID: id, PersonID: d.personID(p), AccountID: d.chanID(d.personChans(p)[0]), OfferID: off.ID, OfferName: off.Name,
 		PaymentCreditsID: d.payCreds[r.intn(len(d.payCreds))], PaymentMethod: r.pick([]string{"ASSET_PAYMENT", "YANDEX_MONEY", "LIQPAY", "WAYFORPAY"}),
-		Currency: r.pick(currs), CreatedAt: fmtMS(c), TransactionDate: fmtMS(min(c+r.ms(0, 10*time.Minute), max(c, d.s.now)))}
+		Currency: r.pick(currs), CreatedAt: fmtMS(c), TransactionDate: fmtMS(min(c+r.ms(0, 10*time.Minute), max(c, d.now0)))}
 	if r.chance(0.5) {
 		o.Price = prices[r.intn(len(prices))]
 	} else {
@@ -836,7 +836,7 @@ func (d *leelooData) makeOrder(r *rnd, id string, p int, c int64) Order {
 	}
 	upd := c
 	if o.Status == "SUCCESS" || o.Status == "RESOLVED" {
-		pd := min(c+r.ms(time.Minute, 2*day), max(c, d.s.now-60000))
+		pd := min(c+r.ms(time.Minute, 2*day), max(c, d.now0-60000))
 		o.PaymentDate = ptr(fmtMS(pd))
 		upd = pd
 	}
