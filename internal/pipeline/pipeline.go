@@ -318,8 +318,10 @@ func finishEarly(ctx context.Context, cfg Config, log *slog.Logger, r StreamResu
 }
 
 // pump reads the state, then runs the extractor (producer) and the loads (consumer)
-// in one group so that either failing cancels the other. It updates r's counters as
-// batches commit.
+// concurrently. A load failure cancels the extractor; an extractor failure lets the
+// batches it already produced commit (they are complete, and each carries its cursor)
+// and is then returned. A cancellation of ctx stops both at once (the load in progress
+// keeps its grace period). It updates r's counters as batches commit.
 func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) error {
 	desc := job.Desc
 	state, err := p.Checkpoints.State(ctx, desc.Source, desc.Name)
@@ -328,22 +330,30 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 	}
 	req := stream.Request{Stream: desc, State: state, FullRefresh: p.FullRefresh, Started: r.Started}
 
-	g, gctx := errgroup.WithContext(ctx)
+	xctx, stopExtract := context.WithCancelCause(ctx)
+	defer stopExtract(nil)
 	batches := make(chan stream.Batch, cfg.Buffer)
+	var extractErr, loadErr error
+	var g errgroup.Group
 
 	g.Go(func() (err error) {
+		defer func() { extractErr = err }()
 		defer close(batches) // the extractor never closes out; its owner does.
 		defer recoverInto(&err, "extractor")
-		if err := job.Extractor.Extract(gctx, req, batches); err != nil {
+		if err := job.Extractor.Extract(xctx, req, batches); err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}
 		return nil
 	})
 
 	g.Go(func() (err error) {
-		// An extractor that sends without watching ctx would block forever once we stop
-		// receiving: drain until it returns (its next request sees the cancelled ctx).
+		defer func() { loadErr = err }()
+		// After a failure stop the extractor, then drain: an extractor that sends
+		// without watching ctx would otherwise block forever once we stop receiving.
 		defer func() {
+			if err != nil {
+				stopExtract(err)
+			}
 			for b := range batches {
 				r.Requests += b.Requests
 			}
@@ -353,8 +363,8 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			var b stream.Batch
 			var ok bool
 			select {
-			case <-gctx.Done():
-				return context.Cause(gctx)
+			case <-ctx.Done():
+				return context.Cause(ctx)
 			case b, ok = <-batches:
 			}
 			if !ok {
@@ -362,10 +372,10 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			}
 			r.Requests += b.Requests
 			// Both cases of the select may be ready; never start a load after a stop.
-			if gctx.Err() != nil {
-				return context.Cause(gctx)
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
 			}
-			lr, err := load(gctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b)
+			lr, err := load(ctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b)
 			if err != nil {
 				return fmt.Errorf("load batch %d (partition %q): %w", r.Batches+1, b.Partition, err)
 			}
@@ -376,7 +386,12 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			progress(cfg, *r)
 		}
 	})
-	return g.Wait()
+	_ = g.Wait()
+	// The loader's error is the root cause when both failed: it stopped the extractor.
+	if loadErr != nil {
+		return loadErr
+	}
+	return extractErr
 }
 
 // load runs one Load under a context that outlives a cancellation of ctx by grace, so
