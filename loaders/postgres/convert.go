@@ -91,6 +91,13 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		var s string
 		switch x := v.(type) {
 		case string:
+			// The common case: return the caller's value as is, no re-boxing.
+			if strings.IndexByte(x, 0) < 0 {
+				if !utf8.ValidString(x) {
+					return nil, false, fmt.Errorf("text is not valid UTF-8")
+				}
+				return v, false, nil
+			}
 			s = x
 		case []byte:
 			s = string(x)
@@ -136,10 +143,13 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		if n < ct.min || n > ct.max {
 			return nil, false, fmt.Errorf("value %d out of range [%d, %d]", n, ct.min, ct.max)
 		}
+		if _, ok := v.(int64); ok {
+			return v, false, nil
+		}
 		return n, false, nil
 	case kindBool:
-		if b, ok := v.(bool); ok {
-			return b, false, nil
+		if _, ok := v.(bool); ok {
+			return v, false, nil
 		}
 		return nil, false, fmt.Errorf("want a boolean, got %T %s", v, excerpt(v))
 	case kindFloat:
@@ -165,7 +175,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		if y := t.Year(); y < -4712 || y > 294275 {
 			return nil, false, fmt.Errorf("time %s out of range", t.Format(time.RFC3339))
 		}
-		return t, false, nil
+		return v, false, nil
 	case kindJSON:
 		var b []byte
 		switch x := v.(type) {
@@ -178,11 +188,16 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		default:
 			return nil, false, fmt.Errorf("want JSON, got %T", v)
 		}
-		b, cleaned = cleanJSON(b)
-		if !json.Valid(b) {
-			return nil, cleaned, fmt.Errorf("invalid JSON %s", excerpt(string(b)))
+		// Not validated here: json.Valid would cost as much as the rest of the
+		// conversion, and PostgreSQL validates jsonb anyway; a row with broken JSON is
+		// isolated and rejected with PostgreSQL's message.
+		if c, ok := cleanJSON(b); ok {
+			return c, true, nil
 		}
-		return b, cleaned, nil
+		if _, ok := v.(string); ok {
+			return b, false, nil
+		}
+		return v, false, nil
 	case kindTextArray:
 		a, ok := v.([]string)
 		if !ok {
@@ -202,12 +217,12 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 			}
 		}
 		if out == nil {
-			out = a
+			return v, false, nil
 		}
 		return out, cleaned, nil
 	case kindInt64Array:
-		if a, ok := v.([]int64); ok {
-			return a, false, nil
+		if _, ok := v.([]int64); ok {
+			return v, false, nil
 		}
 		return nil, false, fmt.Errorf("want a bigint array, got %T", v)
 	}

@@ -197,6 +197,12 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 	if len(p.rows) == 0 {
 		return res, nil, nil
 	}
+	start := time.Now()
+	defer func() {
+		l.logger.DebugContext(ctx, "table loaded", "table", p.table.Name, "rows", len(p.rows),
+			"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
+			"rejected", len(rejs), "duration", time.Since(start))
+	}()
 	var now time.Time
 	if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
 		return res, nil, fmt.Errorf("read transaction time: %w", err)
@@ -205,6 +211,7 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 	if err != nil {
 		return res, nil, err
 	}
+	l.logger.DebugContext(ctx, "probed keys", "table", p.table.Name, "duration", time.Since(start))
 	var fresh, old []int
 	for i := range p.rows {
 		if existing[i] {
@@ -249,6 +256,7 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 		if err != nil {
 			return res, nil, err
 		}
+		l.logger.DebugContext(ctx, "staged rows", "table", p.table.Name, "rows", len(copied), "duration", time.Since(start))
 		if l.afterCopyFunc != nil {
 			if err := l.afterCopyFunc(ctx, tx); err != nil {
 				return res, nil, err
