@@ -54,6 +54,9 @@ type Config struct {
 	DatabaseURL string
 	// DB overrides database discovery options (tests).
 	DB DBOptions
+	// Environ is the environment the subprocess starts from, before the demo drops the
+	// user's crmsync variables and sets its own (default os.Environ()).
+	Environ []string
 }
 
 // Run runs the demo. It returns an error when a step cannot go on; a sync in which
@@ -102,7 +105,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	out.line("Using %s.", db.Where)
 
-	cli := &runner{exe: cfg.Executable, env: demoEnv(os.Environ(), map[string]string{
+	environ := cfg.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	cli := &runner{exe: cfg.Executable, env: demoEnv(environ, map[string]string{
 		"DATABASE_URL":           db.URL,
 		"LEELOO_BASE_URL":        base,
 		"LEELOO_AUTH_TOKEN":      cfg.LeelooToken,
