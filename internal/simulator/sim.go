@@ -110,9 +110,10 @@ type Sim struct {
 	fmu    sync.RWMutex
 	faults Faults
 
-	cmu   sync.Mutex
-	cache map[string]*view
-	cver  int
+	cmu      sync.Mutex
+	cache    map[string]*view
+	msgCache map[string][]msgRef
+	cver     int
 
 	st statsState
 }
@@ -177,6 +178,7 @@ func (s *Sim) cachedView(key string, build func() *view) *view {
 	s.cmu.Lock()
 	if s.cver != s.version || len(s.cache) > 256 {
 		clear(s.cache)
+		s.msgCache = nil
 		s.cver = s.version
 	}
 	v, ok := s.cache[key]
