@@ -218,6 +218,9 @@ type run struct {
 
 // send hands b to the loader, waiting while the channel is full.
 func (r *run) send(ctx context.Context, b stream.Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err // cancelled: hand on nothing more, even if the channel has room
+	}
 	select {
 	case r.out <- b:
 		return nil
