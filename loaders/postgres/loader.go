@@ -64,9 +64,13 @@ type Loader struct {
 	logger *slog.Logger
 	// meta caches per-table facts read from the catalog (*tableMeta by table name).
 	meta sync.Map
-	// afterCopyFunc, when set (tests only), runs after a table's rows are copied and
-	// before the merge, inside the transaction; an error from it fails the load.
-	afterCopyFunc func(ctx context.Context, tx pgx.Tx) error
+	// newShare remembers, per table name, the share of new keys in the table's last
+	// batch (float64); see loadTable.
+	newShare sync.Map
+	// hookFunc, when set (tests only), runs inside the transaction after each step of
+	// a table's load: "probed" (keys looked up, when the probe runs) and "copied" (rows COPYed, before the
+	// merge). An error from it fails the load.
+	hookFunc func(ctx context.Context, tx pgx.Tx, step string) error
 }
 
 // New returns a Loader writing through pool. A nil logger discards logs.
@@ -183,6 +187,12 @@ func (l *Loader) tableMeta(ctx context.Context, tx pgx.Tx, table string) (*table
 	return m, nil
 }
 
+// skipProbeBelow is the share of new keys in a table's last batch under which the
+// next batch skips the probe. Measured on the benchmark: the probe costs about a fifth
+// of an unchanged batch, and inserting a row through the merge about twice as much as
+// through COPY.
+const skipProbeBelow = 0.2
+
 // counts is what one write step did.
 type counts struct{ inserted, updated int64 }
 
@@ -207,11 +217,29 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 	if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
 		return res, nil, fmt.Errorf("read transaction time: %w", err)
 	}
-	existing, err := p.probe(ctx, tx)
-	if err != nil {
-		return res, nil, err
+	// The probe pays off when many keys are new (they skip staging and go in by COPY).
+	// When the table's last batch was nearly all existing keys, as in the steady state
+	// of an incremental sync, skip it: staging every row and letting the merge insert
+	// the few new ones costs less than a probe of every key.
+	var existing []bool
+	if share, ok := l.newShare.Load(p.table.Name); ok && share.(float64) < skipProbeBelow {
+		existing = make([]bool, len(p.rows))
+		for i := range existing {
+			existing[i] = true
+		}
+	} else {
+		var err error
+		if existing, err = p.probe(ctx, tx); err != nil {
+			return res, nil, err
+		}
+		l.logger.DebugContext(ctx, "probed keys", "table", p.table.Name, "duration", time.Since(start))
+		if err := l.hook(ctx, tx, "probed"); err != nil {
+			return res, nil, err
+		}
 	}
-	l.logger.DebugContext(ctx, "probed keys", "table", p.table.Name, "duration", time.Since(start))
+	defer func() {
+		l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
+	}()
 	var fresh, old []int
 	for i := range p.rows {
 		if existing[i] {
@@ -257,10 +285,8 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			return res, nil, err
 		}
 		l.logger.DebugContext(ctx, "staged rows", "table", p.table.Name, "rows", len(copied), "duration", time.Since(start))
-		if l.afterCopyFunc != nil {
-			if err := l.afterCopyFunc(ctx, tx); err != nil {
-				return res, nil, err
-			}
+		if err := l.hook(ctx, tx, "copied"); err != nil {
+			return res, nil, err
 		}
 		slices.Sort(copied)
 		c, err := isolate(ctx, tx, copied, func(tx pgx.Tx, idx []int) (counts, error) {
@@ -272,12 +298,18 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 		res.Inserted += int(c.inserted)
 		res.Updated += int(c.updated)
 		res.Unchanged += len(copied) - int(c.inserted) - int(c.updated) - mergeBad
-	} else if l.afterCopyFunc != nil {
-		if err := l.afterCopyFunc(ctx, tx); err != nil {
-			return res, nil, err
-		}
+	} else if err := l.hook(ctx, tx, "copied"); err != nil {
+		return res, nil, err
 	}
 	return res, rejs, nil
+}
+
+// hook runs hookFunc when a test set it.
+func (l *Loader) hook(ctx context.Context, tx pgx.Tx, step string) error {
+	if l.hookFunc == nil {
+		return nil
+	}
+	return l.hookFunc(ctx, tx, step)
 }
 
 // isolate applies fn to idx inside a savepoint. When PostgreSQL refuses the rows with

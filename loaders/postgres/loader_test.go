@@ -159,7 +159,12 @@ func TestRowsAndCursorCommitTogether(t *testing.T) {
 	ctx := context.Background()
 	pool, l := setup(t)
 	boom := errors.New("injected failure")
-	l.afterCopyFunc = func(context.Context, pgx.Tx) error { return boom }
+	l.hookFunc = func(_ context.Context, _ pgx.Tx, step string) error {
+		if step == "copied" {
+			return boom
+		}
+		return nil
+	}
 
 	first := batch(`{"n":1}`, person(1, "ann"), person(2, "bob"))
 	_, err := l.Load(ctx, 0, testDesc, first)
@@ -167,12 +172,17 @@ func TestRowsAndCursorCommitTogether(t *testing.T) {
 	requireCount(t, pool, "t.people", 0)
 	requireCount(t, pool, "sync.state", 0)
 
-	l.afterCopyFunc = nil
+	l.hookFunc = nil
 	_, err = l.Load(ctx, 0, testDesc, first)
 	require.NoError(t, err)
 
 	// Now with existing rows, which go through staging and the merge.
-	l.afterCopyFunc = func(context.Context, pgx.Tx) error { return boom }
+	l.hookFunc = func(_ context.Context, _ pgx.Tx, step string) error {
+		if step == "copied" {
+			return boom
+		}
+		return nil
+	}
 	second := batch(`{"n":2}`, person(1, "ann2"), person(2, "bob2"), person(3, "cy"))
 	_, err = l.Load(ctx, 0, testDesc, second)
 	require.ErrorIs(t, err, boom)
@@ -184,7 +194,7 @@ func TestRowsAndCursorCommitTogether(t *testing.T) {
 	require.NoError(t, err)
 	require.JSONEq(t, `{"n":1}`, string(st[""]))
 
-	l.afterCopyFunc = nil
+	l.hookFunc = nil
 	for range 2 { // re-running the batch is harmless
 		_, err = l.Load(ctx, 0, testDesc, second)
 		require.NoError(t, err)
@@ -365,4 +375,60 @@ func requireCount(t *testing.T, pool *pgxpool.Pool, table string, want int) {
 	var n int
 	require.NoError(t, pool.QueryRow(context.Background(), "select count(*) from "+table).Scan(&n))
 	require.Equal(t, want, n, "rows in %s", table)
+}
+
+// TestSteadyStateSkipsProbe: after a batch of nearly all existing keys the loader
+// stages every row; new keys then go in through the merge, counted as inserted.
+func TestSteadyStateSkipsProbe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	var rows []stream.Row
+	for i := range int64(10) {
+		rows = append(rows, person(i, "p"))
+	}
+	_, err := l.Load(ctx, 0, testDesc, batch("", rows...))
+	require.NoError(t, err)
+	res, err := l.Load(ctx, 0, testDesc, batch("", rows...))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Unchanged: 10}, res)
+	before := version(t, pool, "t.people", "id = 0")
+
+	probed := false
+	l.hookFunc = func(_ context.Context, _ pgx.Tx, step string) error {
+		probed = probed || step == "probed"
+		return nil
+	}
+	rows[3] = person(3, "changed")
+	res, err = l.Load(ctx, 0, testDesc, batch("", append(rows, person(10, "new"))...))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 1, Updated: 1, Unchanged: 9}, res)
+	require.False(t, probed, "probe skipped after an all-existing batch")
+	requireCount(t, pool, "t.people", 11)
+	require.Equal(t, before, version(t, pool, "t.people", "id = 0"))
+	var synced *time.Time
+	require.NoError(t, pool.QueryRow(ctx, "select synced_at from t.people where id = 10").Scan(&synced))
+	require.NotNil(t, synced)
+}
+
+// TestConcurrentInsertFallsBackToMerge: a key inserted by another writer between the
+// probe and the COPY makes the COPY fail; the table is then merged instead.
+func TestConcurrentInsertFallsBackToMerge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	l.hookFunc = func(ctx context.Context, _ pgx.Tx, step string) error {
+		if step != "probed" {
+			return nil
+		}
+		_, err := pool.Exec(ctx, "insert into t.people (id, name) values (2, 'other writer')")
+		return err
+	}
+	res, err := l.Load(ctx, 0, testDesc, batch(`{"n":1}`, person(1, "ann"), person(2, "bob")))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 1, Updated: 1}, res)
+	var name string
+	require.NoError(t, pool.QueryRow(ctx, "select name from t.people where id = 2").Scan(&name))
+	require.Equal(t, "bob", name)
+	requireCount(t, pool, "t.people", 2)
 }
