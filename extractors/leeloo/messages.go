@@ -202,6 +202,12 @@ func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 			}
 			return nil
 		})
+	if isNotFound(err) && !finalSent {
+		// The channel was deleted after it was listed: nothing to read, and no cursor
+		// (a channel that comes back is read in full).
+		r.log.Warn("chat disappeared between listing and reading", "chat_id", ref.id)
+		return nil
+	}
 	if err != nil && !errors.Is(err, errEnough) {
 		return fmt.Errorf("read chat %s: %w", ref.id, err)
 	}
