@@ -272,11 +272,11 @@ func TestLeelooDetails(t *testing.T) {
 	require.Equal(t, p.Links.Orders[0].ID, det.Included.Orders[0].ID)
 
 	// Without include: no "included".
-	r = b.get(t, "/api/v2/people/" + p.ID)
+	r = b.get(t, "/api/v2/people/"+p.ID)
 	require.NotContains(t, string(r.body), `"included"`)
 
 	// The person of a channel.
-	r = b.get(t, "/api/v2/communication-channels/" + p.Accounts[0].AccountID + "/person")
+	r = b.get(t, "/api/v2/communication-channels/"+p.Accounts[0].AccountID+"/person")
 	require.Equal(t, http.StatusOK, r.status)
 	require.Contains(t, string(r.body), `"id":"`+p.ID+`"`)
 
@@ -328,13 +328,13 @@ func TestLeelooDetails(t *testing.T) {
 	var st []TunnelStats
 	require.NoError(t, json.Unmarshal(all["data"], &st))
 	require.Equal(t, tr.TunnelStats, st)
-	r = b.get(t, "/api/v2/tunnels/" + tun.ID + "/stats")
+	r = b.get(t, "/api/v2/tunnels/"+tun.ID+"/stats")
 	var one struct{ Data TunnelStats }
 	require.NoError(t, json.Unmarshal(r.body, &one))
 	require.Equal(t, tr.TunnelStats[0], one.Data)
 
 	// Users, templates.
-	r = b.get(t, "/api/v2/users/" + tr.Users[1].ID)
+	r = b.get(t, "/api/v2/users/"+tr.Users[1].ID)
 	require.Contains(t, string(r.body), tr.Users[1].Name)
 	r = b.get(t, "/api/v2/categories/templates")
 	var cats struct {
@@ -342,7 +342,7 @@ func TestLeelooDetails(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(r.body, &cats))
 	require.Equal(t, tr.TemplateCategories, cats.Data.Categories)
-	r = b.get(t, "/api/v2/categories/templates/" + tr.TemplateCategories[0].ID)
+	r = b.get(t, "/api/v2/categories/templates/"+tr.TemplateCategories[0].ID)
 	var tpls struct {
 		Data struct{ Templates []Template }
 	}

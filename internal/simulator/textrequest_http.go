@@ -19,11 +19,6 @@ type trMeta struct {
 	TotalItems int `json:"total_items"`
 }
 
-type trList struct {
-	Meta  trMeta          `json:"meta"`
-	Items json.RawMessage `json:"items"`
-}
-
 func (s *Sim) trRoutes(mux *http.ServeMux) {
 	h := func(pattern string, fn func(*http.Request) response) {
 		mux.Handle("GET "+pattern, s.endpoint(APITextRequest, "GET "+pattern, fn))
@@ -78,7 +73,8 @@ func trPaging(r *http.Request, capN int) (page, size, served int, bad *response)
 }
 
 func trListResp[T any](f Faults, items []T, page, size, total int) response {
-	return jsonResp(http.StatusOK, trList{Meta: trMeta{Page: page, PageSize: size, TotalItems: total}, Items: marshalItems(f, items)})
+	meta, _ := json.Marshal(trMeta{Page: page, PageSize: size, TotalItems: total})
+	return rawResp(`{"meta":`, meta, `,"items":`, marshalItems(f, items), `}`)
 }
 
 // trDash resolves the dashboard path parameter.
@@ -118,7 +114,7 @@ func (s *Sim) trDashboard(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	return jsonResp(http.StatusOK, marshalOne(s.Faults(), s.tr.dash[di]))
+	return rawResp(marshalOne(s.Faults(), s.tr.dash[di]))
 }
 
 // parseTRTime reads a date-time filter. With local, the wall-clock value is read in
@@ -374,7 +370,7 @@ func (s *Sim) trContact(r *http.Request) response {
 	if !ok {
 		return noContent
 	}
-	return jsonResp(http.StatusOK, marshalOne(f, s.tr.contact(f, di, ref)))
+	return rawResp(marshalOne(f, s.tr.contact(f, di, ref)))
 }
 
 // trContactMessages serves a contact's messages oldest first (the reference leaves the
@@ -534,7 +530,7 @@ func (s *Sim) trGroup(r *http.Request) response {
 	defer s.mu.RUnlock()
 	for _, g := range s.groupsOf(f, di) {
 		if g.ID == id {
-			return jsonResp(http.StatusOK, marshalOne(f, g))
+			return rawResp(marshalOne(f, g))
 		}
 	}
 	return noContent
@@ -563,7 +559,7 @@ func (s *Sim) trFields(r *http.Request) response {
 	if len(s.tr.fields[di]) == 0 {
 		return noContent
 	}
-	return jsonResp(http.StatusOK, marshalItems(s.Faults(), s.tr.fields[di]))
+	return rawResp(marshalItems(s.Faults(), s.tr.fields[di]))
 }
 
 func (s *Sim) trPayments(r *http.Request) response {
@@ -671,7 +667,7 @@ func (s *Sim) trPayment(r *http.Request) response {
 	}
 	p := s.tr.payment(di, ref)
 	s.tr.faultPayment(f, &p)
-	return jsonResp(http.StatusOK, marshalOne(f, p))
+	return rawResp(marshalOne(f, p))
 }
 
 // dashMessage is a dashboard-wide message: the Message plus the contact's phone. The

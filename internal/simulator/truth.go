@@ -73,9 +73,14 @@ func (s *Sim) Truth() Truth {
 		lt.Orders = append(lt.Orders, d.order(ref))
 	}
 	for _, tr := range d.tunnels {
-		lt.Tunnels = append(lt.Tunnels, tr.t)
-		lt.TunnelStats = append(lt.TunnelStats, tr.stats)
+		tun := tr.t
+		tun.Links.Leadgentools = slices.Clone(tun.Links.Leadgentools)
+		lt.Tunnels = append(lt.Tunnels, tun)
+		st := tr.stats
+		st.Revenue = slices.Clone(st.Revenue)
+		lt.TunnelStats = append(lt.TunnelStats, st)
 		for _, lg := range tr.lgts {
+			lg.TrafficSources = slices.Clone(lg.TrafficSources)
 			lt.Leadgentools = append(lt.Leadgentools, lg)
 			lt.TrafficSources = append(lt.TrafficSources, lg.TrafficSources...)
 		}
