@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,11 @@ func benchData(variant string) []stream.Row {
 func BenchmarkLoad(b *testing.B) {
 	ctx := context.Background()
 	pool := pgtest.NewDB(b)
+	// BENCH_BATCH overrides the rows per Load (and per COPY / peer batch) to compare sizes.
+	batchSize := BatchSize
+	if v, err := strconv.Atoi(os.Getenv("BENCH_BATCH")); err == nil && v > 0 {
+		batchSize = v
+	}
 	data, changed := benchData(""), benchData("!")
 	cols := append(benchTable("x").Columns, stream.Column{Name: "synced_at"})
 	colNames := make([]string, len(cols))
@@ -86,8 +92,8 @@ func BenchmarkLoad(b *testing.B) {
 		rate[name] += benchRows / time.Since(start).Seconds()
 	}
 	inBatches := func(rows []stream.Row, fn func([]stream.Row) error) error {
-		for i := 0; i < len(rows); i += BatchSize {
-			if err := fn(rows[i:min(i+BatchSize, len(rows))]); err != nil {
+		for i := 0; i < len(rows); i += batchSize {
+			if err := fn(rows[i:min(i+batchSize, len(rows))]); err != nil {
 				return err
 			}
 		}
@@ -162,8 +168,8 @@ func BenchmarkLoad(b *testing.B) {
 		}
 		expect := func(field string, get func(stream.LoadResult) int) func(stream.LoadResult) error {
 			return func(r stream.LoadResult) error {
-				if get(r) != BatchSize || r.Rejected != 0 {
-					return fmt.Errorf("want %d %s, got %+v", BatchSize, field, r)
+				if get(r) != batchSize || r.Rejected != 0 {
+					return fmt.Errorf("want %d %s, got %+v", batchSize, field, r)
 				}
 				return nil
 			}
@@ -186,7 +192,7 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	ref := rate["raw_copy"]
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%d rows, batches of %d:\n", benchRows, BatchSize)
+	fmt.Fprintf(&sb, "%d rows, batches of %d:\n", benchRows, batchSize)
 	for _, k := range []string{"raw_copy", "peer_new", "peer_unchanged", "ours_new", "ours_unchanged", "ours_changed"} {
 		b.ReportMetric(rate[k], k+"_rows/s")
 		fmt.Fprintf(&sb, "  %-15s %9.0f rows/s  %.2f× raw COPY\n", k, rate[k], rate[k]/ref)
