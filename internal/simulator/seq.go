@@ -104,15 +104,17 @@ func (v *view) at(pos int) int {
 	if pos < len(v.head) {
 		return v.head[pos]
 	}
-	i := v.lo + pos - len(v.head)
-	for _, m := range v.moved {
-		if m <= i {
-			i++
-		} else {
-			break
-		}
-	}
-	return i
+	k, _ := v.baseIndex(pos - len(v.head))
+	return k
+}
+
+// baseIndex returns the base index of the k-th base record that was not moved, and
+// how many moved indices lie below it. moved[t]-t never decreases, so a binary search
+// finds it in O(log len(moved)) however many records mutations moved.
+func (v *view) baseIndex(k int) (int, int) {
+	off := v.lo
+	j := sort.Search(len(v.moved), func(t int) bool { return v.moved[t]-off-t > k })
+	return off + k + j, j
 }
 
 // page returns the refs at [off, off+limit).
@@ -123,8 +125,22 @@ func (v *view) page(off, limit int) []int {
 	}
 	end := min(off+limit, t)
 	out := make([]int, 0, end-off)
-	for p := off; p < end; p++ {
+	p := off
+	for ; p < end && (v.refs != nil || p < len(v.head)); p++ {
 		out = append(out, v.at(p))
+	}
+	if p == end {
+		return out
+	}
+	// Walk the base sequentially from the first index, skipping moved ones.
+	i, j := v.baseIndex(p - len(v.head))
+	for ; p < end; p++ {
+		for j < len(v.moved) && v.moved[j] == i {
+			i++
+			j++
+		}
+		out = append(out, i)
+		i++
 	}
 	return out
 }
