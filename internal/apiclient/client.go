@@ -261,15 +261,12 @@ func (c *Client) Stats() Stats {
 	}
 }
 
-// Limiter returns the client's rate limiter, for callers that must spend from the same
-// budget outside Get (none today; tests read its rate).
-func (c *Client) Limiter() *rate.Limiter { return c.limiter }
-
 // do runs the attempt loop. decode, when set, checks a 2xx body; its errInvalidJSON
 // makes the attempt retryable, any other error ends the request.
 func (c *Client) do(ctx context.Context, path string, query url.Values, decode func(*Response) error) (*Response, error) {
 	u := c.requestURL(path, query)
 	logPath := c.scrubText(pathOnly(path))
+	lastStatus := 0 // the last HTTP answer, for an error that ends on a transport failure
 	for attempt := 1; ; attempt++ {
 		if err := c.waitTurn(ctx); err != nil {
 			return nil, c.ctxErr(ctx, logPath, err)
@@ -293,12 +290,15 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 		if fail == nil {
 			return resp, nil
 		}
+		if fail.status != 0 {
+			lastStatus = fail.status
+		}
 		if ctx.Err() != nil {
 			return nil, c.ctxErr(ctx, logPath, ctx.Err())
 		}
 		if !fail.retryable || attempt >= c.cfg.MaxAttempts {
 			c.failures.Add(1)
-			return nil, c.giveUp(fail, logPath, attempt)
+			return nil, c.giveUp(fail, logPath, attempt, lastStatus)
 		}
 
 		wait := c.backoff(attempt)
@@ -400,7 +400,7 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 }
 
 // giveUp builds the error a request ends with.
-func (c *Client) giveUp(f *attemptFailure, logPath string, attempts int) error {
+func (c *Client) giveUp(f *attemptFailure, logPath string, attempts, lastStatus int) error {
 	if f.statusErr != nil {
 		f.statusErr.Attempts = attempts
 		return f.statusErr
@@ -409,7 +409,11 @@ func (c *Client) giveUp(f *attemptFailure, logPath string, attempts int) error {
 	if attempts > 1 {
 		msg += "gave up after " + strconv.Itoa(attempts) + " attempts: "
 	}
-	return &requestError{msg: msg + c.scrubText(f.err.Error()), err: f.err}
+	msg += c.scrubText(f.err.Error())
+	if lastStatus != 0 {
+		msg += " (last answer: HTTP " + strconv.Itoa(lastStatus) + ")"
+	}
+	return &requestError{msg: msg, err: f.err}
 }
 
 func (c *Client) ctxErr(ctx context.Context, logPath string, err error) error {

@@ -392,3 +392,17 @@ func TestStatusErrorBodyScrubbedBeforeCut(t *testing.T) {
 	require.Len(t, se.Body, 512)
 	require.NotContains(t, se.Body, testSecret[:7])
 }
+
+func TestClientGiveUpNamesLastStatus(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if call == 1 {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		w.Write([]byte(`{"a":`))
+	}, func(c *Config) { c.MaxAttempts = 2 })
+	_, err := b.client.GetJSON(context.Background(), "/x", url.Values{"authToken": {testSecret}}, &struct{}{})
+	require.EqualError(t, err, "testapi GET /x: gave up after 2 attempts: body is not valid JSON (last answer: HTTP 502)")
+}

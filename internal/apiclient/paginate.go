@@ -245,13 +245,15 @@ func (s *scan) run(ctx context.Context, start int) error {
 	}
 
 	var (
-		next      = start // next position to launch, once the size is known
-		total     = -1    // the last handled page's total (-1: unknown)
-		maxTotal  = 0
-		reread    = 0 // records stepped back over for drift, summed
-		index     = 0
-		held      *Page // handled page waiting to learn whether it is the last
-		firstDone bool
+		next       = start // next position to launch, once the size is known
+		total      = -1    // the last handled page's total (-1: unknown)
+		maxTotal   = 0
+		reread     = 0 // records stepped back over for drift, summed
+		index      = 0
+		handled    = 0   // pages fetched and looked at, re-reads included
+		firstTotal = -1  // the total on the first page
+		held       *Page // handled page waiting to learn whether it is the last
+		firstDone  bool
 	)
 	emit := func(p *Page, last bool) error {
 		p.Index, p.Last = index, last
@@ -291,6 +293,9 @@ func (s *scan) run(ctx context.Context, start int) error {
 		queue = queue[1:]
 		r := head.res
 		if r.err != nil {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			// Hand on what was read before the failure: its records are good, and the
 			// caller's checkpoint can then move past them.
 			if held != nil {
@@ -301,9 +306,18 @@ func (s *scan) run(ctx context.Context, start int) error {
 			return r.err
 		}
 
+		handled++
+		if firstTotal >= 0 && handled > 4*(firstTotal/s.size+1)+16 {
+			// Re-reads are capped below; this catches a list growing at the front
+			// faster than the scan moves through it. The cap is fixed by the first
+			// page: one that grew with the list would never be reached.
+			return fmt.Errorf("list changed too much during the scan: %d pages read for %d records at the start", handled, firstTotal)
+		}
+
 		first := !firstDone
 		if first {
 			s.learnSize(head.pos, r)
+			firstTotal = r.total
 			firstDone = true
 			next = s.after(head.pos)
 		}

@@ -249,3 +249,23 @@ func TestOffsetPagesCancel(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.Zero(t, inFlight.Load())
 }
+
+func TestOffsetPagesRunawayGrowthGuard(t *testing.T) {
+	t.Parallel()
+
+	// Newest-first data growing by more than a page between fetches: the scan would
+	// never reach the end.
+	l := newFakeList(100)
+	next := 1000
+	l.before = func(l *fakeList, call, pos int) {
+		ids := make([]int, 15)
+		for i := range ids {
+			ids[i] = next
+			next++
+		}
+		insertFront(l, ids...)
+	}
+	var c collector
+	err := OffsetPages(context.Background(), OffsetConfig{Limit: 10}, l.offsetFetch, c.yield)
+	require.ErrorContains(t, err, "list changed too much during the scan")
+}
