@@ -78,6 +78,11 @@
 //   - Phones in paths are URL-decoded and compared by digits (a leading US 1 ignored).
 //     Every 10th contact of dashboards 4102/4103 has the same number as one of 4101.
 //   - Inbound messages have null response_by_username and delivery_status.
+//   - GET /dashboards/{id}/messages (third-party evidence, §6) is served: every message
+//     of the dashboard oldest first, start_date/end_date inclusive, 204 when none, and
+//     an extra "phone_number" field naming the contact (the field name is ours).
+//   - Custom fields, tags and groups are per dashboard; group ids are 40472+100·d+g,
+//     payment ids 2510+3·j+d (new ones follow), dashboards 4101..4103.
 //   - Timestamps are "2006-01-02T15:04:05.000Z" (Faults.OmitTimeZone drops the Z).
 //   - The rate limit is a rolling window per key; 429 carries Retry-After in whole
 //     seconds until the oldest counted request leaves the window.
@@ -89,6 +94,10 @@
 // are applied on the way out, so Truth shows exactly what is served at that moment
 // (except unknown fields, which Truth's typed structs cannot hold). Injected 5xx
 // answers and truncations are drawn from a deterministic sequence seeded by the seed.
+//
+// Stats counts requests per API, route and status, 429s, truncations, and the largest
+// number of requests one key made within any rate window (even with the limit off), so
+// tests can assert a client's pacing and its request count.
 //
 // Truth materialises everything and is meant for tests at scales up to about 10.
 package simulator

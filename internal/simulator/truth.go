@@ -16,6 +16,7 @@ type LeelooTruth struct {
 	People   []Person // detail fields filled (Gender, Locale, CustomFields, SubscribeHistory, Links)
 	Channels []Channel
 	// Messages are every channel's messages (newest first per channel), ChannelID set.
+	// They are also the v1 chat history: /api/v1/accounts/{ChannelID}/chat-messages.
 	Messages           []Message
 	Orders             []Order
 	Tunnels            []Tunnel
