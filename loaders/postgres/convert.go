@@ -175,6 +175,12 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		if y := t.Year(); y < -4712 || y > 294275 {
 			return nil, false, fmt.Errorf("time %s out of range", t.Format(time.RFC3339))
 		}
+		// PostgreSQL keeps microseconds. Truncate as pgx's encoder does, so that a key's
+		// text form (probe, child delete) names the stored value exactly and two times
+		// that differ only in nanoseconds deduplicate as the one key they become.
+		if t.Nanosecond()%1000 != 0 {
+			return t.Truncate(time.Microsecond), false, nil
+		}
 		return v, false, nil
 	case kindJSON:
 		var b []byte

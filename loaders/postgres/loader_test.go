@@ -432,3 +432,32 @@ func TestConcurrentInsertFallsBackToMerge(t *testing.T) {
 	require.Equal(t, "bob", name)
 	requireCount(t, pool, "t.people", 2)
 }
+
+// TestCompositeTimeKey covers a snapshot-style key (id, captured_at) with nanosecond
+// times, which PostgreSQL stores to the microsecond.
+func TestCompositeTimeKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	_, err := pool.Exec(ctx, `create table t.stats (tunnel_id bigint, captured_at timestamptz, n integer,
+		synced_at timestamptz, primary key (tunnel_id, captured_at))`)
+	require.NoError(t, err)
+	desc := stream.Desc{Source: "test", Name: "stats", Tables: []stream.Table{{
+		Name: "t.stats", Key: []string{"tunnel_id", "captured_at"},
+		Columns: []stream.Column{{Name: "tunnel_id", Type: "bigint"}, {Name: "captured_at", Type: "timestamptz"}, {Name: "n", Type: "integer"}},
+	}}}
+	at := time.Date(2024, 5, 1, 12, 0, 0, 123456789, time.UTC)
+	rows := []stream.Row{{int64(1), at, int64(5)}, {int64(1), at.Add(1), int64(6)}, {int64(2), at, int64(7)}}
+	load := func() stream.LoadResult {
+		res, err := l.Load(ctx, 0, desc, stream.Batch{Rows: map[string][]stream.Row{"t.stats": rows}})
+		require.NoError(t, err)
+		return res
+	}
+	require.Equal(t, stream.LoadResult{Inserted: 2}, load(), "times equal to the microsecond are one key")
+	require.Equal(t, stream.LoadResult{Unchanged: 2}, load())
+	rows[2][2] = int64(8)
+	require.Equal(t, stream.LoadResult{Updated: 1, Unchanged: 1}, load())
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "select n from t.stats where tunnel_id = 1").Scan(&n))
+	require.Equal(t, 6, n)
+}

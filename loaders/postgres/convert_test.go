@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestCleanJSON(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		`{"a":"b"}`:                  `{"a":"b"}`,
+		`{"a":"b\u0000c"}`:           `{"a":"bc"}`,
+		"{\"a\":\"b\x00c\"}":         `{"a":"bc"}`,
+		`{"a":"\\u0000"}`:            `{"a":"\\u0000"}`, // an escaped backslash, not a NUL
+		`{"a":"\\\u0000"}`:           `{"a":"\\"}`,
+		`["\u0000\u0000", "\u0001"]`: `["", "\u0001"]`,
+	} {
+		got, _ := cleanJSON([]byte(in))
+		require.Equal(t, want, string(got), in)
+	}
+}
+
+func TestConvertRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		typ  string
+		v    any
+		fail bool
+	}{
+		{"integer", int64(math.MaxInt32), false},
+		{"integer", int64(math.MaxInt32 + 1), true},
+		{"smallint", int64(-40000), true},
+		{"bigint", "12", true},
+		{"bigint", 12.0, false},
+		{"bigint", 12.5, true},
+		{"numeric(5,2)", "999.99", false},
+		{"numeric(5,2)", "1000", true},
+		{"numeric(5,2)", "abc", true},
+		{"numeric", 1e300, false},
+		{"numeric", math.NaN(), true},
+		{"boolean", "true", true},
+		{"text", "ok", false},
+		{"text", "\xff", true},
+		{"text[]", []string{"a"}, false},
+		{"text[]", "a", true},
+		{"timestamptz", "2024-01-01", true},
+		{"jsonb", 12, true},
+	}
+	for _, c := range cases {
+		_, _, err := parseType(c.typ).convert(c.v)
+		require.Equal(t, c.fail, err != nil, "%s %#v: %v", c.typ, c.v, err)
+	}
+}
