@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Session settings applied unless the DSN sets them: a name operators can find in
+// pg_stat_activity, and safety nets against a statement or an abandoned transaction
+// holding locks forever. Loads of one batch take seconds; ten minutes is generous.
+var sessionDefaults = map[string]string{
+	"application_name":                    "crmsync",
+	"statement_timeout":                   "10min",
+	"idle_in_transaction_session_timeout": "10min",
+}
+
+const connectTimeout = 15 * time.Second
+
+// openPool opens the warehouse pool: session defaults, and enough connections for
+// concurrency streams (each running stream holds one for its advisory lock and one
+// while it loads) plus a few for run records and status queries.
+func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, string, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgconn redacts the password in its parse errors; say which variable anyway.
+		return nil, "", fmt.Errorf("%s: cannot be parsed: %v", envDatabaseURL, scrubDSN(err.Error(), dsn))
+	}
+	params := cfg.ConnConfig.RuntimeParams
+	for k, v := range sessionDefaults {
+		if _, set := params[k]; set {
+			continue
+		}
+		if strings.Contains(params["options"], k) { // e.g. options=-c statement_timeout=0
+			continue
+		}
+		params[k] = v
+	}
+	if want := int32(2*concurrency + 2); cfg.MaxConns < want {
+		cfg.MaxConns = want
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	target := dbTarget(cfg)
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, target, fmt.Errorf("connect to database %s: %v", target, scrubDSN(err.Error(), dsn))
+	}
+	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, target, fmt.Errorf("connect to database %s: %v", target, scrubDSN(err.Error(), dsn))
+	}
+	return pool, target, nil
+}
+
+// dbTarget is what we log about a database: host, port and name, never the user's
+// password or the full DSN.
+func dbTarget(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))) + "/" + c.Database
+}
+
+// scrubDSN removes the DSN and its password from an error text, in case a driver
+// quoted them.
+func scrubDSN(text, dsn string) string {
+	if dsn != "" {
+		text = strings.ReplaceAll(text, dsn, "[DATABASE_URL]")
+	}
+	if cfg, err := pgxpool.ParseConfig(dsn); err == nil && cfg.ConnConfig.Password != "" {
+		text = strings.ReplaceAll(text, cfg.ConnConfig.Password, "[password]")
+	}
+	return text
+}
