@@ -8,7 +8,16 @@
 // Secrets: the Client adds credentials through Config.Auth and never puts them in an
 // error or a log line; values listed in Config.Secrets are scrubbed from any text it
 // returns. Errors and logs name the request path, never its query string (a query may
-// carry a token).
+// carry a token), and the default HTTP client refuses redirects to another host (net/http
+// would copy a custom auth header there).
+//
+// Rate limit: a Limit{N, Per} is enforced so that no rolling window of length Per sees
+// more than N attempts (retries included), with some slack for network jitter; see
+// newLimiter for why a burst-N token bucket would not do.
+//
+// Paginators: OffsetPages and PagePages hand pages on strictly in order from the
+// calling goroutine, optionally fetching ahead, re-read on drift (the total shrinking
+// mid-scan), and mark the final page Last.
 package apiclient
 
 import (
@@ -62,7 +71,8 @@ type Config struct {
 	// (optional).
 	ErrorCode func(body []byte) string
 	// HTTPClient is the transport (default: a tuned http.Client without a timeout, the
-	// per-attempt timeout coming from the context).
+	// per-attempt timeout coming from the context, refusing cross-host redirects). A
+	// custom client should refuse them too, or Auth's header follows the redirect.
 	HTTPClient *http.Client
 	// Logger receives one debug line per request and a warning per retry (default:
 	// discard).
@@ -558,6 +568,7 @@ type StatusError struct {
 	Attempts   int           // attempts made before giving up
 }
 
+// Error names source, path, status, the API's code and the attempts made.
 func (e *StatusError) Error() string {
 	msg := e.Source + " GET " + e.Path + ": HTTP " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
 	if e.Code != "" {

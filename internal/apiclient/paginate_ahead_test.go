@@ -269,3 +269,22 @@ func TestOffsetPagesRunawayGrowthGuard(t *testing.T) {
 	err := OffsetPages(context.Background(), OffsetConfig{Limit: 10}, l.offsetFetch, c.yield)
 	require.ErrorContains(t, err, "list changed too much during the scan")
 }
+
+func TestOffsetPagesAheadUnknownTotal(t *testing.T) {
+	t.Parallel()
+
+	// Without a total there is nothing to speculate on: one fetch at a time, ending on
+	// the empty page, with the page before it marked Last.
+	s := &slowList{fakeList: newFakeList(40)}
+	s.noTotal = true
+	fetch := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
+		defer s.enter()()
+		return s.offsetFetch(ctx, offset, limit)
+	}
+	var c collector
+	require.NoError(t, OffsetPages(context.Background(), OffsetConfig{Limit: 10, Ahead: 4}, fetch, c.yield))
+	c.requireShape(t)
+	require.Len(t, c.pages, 4)
+	require.Equal(t, int64(1), s.maxInFlight.Load())
+	require.Equal(t, int64(5), s.calls.Load())
+}
