@@ -282,7 +282,9 @@ func TestIncrementalPicksUpChanges(t *testing.T) {
 	b.sync(t, extractortest.Options{})
 	full := b.sim.Stats()
 
+	before := b.sim.Truth().Leeloo
 	b.sim.Mutate(simulator.Mutation{NewPeople: 5, NewMessages: 25, EditedOrders: 6, NewOrders: 3})
+	after := b.sim.Truth().Leeloo
 	b.sim.ResetStats()
 	started := b.sim.Now()
 	incremental := []string{StreamPeople, StreamChannels, StreamMessages, StreamOrders}
@@ -303,8 +305,57 @@ func TestIncrementalPicksUpChanges(t *testing.T) {
 	}
 	t.Logf("full sync of people, channels, messages, orders: %d requests; incremental: %d", fullReq, incReq)
 	require.Less(t, incReq*5, fullReq, "incremental requests")
-	require.Positive(t, res.Loaded.Inserted)
-	require.Positive(t, res.Loaded.Updated, "edited orders are rewritten")
+
+	// Exactly the new records are inserted, and the changed ones updated.
+	newKeys := func(keysOf func(simulator.LeelooTruth) []string) int {
+		old := map[string]bool{}
+		for _, k := range keysOf(before) {
+			old[k] = true
+		}
+		n := 0
+		for _, k := range keysOf(after) {
+			if !old[k] {
+				n++
+			}
+		}
+		return n
+	}
+	peopleKeys := func(tr simulator.LeelooTruth) (ks []string) {
+		for _, p := range tr.People {
+			ks = append(ks, "p"+p.ID)
+			for _, a := range p.Accounts {
+				ks = append(ks, "l"+p.ID+a.AccountID)
+			}
+		}
+		return ks
+	}
+	require.Equal(t, newKeys(peopleKeys), res.PerStream[StreamPeople].Inserted, "people and links inserted")
+	require.Equal(t, newKeys(func(tr simulator.LeelooTruth) (ks []string) {
+		for _, c := range tr.Channels {
+			ks = append(ks, c.ID)
+		}
+		return ks
+	}), res.PerStream[StreamChannels].Inserted, "channels inserted")
+	require.Equal(t, newKeys(func(tr simulator.LeelooTruth) (ks []string) {
+		for _, m := range tr.Messages {
+			ks = append(ks, m.ChannelID+"/"+m.ID)
+		}
+		return ks
+	}), res.PerStream[StreamMessages].Inserted, "messages inserted")
+	require.Equal(t, 3, res.PerStream[StreamOrders].Inserted, "orders inserted")
+	changed := 0
+	oldOrders := map[string]simulator.Order{}
+	for _, o := range before.Orders {
+		oldOrders[o.ID] = o
+	}
+	for _, o := range after.Orders {
+		if old, ok := oldOrders[o.ID]; ok && (old.Status != o.Status || old.UpdatedAt != o.UpdatedAt || old.Price != o.Price) {
+			changed++
+		}
+	}
+	require.Positive(t, changed)
+	require.Equal(t, changed, res.PerStream[StreamOrders].Updated, "edited orders updated")
+	require.Zero(t, res.PerStream[StreamMessages].Updated, "old messages are not rewritten")
 }
 
 // requireTruthFor compares the incremental streams' tables (and orders when asked).
