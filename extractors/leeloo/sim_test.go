@@ -17,6 +17,7 @@ import (
 	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/simulator"
+	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // These tests run the streams end to end: the simulator over HTTP, the real loader and
@@ -247,6 +248,17 @@ func TestFullSyncEqualsTruth(t *testing.T) {
 	res := b.sync(t, extractortest.Options{Started: started})
 	require.Zero(t, res.Loaded.Rejected)
 	requireTruth(t, b, started)
+	// The token appears in no stored JSON and no cursor.
+	for _, q := range []string{
+		`SELECT count(*) FROM leeloo.people WHERE raw::text LIKE '%' || $1 || '%'`,
+		`SELECT count(*) FROM leeloo.messages WHERE raw::text LIKE '%' || $1 || '%'`,
+		`SELECT count(*) FROM leeloo.accounts WHERE detail_raw::text LIKE '%' || $1 || '%'`,
+		`SELECT count(*) FROM sync.state WHERE cursor::text LIKE '%' || $1 || '%'`,
+	} {
+		var n int
+		require.NoError(t, b.pool.QueryRow(t.Context(), q, simToken).Scan(&n))
+		require.Zero(t, n, q)
+	}
 	require.Greater(t, len(b.sim.Truth().Leeloo.Messages), 500)
 
 	// A second full refresh rewrites nothing.
@@ -521,4 +533,70 @@ func TestFullSweep(t *testing.T) {
 	var sweptAt time.Time
 	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT (cursor->>'sweep')::timestamptz FROM sync.state WHERE stream = 'people'`).Scan(&sweptAt))
 	require.True(t, sweptAt.Equal(started.Add(13*time.Hour)))
+}
+
+// TestTunnelStatsFallback: when /tunnels/stats fails, every tunnel's own stats endpoint
+// gives the same snapshot.
+func TestTunnelStatsFallback(t *testing.T) {
+	t.Parallel()
+	sim := simulator.New(simulator.Options{Seed: 7, LeelooToken: simToken})
+	h := sim.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/v2/tunnels/stats" {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"status":0,"error":{"code":"NOT_FOUND"}}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	client, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: srv.URL, ErrorCode: ErrorCode,
+		Auth: func(r *http.Request) { r.Header.Set("X-Leeloo-AuthToken", simToken) }, Secrets: []string{simToken}})
+	require.NoError(t, err)
+	ex, err := New(Config{Client: client})
+	require.NoError(t, err)
+	b := &simBundle{sim: sim, ex: ex, pool: pgtest.NewDB(t)}
+	started := sim.Now()
+	b.sync(t, extractortest.Options{Streams: []string{StreamTunnelStats}, Started: started})
+
+	var want []string
+	for _, s := range sim.Truth().Leeloo.TunnelStats {
+		var rev []string
+		for _, r := range s.Revenue {
+			rev = append(rev, r.Currency+"="+tNumS(r.Amount))
+		}
+		want = append(want, row(s.TunnelID, s.TunnelName, strconv.Itoa(s.SubscribersCount), strconv.Itoa(s.UnsubscribedCount), strings.Join(rev, ",")))
+	}
+	got := dbRows(t, b.pool, tabTunnelStats+" s", "tunnel_id", sqlTxt("tunnel_name"), sqlTxt("subscribers_count"), sqlTxt("unsubscribed_count"),
+		`coalesce((SELECT string_agg(currency || '=' || amount::text, ',' ORDER BY ordinal) FROM leeloo.tunnel_stats_revenue r WHERE r.tunnel_id = s.tunnel_id), '')`)
+	require.NotEmpty(t, want)
+	require.Equal(t, sorted(want), got)
+	require.Positive(t, sim.Stats().Routes["leeloo GET /api/v2/tunnels/{id}/stats"], "per-tunnel endpoint used: %v", sim.Stats().Routes)
+}
+
+// TestResumeInsideAChat kills the messages stream while chats are read page by page and
+// checks that the resumed run continues each chat at its committed offset.
+func TestResumeInsideAChat(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{PageSize: 3, Concurrency: 1})
+	started := b.sim.Now()
+	streams := []string{StreamMessages}
+	// Find, in the same run without a database, a batch that leaves a chat mid-scan.
+	batches, err := collect(t, b.ex, StreamMessages, nil, started)
+	require.NoError(t, err)
+	k := slices.IndexFunc(batches, func(x stream.Batch) bool {
+		return x.Partition != "" && strings.Contains(string(x.Cursor), `"scan"`)
+	})
+	require.Positive(t, k, "some chat has more than one page")
+	b.sim.ResetStats()
+	killed := b.sync(t, extractortest.Options{Streams: streams, Started: started, CancelAfter: k + 1})
+	require.True(t, killed.Cancelled)
+	var scans int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync.state WHERE stream = 'messages' AND cursor ? 'scan'`).Scan(&scans))
+	require.Equal(t, 1, scans, "the chat being read was left mid-scan")
+
+	b.sim.ResetStats()
+	resumed := b.sync(t, extractortest.Options{Streams: streams, Started: started})
+	requireMessages(t, b, b.sim.Truth().Leeloo)
+	require.Zero(t, resumed.Loaded.Unchanged, "no committed message is read again")
 }
