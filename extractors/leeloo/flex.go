@@ -237,7 +237,7 @@ func (f *FlexBool) UnmarshalJSON(b []byte) error {
 	*f = FlexBool{}
 	s := strings.Trim(strings.TrimSpace(string(b)), `"`)
 	switch strings.ToLower(s) {
-	case "null", "", notDefined:
+	case "null", "", strings.ToLower(notDefined):
 	case "true", "1":
 		f.V, f.Valid = true, true
 	case "false", "0":
