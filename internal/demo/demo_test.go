@@ -81,6 +81,7 @@ func TestRunNarrative(t *testing.T) {
 		"- 3 new people",
 		"Full sync:        1 streams, 10 requests, 100 records read, 100 rows inserted",
 		"Incremental sync: 1 streams, 10 requests",
+		"1 stream read about as much as before: 10 requests instead of 10",
 		"-- " + Queries[0].Title,
 		"$ crmsync status",
 		"leeloo.people  succeeded",
@@ -116,4 +117,16 @@ func TestRunGoesOnWhenAStreamFails(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, stderr.String(), "some streams failed; its log:\nsome log line")
 	require.Contains(t, stdout.String(), "$ crmsync status")
+}
+
+func TestCompare(t *testing.T) {
+	t.Parallel()
+
+	full := passTotals{perStream: map[string]int64{"leeloo.people": 11, "leeloo.orders": 2, "textrequest.messages": 454}}
+	incr := passTotals{perStream: map[string]int64{"leeloo.people": 2, "leeloo.orders": 2, "textrequest.messages": 42}, inserted: 5, updated: 3, unchanged: 90}
+	require.Equal(t, []string{
+		"2 streams read only what changed: 44 requests instead of 465 (leeloo.people, textrequest.messages).",
+		"1 stream read about as much as before: 2 requests instead of 2 — full-refresh streams (their API has no change filter) and lists short enough to re-read whole (leeloo.orders).",
+		"Rows written: 5 inserted and 3 updated; 90 unchanged rows were compared, not rewritten.",
+	}, compare(full, incr))
 }

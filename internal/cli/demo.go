@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/demo"
+	"github.com/crmsync/crmsync/internal/simulator"
+)
+
+// cmdDemo is `crmsync demo` (what `make demo` runs): simulators in-process, a database
+// found or started, then this same binary run as `crmsync run` twice around a change
+// of the simulated data. See package internal/demo.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: crmsync demo [--scale N] [--seed N]
+
+Syncs from local simulators of the Leeloo and Text Request APIs into PostgreSQL: a full
+sync, changes in the simulators, an incremental sync, analyst queries and status.
+Database: DATABASE_URL if set; else 127.0.0.1:5432 (database crmsync_demo, dropped and
+recreated); else a private server started from the installed PostgreSQL binaries.
+
+`)
+		fs.PrintDefaults()
+	}
+	scale := fs.Int("scale", 1, "simulated data size (1: ~200 Leeloo people, 450 Text Request contacts)")
+	seed := fs.Int64("seed", 1, "simulated data set")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "crmsync demo: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *scale < 1 {
+		fmt.Fprintln(stderr, "crmsync demo: --scale must be at least 1")
+		return exitUsage
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "crmsync demo: find this program: %v\n", err)
+		return exitFailed
+	}
+	// The simulated "present" is an hour ago, so the changes made between the syncs
+	// (stamped just now) are newer than the first sync's data and older than the
+	// second sync's start, as they would be on a real account.
+	now := time.Now().UTC().Truncate(time.Second)
+	opts := simulator.Options{Seed: *seed, Scale: *scale, Now: now.Add(-time.Hour)}
+	sim := simulator.New(opts)
+	m := simulator.Mutation{
+		NewPeople: 12 * *scale, NewMessages: 80 * *scale, EditedOrders: 6 * *scale, NewOrders: 5 * *scale,
+		NewContacts: 9 * *scale, NewTRMessages: 40 * *scale, NewPayments: 7 * *scale,
+		PaymentStatusChanges: 4 * *scale, ArchivedConversations: 3 * *scale, EditedContacts: 5 * *scale,
+	}
+	err = demo.Run(ctx, demo.Config{
+		Stdout: stdout, Stderr: stderr,
+		Executable:     exe,
+		API:            sim.Handler(),
+		LeelooToken:    "demo-leeloo-token",
+		TextRequestKey: "demo-textrequest-key",
+		DatabaseURL:    os.Getenv("DATABASE_URL"),
+		Mutate: func() []string {
+			m.At = time.Now().UTC().Add(-time.Minute)
+			sim.Mutate(m)
+			return []string{
+				fmt.Sprintf("Leeloo: %d new people, %d new chat messages, %d new orders, %d orders edited (status, price)", m.NewPeople, m.NewMessages, m.NewOrders, m.EditedOrders),
+				fmt.Sprintf("Text Request: %d new contacts, %d contacts edited, %d new messages", m.NewContacts, m.EditedContacts, m.NewTRMessages),
+				fmt.Sprintf("Text Request: %d new payment requests, %d payments changed status, %d conversations archived", m.NewPayments, m.PaymentStatusChanges, m.ArchivedConversations),
+			}
+		},
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "crmsync demo: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
