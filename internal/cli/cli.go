@@ -209,7 +209,7 @@ func scrub(text string, secrets []string) string {
 	return text
 }
 
-// logFormatFlag validates --log-format.
+// logFormat validates --log-format.
 func logFormat(flagValue, envValue string) (string, error) {
 	v := flagValue
 	if v == "" {
@@ -236,7 +236,7 @@ func (l *stringList) Set(v string) error {
 	return nil
 }
 
-// errNoArgs rejects stray positional arguments.
+// noArgs rejects stray positional arguments.
 func noArgs(fs *flag.FlagSet) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -251,4 +251,11 @@ func withMaxDuration(ctx context.Context, d time.Duration, what string) (context
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeoutCause(ctx, d, errors.New(what+" "+d.String()+" reached"))
+}
+
+// isSet reports whether the flag was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }

@@ -46,7 +46,7 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 		return a.usageErr("run", errors.New("--max-duration: must not be negative"))
 	}
 	conc := env.Concurrency
-	if *concurrency != 0 {
+	if isSet(fs, "concurrency") {
 		if *concurrency < 1 || *concurrency > maxConcurrency {
 			return a.usageErr("run", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, maxConcurrency))
 		}

@@ -56,7 +56,7 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 		return a.usageErr("schedule", err)
 	}
 	conc := env.Concurrency
-	if *concurrency != 0 {
+	if isSet(fs, "concurrency") {
 		if *concurrency < 1 || *concurrency > maxConcurrency {
 			return a.usageErr("schedule", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, maxConcurrency))
 		}
