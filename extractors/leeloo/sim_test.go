@@ -600,3 +600,39 @@ func TestResumeInsideAChat(t *testing.T) {
 	requireMessages(t, b, b.sim.Truth().Leeloo)
 	require.Zero(t, resumed.Loaded.Unchanged, "no committed message is read again")
 }
+
+// BenchmarkExtract measures reading people and every chat from the simulator at scale 5
+// (no database: batches are dropped), reporting records per second.
+func BenchmarkExtract(b *testing.B) {
+	sim := simulator.New(simulator.Options{Seed: 3, Scale: 5, LeelooToken: simToken})
+	srv := httptest.NewServer(sim.Handler())
+	b.Cleanup(srv.Close)
+	client, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: srv.URL,
+		Auth: func(r *http.Request) { r.Header.Set("X-Leeloo-AuthToken", simToken) }})
+	require.NoError(b, err)
+	ex, err := New(Config{Client: client, Concurrency: 4, Ahead: 2})
+	require.NoError(b, err)
+	descs := map[string]stream.Desc{}
+	for _, d := range ex.Streams() {
+		descs[d.Name] = d
+	}
+	records := 0
+	b.ResetTimer()
+	for b.Loop() {
+		for _, name := range []string{StreamPeople, StreamMessages} {
+			out := make(chan stream.Batch, 4)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for batch := range out {
+					records += batch.Len()
+				}
+			}()
+			err := ex.Extract(b.Context(), stream.Request{Stream: descs[name], Started: sim.Now()}, out)
+			close(out)
+			<-done
+			require.NoError(b, err)
+		}
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+}
