@@ -20,18 +20,22 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: crmsync demo [--scale N] [--seed N]
+		fmt.Fprint(stderr, `Usage: crmsync demo [--scale N] [--seed N] [--local-url DSN]
 
 Syncs from local simulators of the Leeloo and Text Request APIs into PostgreSQL: a full
-sync, changes in the simulators, an incremental sync, analyst queries and status.
-Database: DATABASE_URL if set; else 127.0.0.1:5432 (database crmsync_demo, dropped and
-recreated); else a private server started from the installed PostgreSQL binaries.
+sync, changes in the simulators, an incremental sync, analyst queries and status. It runs
+this program as a subprocess (crmsync migrate, run, status), as a user would.
+Database: DATABASE_URL if set, used as given; else the server of --local-url if it answers
+(database crmsync_demo, dropped and recreated); else a private server started from the
+installed PostgreSQL binaries in a temporary folder, removed at the end.
 
+Flags:
 `)
 		fs.PrintDefaults()
 	}
 	scale := fs.Int("scale", 1, "simulated data size (1: ~200 Leeloo people, 450 Text Request contacts)")
 	seed := fs.Int64("seed", 1, "simulated data set")
+	localURL := fs.String("local-url", demo.DefaultLocalURL, "admin DSN of the local PostgreSQL tried when DATABASE_URL is unset")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -69,6 +73,7 @@ recreated); else a private server started from the installed PostgreSQL binaries
 		LeelooToken:    "demo-leeloo-token",
 		TextRequestKey: "demo-textrequest-key",
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
+		DB:             demo.DBOptions{LocalURL: *localURL},
 		Mutate: func() []string {
 			m.At = time.Now().UTC().Add(-time.Minute)
 			sim.Mutate(m)
