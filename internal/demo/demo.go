@@ -175,7 +175,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 	out.blank()
 	out.line("Done in %s.", time.Since(started).Round(100*time.Millisecond))
-	if db.close == nil {
+	switch {
+	case db.close != nil: // the private server is about to be removed
+	case db.URL == dbOpts.DatabaseURL: // the user's DSN may hold a password: never print it
+		out.line("Explore the data: psql \"$DATABASE_URL\"")
+	default:
 		out.line("Explore the data: psql '%s'", db.URL)
 	}
 	out.line("Next: README.md shows how to point crmsync at the real APIs (`crmsync run`, `crmsync schedule`).")

@@ -86,6 +86,7 @@ func TestRunNarrative(t *testing.T) {
 		"$ crmsync status",
 		"leeloo.people  succeeded",
 		"Done in",
+		`Explore the data: psql "$DATABASE_URL"`,
 	} {
 		require.Contains(t, out, want)
 	}
