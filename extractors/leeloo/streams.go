@@ -7,7 +7,9 @@ import (
 )
 
 // people reads /api/v2/people by last-message windows (walkWindows) into leeloo.people
-// and leeloo.person_channels (each person's accounts[], replaced per person).
+// and leeloo.person_channels (each person's accounts[], replaced per person: a person
+// served without accounts[] loses its links, as the loader cannot tell "absent" from
+// "none").
 func (r *run) people(ctx context.Context) error {
 	return r.walkWindows(ctx, "/api/v2/people", "people", true, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		b := newBatch()
