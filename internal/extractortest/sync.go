@@ -160,10 +160,13 @@ func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loade
 	}
 	rec.Finished = time.Now()
 	switch {
+	case res.Cancelled && (err == nil || errors.Is(err, context.Canceled)):
+		// Batches received after the cancel were dropped, so even an extractor that
+		// finished in time did not get all its work committed.
+		err = nil
+		rec.Status = stream.RunCancelled
 	case err == nil:
 		rec.Status = stream.RunSucceeded
-	case res.Cancelled && errors.Is(err, context.Canceled):
-		rec.Status = stream.RunCancelled
 	default:
 		rec.Status = stream.RunFailed
 		rec.Error = err.Error()
