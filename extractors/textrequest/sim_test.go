@@ -277,3 +277,84 @@ func TestIncrementalAfterMutate(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimited: with the simulator enforcing a request budget and the client
+// configured to the same budget, a full sync gets no 429, never exceeds the budget in any
+// window, and makes exactly as many requests as an unlimited run.
+//
+// Not parallel: the client spaces requests evenly with a guard of half an interval, and
+// the simulator counts arrivals in a rolling window, so scheduling delays on a busy CPU
+// could compress the spacing; the test runs alone, at a 100 ms spacing, on one dashboard
+// to stay short.
+func TestRateLimited(t *testing.T) {
+	one := func(c *Config) { c.Dashboards = []int64{4101} }
+	free := setupSim(t, simulator.Faults{}, noLimit, one)
+	want := free.sync(t, extractortest.Options{}).Requests
+
+	const n, per = 10, time.Second
+	b := setupSim(t, simulator.Faults{TextRequestRateLimit: n, RateWindow: per}, apiclient.Limit{N: n, Per: per}, one)
+	res := b.sync(t, extractortest.Options{})
+	st := b.sim.Stats()
+	require.Zero(t, st.RateLimited[simulator.APITextRequest], "no 429")
+	require.LessOrEqual(t, st.MaxInWindow[simulator.APITextRequest], n)
+	require.Equal(t, want, st.Requests[simulator.APITextRequest], "no request more than needed")
+	require.Equal(t, want, res.Requests)
+	for status := range st.Status[simulator.APITextRequest] {
+		require.Equal(t, 200, status/100*100, "status %d", status)
+	}
+	var dashboards int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(DISTINCT dashboard_id) FROM textrequest.contacts`).Scan(&dashboards))
+	require.Equal(t, 1, dashboards)
+}
+
+// TestFaults: 5xx answers, truncated bodies, contacts inserted during paging, NUL
+// characters, empty message ids, unknown fields and timestamps without Z: the sync
+// completes and, once the drift stops, the warehouse equals the truth with no
+// duplicates.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	faults := simulator.Faults{ErrorRate: 0.05, TruncateRate: 0.05, OffsetDrift: true, NULCharacters: true,
+		EmptyMessageIDs: true, UnknownFields: true, OmitTimeZone: true}
+	b := setupSim(t, faults, noLimit, func(c *Config) { c.PageSize = 50 })
+	res := b.sync(t, extractortest.Options{})
+	require.Zero(t, res.Loaded.Rejected)
+	require.Positive(t, res.Loaded.NULsCleaned)
+	st := b.sim.Stats()
+	require.Positive(t, st.Truncated)
+	require.Positive(t, st.Status[simulator.APITextRequest][500]+st.Status[simulator.APITextRequest][502]+st.Status[simulator.APITextRequest][503])
+	var derived int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM textrequest.messages WHERE message_id_derived`).Scan(&derived))
+	require.Positive(t, derived)
+
+	// Contacts inserted by the messages stream's own scan reach the contacts and
+	// conversations streams on the next run.
+	faults.OffsetDrift = false
+	b.sim.SetFaults(faults)
+	b.sync(t, extractortest.Options{Started: time.Now().Add(time.Minute)})
+	requireTruth(t, b)
+}
+
+// TestKillAndResume cancels runs after a few committed batches, again and again, then
+// lets one finish: the warehouse equals the truth, and the cursors of the cancelled runs
+// resumed mid-scan rather than starting over.
+func TestKillAndResume(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{EmptyMessageIDs: true}, noLimit, func(c *Config) { c.PageSize = 50; c.Concurrency = 1 })
+	started := time.Now()
+	midRun := 0
+	attempts := 0
+	for k := 3; attempts < 40; k++ {
+		attempts++
+		res := b.sync(t, extractortest.Options{Started: started, CancelAfter: k})
+		var n int
+		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync.state WHERE source = 'textrequest' AND cursor ? 'run'`).Scan(&n))
+		midRun += n
+		if !res.Cancelled {
+			break
+		}
+	}
+	t.Logf("%d attempts, %d mid-run cursors seen", attempts, midRun)
+	require.Positive(t, midRun, "some run was killed mid-scan")
+	b.sync(t, extractortest.Options{Started: started})
+	requireTruth(t, b)
+}
