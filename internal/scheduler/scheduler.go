@@ -160,7 +160,9 @@ func (s *Scheduler) job(name string, st *jobStats) cron.Job {
 		d := time.Since(started).Round(time.Millisecond)
 		switch {
 		case err == nil:
-			logger.Info("job finished", "duration", d)
+			// Debug: the caller logs each run's outcome with its figures (the CLI's
+			// "job finished" line); failures below stay visible.
+			logger.Debug("job finished", "duration", d)
 		case errors.Is(err, context.Canceled) && s.ctx.Err() != nil:
 			logger.Warn("job cancelled by shutdown", "duration", d)
 		default:
