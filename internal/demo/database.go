@@ -177,7 +177,13 @@ func startPrivate(ctx context.Context, extraDirs []string, logf func(string, ...
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "crmsync-demo-pg-")
+	base := ""
+	if cred != nil {
+		// The postgres user must be able to reach the folder; $TMPDIR may be private
+		// to root (e.g. /root/tmp), /tmp never is.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "crmsync-demo-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("create temp dir: %w", err)
 	}
