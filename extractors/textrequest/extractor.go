@@ -54,6 +54,8 @@ type Extractor struct {
 	cfg    Config
 	logger *slog.Logger
 	descs  []stream.Desc
+	// flushRows bounds a messages batch (defaultFlushRows; tests lower it).
+	flushRows int
 
 	mu        sync.Mutex
 	dashCache struct {
@@ -92,7 +94,7 @@ func New(cfg Config) (*Extractor, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Extractor{cfg: cfg, logger: logger.With("source", Source), descs: descs()}, nil
+	return &Extractor{cfg: cfg, logger: logger.With("source", Source), descs: descs(), flushRows: defaultFlushRows}, nil
 }
 
 // Streams describes the Text Request streams.

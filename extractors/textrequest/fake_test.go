@@ -3,6 +3,7 @@ package textrequest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -391,5 +392,123 @@ func TestEmpty204(t *testing.T) {
 		batches := memRun(t, ex, name, state, time.Now())
 		require.NotEmpty(t, batches)
 		require.NotNil(t, state["9"], name)
+	}
+}
+
+// memRunCancel is memRun that cancels the run once k batches are committed.
+func memRunCancel(t *testing.T, ex *Extractor, name string, state stream.State, started time.Time, k int) (batches []stream.Batch, cancelled bool) {
+	t.Helper()
+	var desc stream.Desc
+	for _, d := range ex.Streams() {
+		if d.Name == name {
+			desc = d
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan stream.Batch)
+	errc := make(chan error, 1)
+	go func() {
+		defer close(out)
+		errc <- ex.Extract(ctx, stream.Request{Stream: desc, State: state, Started: started}, out)
+	}()
+	stop := false
+	for b := range out {
+		if stop {
+			continue // not committed
+		}
+		if b.Cursor != nil {
+			state[b.Partition] = b.Cursor
+		}
+		batches = append(batches, b)
+		if len(batches) == k {
+			stop = true
+			cancel()
+		}
+	}
+	err := <-errc
+	if errors.Is(err, context.Canceled) {
+		return batches, true
+	}
+	require.NoError(t, err)
+	return batches, false
+}
+
+// TestMessagesResumeMidPage: a messages run killed after any batch — including batches
+// cut in the middle of a contact (flushRows) — resumes without skipping a message, and
+// without re-reading the contacts it had finished.
+func TestMessagesResumeMidPage(t *testing.T) {
+	t.Parallel()
+	for k := 1; k <= 6; k++ {
+		t.Run(strconv.Itoa(k), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeTR()
+			for i := range 5 {
+				f.addContact(1, "555100"+strconv.Itoa(i), base, base.Add(time.Duration(i)*time.Hour), 7)
+			}
+			ex := fakeSetup(t, f, func(c *Config) { c.Dashboards = []int64{1} })
+			ex.flushRows = 4
+			state := stream.State{}
+			got := map[string]bool{}
+			reqs, attempts := 0, 0
+			for ; ; attempts++ {
+				require.Less(t, attempts, 20)
+				batches, cancelled := memRunCancel(t, ex, StreamMessages, state, time.Now(), k)
+				for _, key := range messageKeys(batches) {
+					got[key] = true
+				}
+				reqs += requestsOf(batches)
+				if !cancelled {
+					break
+				}
+			}
+			require.Len(t, got, 35)
+			// Each attempt lists the contacts once and re-reads at most the contact it
+			// was killed in: committed contacts are never read again.
+			require.LessOrEqual(t, reqs, 5+2*(attempts+1))
+			var cur messagesCursor
+			require.NoError(t, json.Unmarshal(state["1"], &cur))
+			require.Nil(t, cur.Run)
+			require.Equal(t, base.Add(4*time.Hour), *cur.HW)
+		})
+	}
+}
+
+// TestErrorsNameEndpointAndCode: an API error names the path and the API's error code,
+// never the key.
+func TestErrorsNameEndpointAndCode(t *testing.T) {
+	t.Parallel()
+	f := newFakeTR()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	const wrong = "wrong-key-0123456789"
+	client, err := apiclient.New(apiclient.Config{
+		Source: Source, BaseURL: srv.URL + "/api/v3", Secrets: []string{wrong}, ErrorCode: ErrorCode,
+		Auth: func(r *http.Request) { r.Header.Set("x-api-key", wrong) },
+	})
+	require.NoError(t, err)
+	ex := newTestExtractor(t, func(c *Config) { c.Client = client; c.Dashboards = []int64{1} })
+	out := make(chan stream.Batch, 10)
+	err = ex.Extract(context.Background(), stream.Request{Stream: ex.Streams()[1], State: stream.State{}}, out)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "/dashboards/1/contacts")
+	require.Contains(t, err.Error(), "UNAUTHORIZED")
+	require.NotContains(t, err.Error(), wrong)
+}
+
+// TestBadCursorMeansFullRead: a cursor that cannot be read is ignored (a full read).
+func TestBadCursorMeansFullRead(t *testing.T) {
+	t.Parallel()
+	f := newFakeTR()
+	f.addContact(1, "5550001", base, base, 2)
+	ex := fakeSetup(t, f, func(c *Config) { c.Dashboards = []int64{1} })
+	for _, name := range []string{StreamContacts, StreamMessages, StreamPayments} {
+		for _, bad := range []string{`{"v":99}`, `not json`, `{"v":1,"run":"x"}`} {
+			state := stream.State{"1": json.RawMessage(bad)}
+			batches := memRun(t, ex, name, state, time.Now())
+			require.NotEmpty(t, batches, name)
+			require.True(t, json.Valid(state["1"]), name)
+			require.Contains(t, string(state["1"]), `"v":1`, name)
+		}
 	}
 }

@@ -107,11 +107,7 @@ func (e *Extractor) pageFetch(path string, filters url.Values) apiclient.PageFet
 		}
 		q.Set("page", strconv.Itoa(page))
 		q.Set("page_size", strconv.Itoa(pageSize))
-		items, total, noContent, err := e.getList(ctx, path, q)
-		if err != nil {
-			return nil, 0, false, fmt.Errorf("page %d: %w", page, err)
-		}
-		return items, total, noContent, nil
+		return e.getList(ctx, path, q)
 	}
 }
 
@@ -154,7 +150,7 @@ func (e *Extractor) scanStep(ctx context.Context, path string, filters url.Value
 	for pageNo, index := startPage, 0; ; pageNo, index = pageNo+1, index+1 {
 		items, total, noContent, err := fetch(ctx, pageNo, cmp.Or(learned, asked))
 		if err != nil {
-			return err
+			return fmt.Errorf("fetch page %d: %w", pageNo, err)
 		}
 		if learned == 0 {
 			learned = asked

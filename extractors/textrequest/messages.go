@@ -13,9 +13,10 @@ import (
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
-// flushRows is the size at which a messages batch is committed before its contacts page
-// is done, so memory stays bounded however chatty a contact is.
-const flushRows = 5000
+// defaultFlushRows is the size at which a messages batch is committed before its
+// contacts page is done (after the contact that reached it), so batches stay a few
+// thousand rows; a single contact is cut only past four times that.
+const defaultFlushRows = 5000
 
 // runMessages syncs one dashboard's messages through the per-contact endpoint
 // /dashboards/{id}/contacts/{phone}/messages, the only documented way to read them.
@@ -77,9 +78,11 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 				}
 				pending.add(rec.Row)
 			}
-			if pending.len() >= flushRows {
-				// The cursor still lists this contact as not done: a resumed run
-				// re-reads it, and the upsert makes that harmless.
+			if pending.len() >= 4*e.flushRows {
+				// Only a contact with very many messages gets here: the batch is
+				// committed to bound memory, with the cursor still listing this
+				// contact as not done (a resumed run re-reads it; upserts make that
+				// harmless).
 				return flush()
 			}
 			return nil
@@ -120,6 +123,13 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 			}
 			run.Done = append(run.Done, c.Phone)
 			done[c.Phone] = true
+			if pending.len() >= e.flushRows {
+				// Committed with this contact in Done, so every batch moves a
+				// resumed run forward.
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 		advance()
 		run.Done = nil
