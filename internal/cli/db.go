@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crmsync/crmsync/internal/pipeline"
 )
 
 // Session settings applied unless the DSN sets them: a name operators can find in
@@ -23,8 +25,10 @@ var sessionDefaults = map[string]string{
 const connectTimeout = 15 * time.Second
 
 // openPool opens the warehouse pool: session defaults, and enough connections for
-// concurrency streams (each running stream holds one for its advisory lock and one
-// while it loads) plus a few for run records and status queries.
+// concurrency streams (each running stream holds one for its advisory lock and up to
+// pipeline.DefaultLoadWorkers while it loads partitions in parallel) plus a few for
+// run records and status queries. With fewer, loads wait for a connection; at least
+// 2×concurrency+2 keeps every running stream able to load.
 func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, string, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -41,7 +45,7 @@ func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 		}
 		params[k] = v
 	}
-	if want := int32(2*concurrency + 2); cfg.MaxConns < want {
+	if want := int32(concurrency*(1+pipeline.DefaultLoadWorkers) + 2); cfg.MaxConns < want {
 		cfg.MaxConns = want
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {

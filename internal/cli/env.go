@@ -38,7 +38,7 @@ type EnvVar struct {
 // EnvVars is every variable the CLI reads, in the order `--help` shows them.
 var EnvVars = []EnvVar{
 	{envDatabaseURL, "PostgreSQL DSN of the warehouse", "required for run, schedule, migrate, status, check"},
-	{envConcurrency, "streams run at once (each holds two database connections)", strconv.Itoa(DefaultConcurrency)},
+	{envConcurrency, "streams run at once (each holds up to five database connections)", strconv.Itoa(DefaultConcurrency)},
 	{envLogLevel, "debug, info, warn or error", "info"},
 	{envLogFormat, "text or json (--log-format wins)", "text on a terminal, json otherwise"},
 	{envLeelooToken, "Leeloo API token, sent as X-Leeloo-AuthToken; enables Leeloo", "unset: Leeloo disabled"},

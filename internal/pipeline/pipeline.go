@@ -21,6 +21,7 @@ import (
 const (
 	DefaultConcurrency = 4
 	DefaultBuffer      = 2
+	DefaultLoadWorkers = 4
 	DefaultLoadGrace   = 10 * time.Second
 	// finishTimeout bounds the final sync.runs write, which runs detached from the
 	// (possibly cancelled) run context so a cancelled run is still recorded.
@@ -48,6 +49,10 @@ type Config struct {
 	// after each committed batch, and once with its final result. It is called from
 	// the streams' goroutines, concurrently for different streams; it must be quick.
 	OnProgress func(StreamResult)
+	// LoadWorkers is the number of a stream's batches committed at once (default 4),
+	// each on its own connection. Batches of one partition always go to the same
+	// worker, in order; an unpartitioned stream loads one batch at a time.
+	LoadWorkers int
 	// Now returns the current time (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -58,6 +63,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Buffer <= 0 {
 		c.Buffer = DefaultBuffer
+	}
+	if c.LoadWorkers <= 0 {
+		c.LoadWorkers = DefaultLoadWorkers
 	}
 	if c.LoadGrace == 0 {
 		c.LoadGrace = DefaultLoadGrace
@@ -320,8 +328,13 @@ func finishEarly(ctx context.Context, cfg Config, log *slog.Logger, r StreamResu
 // pump reads the state, then runs the extractor (producer) and the loads (consumer)
 // concurrently. A load failure cancels the extractor; an extractor failure lets the
 // batches it already produced commit (they are complete, and each carries its cursor)
-// and is then returned. A cancellation of ctx stops both at once (the load in progress
-// keeps its grace period). It updates r's counters as batches commit.
+// and is then returned. A cancellation of ctx stops both at once (the loads in
+// progress keep their grace period). It updates r's counters as batches commit.
+//
+// Loads of different partitions run in parallel on up to Config.LoadWorkers workers:
+// a partition always goes to the same worker, so its batches commit in the order the
+// extractor sent them (its cursor only moves forward), while a stream of many small
+// partitions (one chat per partition) is not held to one transaction at a time.
 func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) error {
 	desc := job.Desc
 	state, err := p.Checkpoints.State(ctx, desc.Source, desc.Name)
@@ -332,9 +345,25 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 
 	xctx, stopExtract := context.WithCancelCause(ctx)
 	defer stopExtract(nil)
+	// lctx stops the dispatch of further batches after a load failed.
+	lctx, stopLoads := context.WithCancelCause(ctx)
+	defer stopLoads(nil)
 	batches := make(chan stream.Batch, cfg.Buffer)
-	var extractErr, loadErr error
-	var g errgroup.Group
+	var (
+		mu         sync.Mutex // guards r's counters and loadErr
+		extractErr error
+		loadErr    error
+		g          errgroup.Group
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if loadErr == nil {
+			loadErr = err
+		}
+		mu.Unlock()
+		stopLoads(err)
+		stopExtract(err)
+	}
 
 	g.Go(func() (err error) {
 		defer func() { extractErr = err }()
@@ -346,44 +375,82 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 		return nil
 	})
 
+	// numbered is a batch with its position in the stream, for error messages.
+	type numbered struct {
+		stream.Batch
+		seq int
+	}
+	workers := make([]chan numbered, cfg.LoadWorkers)
+	for i := range workers {
+		queue := make(chan numbered, 1)
+		workers[i] = queue
+		g.Go(func() (err error) {
+			defer func() {
+				if err != nil {
+					fail(err)
+				}
+				for range queue { // after a failure: let the dispatcher finish
+				}
+			}()
+			defer recoverInto(&err, "loader")
+			for b := range queue {
+				if lctx.Err() != nil {
+					return nil // stopped: a cancellation or another worker's failure
+				}
+				lr, err := load(ctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b.Batch)
+				if err != nil {
+					return fmt.Errorf("load batch %d (partition %q): %w", b.seq, b.Partition, err)
+				}
+				mu.Lock()
+				r.Batches++
+				r.Read += b.Len() + len(b.Rejects)
+				r.Loaded.Add(lr)
+				r.Duration = cfg.Now().Sub(r.Started)
+				snapshot := *r
+				mu.Unlock()
+				progress(cfg, snapshot)
+			}
+			return nil
+		})
+	}
+
+	// The dispatcher: hands each batch to its partition's worker. After a stop it
+	// drains the extractor's channel: an extractor that sends without watching ctx
+	// would otherwise block forever once nobody receives.
 	g.Go(func() (err error) {
-		defer func() { loadErr = err }()
-		// After a failure stop the extractor, then drain: an extractor that sends
-		// without watching ctx would otherwise block forever once we stop receiving.
 		defer func() {
-			if err != nil {
-				stopExtract(err)
+			for _, q := range workers {
+				close(q)
 			}
 			for b := range batches {
+				mu.Lock()
 				r.Requests += b.Requests
+				mu.Unlock()
 			}
 		}()
-		defer recoverInto(&err, "loader")
-		for {
+		for seq := 1; ; seq++ {
 			var b stream.Batch
 			var ok bool
 			select {
-			case <-ctx.Done():
-				return context.Cause(ctx)
+			case <-lctx.Done():
+				return nil
 			case b, ok = <-batches:
 			}
 			if !ok {
 				return nil
 			}
+			mu.Lock()
 			r.Requests += b.Requests
+			mu.Unlock()
 			// Both cases of the select may be ready; never start a load after a stop.
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
+			if lctx.Err() != nil {
+				return nil
 			}
-			lr, err := load(ctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b)
-			if err != nil {
-				return fmt.Errorf("load batch %d (partition %q): %w", r.Batches+1, b.Partition, err)
+			select {
+			case workers[partitionWorker(b.Partition, len(workers))] <- numbered{b, seq}:
+			case <-lctx.Done():
+				return nil
 			}
-			r.Batches++
-			r.Read += b.Len() + len(b.Rejects)
-			r.Loaded.Add(lr)
-			r.Duration = cfg.Now().Sub(r.Started)
-			progress(cfg, *r)
 		}
 	})
 	_ = g.Wait()
@@ -391,7 +458,23 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 	if loadErr != nil {
 		return loadErr
 	}
-	return extractErr
+	if extractErr != nil {
+		return extractErr
+	}
+	return context.Cause(ctx) // nil unless cancelled (then batches may have been dropped)
+}
+
+// partitionWorker maps a partition to a load worker (FNV-1a), the same one every time.
+func partitionWorker(partition string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(partition); i++ {
+		h ^= uint32(partition[i])
+		h *= 16777619
+	}
+	return int(h % uint32(n))
 }
 
 // load runs one Load under a context that outlives a cancellation of ctx by grace, so

@@ -450,3 +450,57 @@ func TestRunInvalidPlan(t *testing.T) {
 	_, err = Run(context.Background(), tb.plan(job("a", emit(1, 1)), job("a", emit(1, 1))))
 	require.ErrorContains(t, err, "stream src.a listed twice")
 }
+
+func TestRunPartitionsLoadInParallelInOrder(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const partitions, perPartition, workers = 10, 20, 3
+	var active, maxActive atomic.Int32
+	var mu sync.Mutex
+	last := map[string]int{}
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		n := active.Add(1)
+		defer active.Add(-1)
+		for {
+			m := maxActive.Load()
+			if n <= m || maxActive.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		runtime.Gosched()
+		c, err := strconv.Atoi(string(b.Cursor))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if c <= last[b.Partition] {
+			return fmt.Errorf("partition %s: cursor %d committed after %d", b.Partition, c, last[b.Partition])
+		}
+		last[b.Partition] = c
+		return nil
+	}
+	interleaved := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		for i := 1; i <= perPartition; i++ {
+			for p := range partitions {
+				b := stream.Batch{Partition: "p" + strconv.Itoa(p), Cursor: json.RawMessage(strconv.Itoa(i)), Requests: 1,
+					Rows: map[string][]stream.Row{"src.a": {{1}}}}
+				select {
+				case out <- b:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		return nil
+	}
+	p := tb.plan(job("a", interleaved))
+	p.Config.LoadWorkers = workers
+	res, err := Run(context.Background(), p)
+	require.NoError(t, err)
+	require.Equal(t, partitions*perPartition, res.Streams[0].Batches)
+	require.LessOrEqual(t, maxActive.Load(), int32(workers))
+	for p := range partitions {
+		require.Equal(t, perPartition, last["p"+strconv.Itoa(p)])
+	}
+}

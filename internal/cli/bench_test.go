@@ -1,0 +1,428 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"runtime"
+	"runtime/metrics"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/pgtest"
+	"github.com/crmsync/crmsync/internal/pipeline"
+	"github.com/crmsync/crmsync/internal/simulator"
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// envSimulatorChild makes the test binary serve `crmsync simulate` (its arguments in
+// the variable, space-separated) instead of running tests: the memory benchmark then
+// measures crmsync alone, not the simulator sharing its heap.
+const envSimulatorChild = "CRMSYNC_TEST_SIMULATOR_ARGS"
+
+func TestMain(m *testing.M) {
+	if args := os.Getenv(envSimulatorChild); args != "" {
+		ctx, stop := signalContext()
+		defer stop()
+		os.Exit(Run(ctx, append([]string{"simulate"}, strings.Fields(args)...), os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// startChildSimulator runs the simulator in a child process and returns its base URL.
+func startChildSimulator(b *testing.B, args string) string {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envSimulatorChild+"=--addr 127.0.0.1:0 "+args)
+	out, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start())
+	b.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	sc := bufio.NewScanner(out)
+	re := regexp.MustCompile(`on (http://\S+) \(seed`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go func() { // keep the pipe drained
+				for sc.Scan() {
+				}
+			}()
+			return m[1]
+		}
+	}
+	b.Fatalf("the simulator child printed no address: %v", sc.Err())
+	return ""
+}
+
+// benchEngine builds the real parts against base (a simulator URL) and a fresh
+// migrated database.
+func benchEngine(b *testing.B, base string, extra ...string) (*engine, []pipeline.Job) {
+	b.Helper()
+	env := with(map[string]string{
+		"DATABASE_URL":           pgtest.URL(b),
+		"LEELOO_BASE_URL":        base,
+		"LEELOO_AUTH_TOKEN":      "demo-leeloo-token",
+		"LEELOO_RATE_LIMIT":      "off",
+		"TEXTREQUEST_BASE_URL":   base + "/api/v3",
+		"TEXTREQUEST_API_KEY":    "demo-textrequest-key",
+		"TEXTREQUEST_RATE_LIMIT": "off",
+	}, extra...)
+	e, err := ParseEnv(func(k string) string { return env[k] })
+	require.NoError(b, err)
+	sources, err := buildSources(e, discardLogger(), clientTuning{minBackoff: time.Millisecond, maxBackoff: 50 * time.Millisecond})
+	require.NoError(b, err)
+	eng, err := openEngine(context.Background(), e, discardLogger(), sources, e.Concurrency, true)
+	require.NoError(b, err)
+	b.Cleanup(eng.close)
+	jobs, err := pipeline.Select(extractorsOf(sources), pipeline.Selection{})
+	require.NoError(b, err)
+	return eng, jobs
+}
+
+type totals struct {
+	requests, read, written, inserted, unchanged int
+	byStream                                     map[string]int // requests
+}
+
+func sum(res *pipeline.Result) totals {
+	t := totals{byStream: map[string]int{}}
+	for _, r := range res.Streams {
+		t.requests += r.Requests
+		t.read += r.Read
+		t.inserted += r.Loaded.Inserted
+		t.unchanged += r.Loaded.Unchanged
+		t.written += r.Loaded.Inserted + r.Loaded.Updated + r.Loaded.Deleted
+		t.byStream[r.ID()] = r.Requests
+	}
+	return t
+}
+
+func mustSync(b *testing.B, eng *engine, jobs []pipeline.Job, o syncOptions) (*pipeline.Result, time.Duration) {
+	b.Helper()
+	o.jobs = jobs
+	start := time.Now()
+	res, err := eng.sync(context.Background(), o)
+	require.NoError(b, err)
+	for _, r := range res.Streams {
+		require.Equal(b, stream.RunSucceeded, r.Status, r.ID())
+	}
+	return res, time.Since(start)
+}
+
+// BenchmarkFullSync: an end-to-end full sync at scale 10 without latency, against raw
+// COPY of the same rows into empty indexed copies of the tables, in the same run.
+func BenchmarkFullSync(b *testing.B) {
+	base := startChildSimulator(b, "--scale 10")
+	var e2eRate, copyRate float64
+	for b.Loop() {
+		eng, jobs := benchEngine(b, base)
+		res, wall := mustSync(b, eng, jobs, syncOptions{})
+		t := sum(res)
+		e2eRate = float64(t.inserted) / wall.Seconds()
+
+		// The reference: the same rows (collected from the extractors, deduplicated by
+		// key as the loader does), COPYed into empty copies with the same indexes.
+		b.StopTimer()
+		rows := collect(b, jobs)
+		copied, copyWall := rawCopy(b, eng.pool, jobs, rows)
+		copyRate = float64(copied) / copyWall.Seconds()
+		b.Logf("full sync: %d rows inserted in %s (%.0f rows/s, %d requests); raw COPY of %d rows: %s (%.0f rows/s); ratio %.2f",
+			t.inserted, wall.Round(time.Millisecond), e2eRate, t.requests, copied, copyWall.Round(time.Millisecond), copyRate, e2eRate/copyRate)
+		b.StartTimer()
+	}
+	b.ReportMetric(e2eRate, "rows/s")
+	b.ReportMetric(copyRate, "copy-rows/s")
+	b.ReportMetric(e2eRate/copyRate, "ratio-to-copy")
+}
+
+// collect runs every job's extractor (no loader) and keeps every batch's rows per table.
+func collect(b *testing.B, jobs []pipeline.Job) map[string][]stream.Row {
+	b.Helper()
+	out := map[string][]stream.Row{}
+	for _, j := range jobs {
+		ch := make(chan stream.Batch, 16)
+		var err error
+		go func() {
+			defer close(ch)
+			err = j.Extractor.Extract(context.Background(), stream.Request{Stream: j.Desc, State: stream.State{}, Started: time.Now()}, ch)
+		}()
+		for bt := range ch {
+			for table, rows := range bt.Rows {
+				out[table] = append(out[table], rows...)
+			}
+		}
+		require.NoError(b, err, j.Desc.ID())
+	}
+	return out
+}
+
+// rawCopy COPYs rows into empty copies of the tables (LIKE … INCLUDING ALL: same
+// keys and indexes) and returns the rows copied and the time the COPYs took.
+func rawCopy(b *testing.B, pool *pgxpool.Pool, jobs []pipeline.Job, rows map[string][]stream.Row) (int, time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, "create schema if not exists bench")
+	require.NoError(b, err)
+	tables := map[string]stream.Table{}
+	for _, j := range jobs {
+		for _, t := range j.Desc.Tables {
+			tables[t.Name] = t
+		}
+	}
+	type prepared struct {
+		ident pgx.Identifier
+		cols  []string
+		rows  [][]any
+	}
+	var work []prepared
+	for name, t := range tables {
+		rs := dedupe(t, rows[name])
+		if len(rs) == 0 {
+			continue
+		}
+		copyName := "bench." + strings.ReplaceAll(name, ".", "_")
+		_, err := pool.Exec(ctx, fmt.Sprintf("drop table if exists %s; create table %s (like %s including all)", copyName, copyName, name))
+		require.NoError(b, err)
+		cols := make([]string, len(t.Columns))
+		for i, c := range t.Columns {
+			cols[i] = c.Name
+		}
+		vals := make([][]any, len(rs))
+		for i, r := range rs {
+			vals[i] = copyValues(t, r)
+		}
+		work = append(work, prepared{pgx.Identifier{"bench", strings.ReplaceAll(name, ".", "_")}, cols, vals})
+	}
+	n := 0
+	start := time.Now()
+	for _, w := range work {
+		c, err := pool.CopyFrom(ctx, w.ident, w.cols, pgx.CopyFromRows(w.rows))
+		require.NoError(b, err, w.ident.Sanitize())
+		n += int(c)
+	}
+	return n, time.Since(start)
+}
+
+func dedupe(t stream.Table, rows []stream.Row) []stream.Row {
+	idx := make([]int, len(t.Key))
+	for i, k := range t.Key {
+		for j, c := range t.Columns {
+			if c.Name == k {
+				idx[i] = j
+			}
+		}
+	}
+	seen := map[string]int{}
+	var out []stream.Row
+	for _, r := range rows {
+		k := ""
+		for _, i := range idx {
+			k += fmt.Sprint(r[i]) + "\x00"
+		}
+		if at, ok := seen[k]; ok {
+			out[at] = r
+			continue
+		}
+		seen[k] = len(out)
+		out = append(out, r)
+	}
+	return out
+}
+
+// copyValues converts the few value kinds binary COPY does not take as they come.
+func copyValues(t stream.Table, r stream.Row) []any {
+	out := make([]any, len(r))
+	for i, v := range r {
+		typ := t.Columns[i].Type
+		switch x := v.(type) {
+		case string:
+			if strings.HasPrefix(typ, "numeric") {
+				var n pgtype.Numeric
+				if err := n.Scan(x); err == nil {
+					v = n
+				}
+			} else if typ == "jsonb" {
+				v = []byte(x)
+			}
+		case float64:
+			if strings.HasPrefix(typ, "numeric") {
+				var n pgtype.Numeric
+				if err := n.Scan(fmt.Sprint(x)); err == nil {
+					v = n
+				}
+			}
+		case json.RawMessage:
+			v = []byte(x)
+		case int:
+			v = int64(x)
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// BenchmarkLatency: 100 ms per request, no rate limit: wall time against the
+// sequential sum (requests × 100 ms).
+func BenchmarkLatency(b *testing.B) {
+	const latency = 100 * time.Millisecond
+	sim := simulator.New(simulator.Options{Faults: simulator.Faults{Latency: latency}})
+	srv := httptest.NewServer(sim.Handler())
+	b.Cleanup(srv.Close)
+	var speedup float64
+	var conc int
+	for b.Loop() {
+		eng, jobs := benchEngine(b, srv.URL, "LEELOO_CONCURRENCY", "4", "TEXTREQUEST_CONCURRENCY", "3")
+		conc = eng.concurrency
+		res, wall := mustSync(b, eng, jobs, syncOptions{})
+		t := sum(res)
+		sequential := time.Duration(t.requests) * latency
+		speedup = sequential.Seconds() / wall.Seconds()
+		b.Logf("latency %s: %d requests, sequential %s, wall %s: speed-up %.1f with %d streams at once (target ≥ %.1f)",
+			latency, t.requests, sequential, wall.Round(time.Millisecond), speedup, conc, 0.8*float64(conc))
+	}
+	b.ReportMetric(speedup, "speedup")
+	b.ReportMetric(speedup/float64(conc), "speedup/concurrency")
+}
+
+// BenchmarkRateLimited: the Text Request streams under a budget of R per window:
+// wall time against the minimum (requests ÷ R windows), and the 429s received.
+func BenchmarkRateLimited(b *testing.B) {
+	const r, window = 50, time.Second
+	sim := simulator.New(simulator.Options{Faults: simulator.Faults{TextRequestRateLimit: r, RateWindow: window}})
+	srv := httptest.NewServer(sim.Handler())
+	b.Cleanup(srv.Close)
+	var ratio float64
+	var throttled int
+	for b.Loop() {
+		eng, jobs := benchEngine(b, srv.URL, "LEELOO_AUTH_TOKEN", "", "TEXTREQUEST_RATE_LIMIT", fmt.Sprintf("%d/%s", r, window))
+		sim.ResetStats()
+		res, wall := mustSync(b, eng, jobs, syncOptions{})
+		t := sum(res)
+		minimum := time.Duration(float64(t.requests) / r * float64(window))
+		ratio = wall.Seconds() / minimum.Seconds()
+		st := sim.Stats()
+		throttled = st.RateLimited[simulator.APITextRequest]
+		b.Logf("rate limit %d/%s: %d requests, minimum %s, wall %s (%.2f× the minimum), %d answered 429, max %d in one window",
+			r, window, t.requests, minimum.Round(time.Millisecond), wall.Round(time.Millisecond), ratio, throttled, st.MaxInWindow[simulator.APITextRequest])
+	}
+	b.ReportMetric(ratio, "wall/minimum")
+	b.ReportMetric(float64(throttled), "429s")
+}
+
+// BenchmarkIncrementalNoChange: after a full sync, a run with nothing changed: its
+// requests against the full sync's, and the rows it wrote.
+func BenchmarkIncrementalNoChange(b *testing.B) {
+	sim := simulator.New(simulator.Options{Scale: 2})
+	srv := httptest.NewServer(sim.Handler())
+	b.Cleanup(srv.Close)
+	var share float64
+	var written, writtenNonSnapshot int
+	for b.Loop() {
+		b.StopTimer()
+		eng, jobs := benchEngine(b, srv.URL)
+		full, _ := mustSync(b, eng, jobs, syncOptions{})
+		b.StartTimer()
+		inc, _ := mustSync(b, eng, jobs, syncOptions{})
+		f, i := sum(full), sum(inc)
+		share = float64(i.requests) / float64(f.requests)
+		written, writtenNonSnapshot = i.written, 0
+		for _, r := range inc.Streams {
+			for _, j := range jobs {
+				if j.Desc.ID() == r.ID() && j.Desc.Mode != stream.ModeSnapshot {
+					writtenNonSnapshot += r.Loaded.Inserted + r.Loaded.Updated + r.Loaded.Deleted
+				}
+			}
+		}
+		var per []string
+		for id, n := range i.byStream {
+			per = append(per, fmt.Sprintf("%s %d/%d", id, n, f.byStream[id]))
+		}
+		sort.Strings(per)
+		b.Logf("incremental with nothing changed: %d requests vs %d for the full sync (%.1f%%); rows written %d (%d outside snapshot streams); per stream (incremental/full): %s",
+			i.requests, f.requests, 100*share, written, writtenNonSnapshot, strings.Join(per, ", "))
+	}
+	b.ReportMetric(100*share, "%requests-of-full")
+	b.ReportMetric(float64(writtenNonSnapshot), "rows-written")
+}
+
+// BenchmarkPeakMemory: the heap during a full sync at scale 1 and at scale 10, with
+// the simulator in a child process so only crmsync's memory is measured.
+func BenchmarkPeakMemory(b *testing.B) {
+	peak := map[int][2]uint64{}
+	for b.Loop() {
+		for _, scale := range []int{1, 10} {
+			base := startChildSimulator(b, fmt.Sprintf("--scale %d", scale))
+			eng, jobs := benchEngine(b, base)
+			runtime.GC()
+			stop := sampleHeap()
+			res, wall := mustSync(b, eng, jobs, syncOptions{})
+			objects, live := stop()
+			peak[scale] = [2]uint64{objects, live}
+			b.Logf("scale %d: %d rows in %s; peak heap objects %.1f MiB, peak live heap %.1f MiB",
+				scale, sum(res).read, wall.Round(time.Millisecond), mib(objects), mib(live))
+		}
+	}
+	growth := float64(peak[10][1])/float64(peak[1][1]) - 1
+	b.ReportMetric(mib(peak[1][1]), "MiB-live-scale1")
+	b.ReportMetric(mib(peak[10][1]), "MiB-live-scale10")
+	b.ReportMetric(100*growth, "%growth")
+	b.ReportMetric(mib(peak[10][0]), "MiB-heap-scale10")
+}
+
+func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// sampleHeap samples the heap every 5 ms until the returned stop is called, and
+// returns the peaks of heap objects (live and not yet collected) and of the live heap
+// as of the last GC.
+func sampleHeap() func() (objects, live uint64) {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	var mu sync.Mutex
+	var maxObj, maxLive uint64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(samples)
+			mu.Lock()
+			maxObj = max(maxObj, samples[0].Value.Uint64())
+			maxLive = max(maxLive, samples[1].Value.Uint64())
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (uint64, uint64) {
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return maxObj, maxLive
+	}
+}
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
