@@ -30,12 +30,16 @@
 // account's budget (100 requests a minute by default) is enforced by the shared
 // apiclient.Client; this package keeps the incremental path frugal instead: two filtered
 // contact scans, messages only for contacts that moved, payments stopping at the
-// watermark, and the dashboard list fetched once per run. Each batch reports the
-// requests spent for it.
+// watermark (read one page at a time, so no request is spent past the stop), and the
+// dashboard list fetched once per run. While a dashboard's contacts or payments fitted in
+// one page at the last sweep, a full read costs one request — no more than the
+// incremental one — and is used instead, which also catches edits and status changes
+// that leave no trace in timestamps. Each batch reports the requests spent for it.
 //
 // # Commit points
 //
-// One batch per page (messages: per contacts page, or sooner past 5,000 rows), each
+// One batch per page (messages: per contacts page, or after the contact that brings it
+// past 5,000 rows), each
 // carrying the cursor that resumes after it, so a run killed at any point re-reads at most
 // one page and never skips one. Rows are de-duplicated by key within a batch (offset
 // paging on live data can repeat a record; the upsert makes repeats across batches
