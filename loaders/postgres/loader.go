@@ -136,8 +136,8 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, b stre
 		parents = plans[0].keyTexts()
 	}
 
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		// BeginFunc runs fn once, but keep the counts local so a failed attempt
+	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
+		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
 		// reports nothing.
 		var r stream.LoadResult
 		var rej []reject
@@ -153,9 +153,17 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, b stre
 			r.Add(tr)
 			rej = append(rej, trej...)
 			if len(p.table.ParentKey) > 0 && parents != nil {
+				// The delete anti-joins the table against the batch's key arrays:
+				// that wants a hash, not a nested loop over the arrays.
+				if err := hashJoins(ctx, tx, true); err != nil {
+					return err
+				}
 				n, err := deleteOrphans(ctx, tx, desc.Tables[0], p, parents)
 				if err != nil {
 					return fmt.Errorf("table %s: %w", p.table.Name, err)
+				}
+				if err := hashJoins(ctx, tx, false); err != nil {
+					return err
 				}
 				r.Deleted += n
 			}
@@ -221,10 +229,6 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
 			"rejected", len(rejs), "duration", time.Since(start))
 	}()
-	var now time.Time
-	if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
-		return res, nil, fmt.Errorf("read transaction time: %w", err)
-	}
 	// The probe pays off when many keys are new (they skip staging and go in by COPY).
 	// When the table's last batch was nearly all existing keys, as in the steady state
 	// of an incremental sync, skip it: staging every row and letting the merge insert
@@ -257,6 +261,12 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 		}
 	}
 
+	var now time.Time // the transaction's now(), for synced_at of COPYed rows
+	if len(fresh) > 0 && meta.hasSyncedAt {
+		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
+			return res, nil, fmt.Errorf("read transaction time: %w", err)
+		}
+	}
 	if len(fresh) > 0 {
 		c, err := isolate(ctx, tx, fresh, func(tx pgx.Tx, idx []int) (counts, error) {
 			n, err := p.copyInto(ctx, tx, p.target(), idx, meta.hasSyncedAt, now, false)

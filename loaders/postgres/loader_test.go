@@ -461,3 +461,39 @@ func TestCompositeTimeKey(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "select n from t.stats where tunnel_id = 1").Scan(&n))
 	require.Equal(t, 6, n)
 }
+
+// TestNestedLoopJoins: probe and merge run with hash joins off (see beginIndexJoins),
+// for every table, also after a child table's delete switched them on for itself.
+func TestNestedLoopJoins(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	var settings []string
+	l.hookFunc = func(ctx context.Context, tx pgx.Tx, step string) error {
+		var v string
+		err := tx.QueryRow(ctx, "show enable_hashjoin").Scan(&v)
+		settings = append(settings, step+"="+v)
+		return err
+	}
+	_, err := l.Load(ctx, 0, testDesc, stream.Batch{Rows: map[string][]stream.Row{
+		"t.people":      {person(1, "ann")},
+		"t.person_tags": {{int64(1), "a", "n"}},
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"probed=off", "copied=off", "probed=off", "copied=off"}, settings)
+
+	// A second stream whose child table comes before another table: the delete of
+	// the first must not leave hash joins on for the next.
+	_, err = pool.Exec(ctx, "create table t.other (id bigint primary key)")
+	require.NoError(t, err)
+	settings = nil
+	_, err = l.Load(ctx, 0, stream.Desc{Source: "test", Name: "x", Tables: []stream.Table{
+		testDesc.Tables[0], testDesc.Tables[1], {Name: "t.other", Key: []string{"id"}, Columns: []stream.Column{{Name: "id", Type: "bigint"}}},
+	}}, stream.Batch{Rows: map[string][]stream.Row{
+		"t.people":      {person(2, "bob")},
+		"t.person_tags": {{int64(2), "a", "n"}},
+		"t.other":       {{int64(1)}},
+	}})
+	require.NoError(t, err)
+	require.Equal(t, "probed=off", settings[len(settings)-2])
+}

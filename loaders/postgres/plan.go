@@ -157,9 +157,6 @@ func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
 		where exists (select from %s as t where %s)`,
 		placeholders(1, len(args), "text[]"), strings.Join(names, ", "),
 		p.target().Sanitize(), strings.Join(conds, " and "))
-	if err := indexJoins(ctx, tx, true); err != nil {
-		return nil, err
-	}
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("look up existing keys: %w", err)
@@ -173,22 +170,26 @@ func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("look up existing keys: %w", err)
 	}
-	return exists, indexJoins(ctx, tx, false)
+	return exists, nil
 }
 
-// indexJoins switches hash and merge joins off (on) for the rest of the transaction.
+// beginIndexJoins starts a load's transaction with hash and merge joins switched off;
+// the child-row delete switches them back on for itself (hashJoins).
 //
 // The probe and the merge join a batch (thousands of rows, in an array or a temp table
 // without statistics) against the target table (up to millions). Left alone, the
-// planner often picks a hash join, reading the whole target table for every batch;
-// the probe of the benchmark's 100,000-row table took 5–10× longer that way. With
-// only nested loops available, each batch row costs one primary-key index lookup, so
-// a batch costs the same however large the table grows. The settings are put back
-// right after, because the child-row delete wants its hashed anti-join.
-func indexJoins(ctx context.Context, tx pgx.Tx, on bool) error {
-	sql := "set local enable_hashjoin = off; set local enable_mergejoin = off"
+// planner often picks a hash join, reading the whole target table for every batch:
+// the merge of an unchanged batch into the benchmark's 100,000-row table took 10×
+// longer that way. With only nested loops available, each batch row costs one
+// primary-key index lookup, so a batch costs the same however large the table grows.
+// Sent with BEGIN in one simple-protocol message, the settings cost no round trip.
+const beginIndexJoins = "begin; set local enable_hashjoin = off; set local enable_mergejoin = off"
+
+// hashJoins allows (on) or forbids hash and merge joins for the rest of the transaction.
+func hashJoins(ctx context.Context, tx pgx.Tx, on bool) error {
+	sql := "set local enable_hashjoin = on; set local enable_mergejoin = on"
 	if !on {
-		sql = "set local enable_hashjoin to default; set local enable_mergejoin to default"
+		sql = "set local enable_hashjoin = off; set local enable_mergejoin = off"
 	}
 	if _, err := tx.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("set join strategy: %w", err)
@@ -319,14 +320,11 @@ func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, id
 		p.target().Sanitize(), insCols, selCols, stg.Sanitize(),
 		strings.Join(keyMatch, " and "), same, filter,
 		strings.Join(keyCols, ", "), conflict)
-	if err := indexJoins(ctx, tx, true); err != nil {
-		return counts{}, err
-	}
 	var c counts
 	if err := tx.QueryRow(ctx, sql, args...).Scan(&c.inserted, &c.updated); err != nil {
 		return counts{}, fmt.Errorf("merge into %s: %w", p.table.Name, err)
 	}
-	return c, indexJoins(ctx, tx, false)
+	return c, nil
 }
 
 // isKey reports whether column i is a key column.
