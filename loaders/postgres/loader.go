@@ -11,8 +11,10 @@
 //     text arrays and JSON (literal NULs and the \u0000 escape). A row that cannot be
 //     converted goes to sync.rejects. Rows are deduplicated by key, the last one wins.
 //  2. Probe: one query finds which of the batch's keys already exist in the table.
-//     When the table's previous batch was nearly all existing keys (the steady state
-//     of incremental syncs), the probe is skipped and every row takes step 4.
+//     It is skipped at the two ends, going by the table's previous batch: after a
+//     batch of nearly all existing keys (the steady state of incremental syncs) every
+//     row takes step 4; after a batch of nearly all new keys (a first sync) every row
+//     is COPYed in at once, and the probe runs only if that COPY fails.
 //  3. New keys are COPYed straight into the table. This is the bulk path PostgreSQL
 //     is fastest at (multi-row inserts), so a first sync costs about a raw COPY.
 //  4. Existing keys are COPYed into a session-local temp staging table (no WAL, no
@@ -209,6 +211,16 @@ func (l *Loader) tableMeta(ctx context.Context, tx pgx.Tx, table string) (*table
 // through COPY.
 const skipProbeBelow = 0.2
 
+// copyAllAbove is the share of new keys in a table's last batch from which the next
+// batch is COPYed straight into the table without a probe.
+const copyAllAbove = 0.95
+
+// isUniqueViolation reports whether err is a primary-key (unique) violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
 // counts is what one write step did.
 type counts struct{ inserted, updated int64 }
 
@@ -229,12 +241,29 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
 			"rejected", len(rejs), "duration", time.Since(start))
 	}()
-	// The probe pays off when many keys are new (they skip staging and go in by COPY).
-	// When the table's last batch was nearly all existing keys, as in the steady state
-	// of an incremental sync, skip it: staging every row and letting the merge insert
-	// the few new ones costs less than a probe of every key.
+	defer func() {
+		l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
+	}()
+	// The probe pays off when some keys are new and some exist: the new ones skip
+	// staging and go in by COPY. At the two ends it is skipped, going by the table's
+	// last batch. Nearly all existing (the steady state of incremental syncs): stage
+	// every row and let the merge insert the few new ones. Nearly all new (a first
+	// sync): COPY every row straight in, and fall back to the probe when a key turns
+	// out to exist (the COPY then fails on the primary key and is rolled back).
+	share, known := l.newShare.Load(p.table.Name)
+	if known && share.(float64) >= copyAllAbove {
+		n, err := p.copyAll(ctx, tx, meta.hasSyncedAt)
+		if err == nil {
+			res.Inserted = int(n)
+			return res, nil, l.hook(ctx, tx, "copied")
+		}
+		if !isDataError(err) && !isUniqueViolation(err) {
+			return res, nil, err
+		}
+		l.logger.DebugContext(ctx, "optimistic copy refused, probing", "table", p.table.Name, "error", err)
+	}
 	var existing []bool
-	if share, ok := l.newShare.Load(p.table.Name); ok && share.(float64) < skipProbeBelow {
+	if known && share.(float64) < skipProbeBelow {
 		existing = make([]bool, len(p.rows))
 		for i := range existing {
 			existing[i] = true
@@ -249,9 +278,6 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			return res, nil, err
 		}
 	}
-	defer func() {
-		l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
-	}()
 	var fresh, old []int
 	for i := range p.rows {
 		if existing[i] {
@@ -272,9 +298,8 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			n, err := p.copyInto(ctx, tx, p.target(), idx, meta.hasSyncedAt, now, false)
 			return counts{inserted: n}, err
 		}, bad)
-		var pgErr *pgconn.PgError
 		switch {
-		case errors.As(err, &pgErr) && pgErr.Code == "23505":
+		case isUniqueViolation(err):
 			// Another writer inserted one of these keys since the probe: merge them.
 			l.logger.DebugContext(ctx, "concurrent insert, merging", "table", p.table.Name)
 			old = append(old, fresh...)

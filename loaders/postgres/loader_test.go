@@ -497,3 +497,47 @@ func TestNestedLoopJoins(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "probed=off", settings[len(settings)-2])
 }
+
+// TestFirstSyncCopiesWithoutProbe: after an all-new batch the next one is COPYed
+// without a probe; an existing key or a refused row sends it back to the probe path.
+func TestFirstSyncCopiesWithoutProbe(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	probes := 0
+	l.hookFunc = func(_ context.Context, _ pgx.Tx, step string) error {
+		if step == "probed" {
+			probes++
+		}
+		return nil
+	}
+	res, err := l.Load(ctx, 0, testDesc, batch("", person(1, "a"), person(2, "b")))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 2}, res)
+	require.Equal(t, 1, probes, "a new loader probes")
+
+	res, err = l.Load(ctx, 0, testDesc, batch("", person(3, "c"), person(4, "d")))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 2}, res)
+	require.Equal(t, 1, probes, "all new again: no probe")
+
+	// Key 4 exists: the optimistic COPY is rolled back and the batch probed.
+	var rows []stream.Row
+	for i := int64(4); i < 30; i++ {
+		rows = append(rows, person(i, "x"))
+	}
+	res, err = l.Load(ctx, 0, testDesc, batch("", rows...))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 25, Updated: 1}, res)
+	require.Equal(t, 2, probes)
+	requireCount(t, pool, "t.people", 29)
+
+	// A refused row: rolled back too, then isolated and rejected by the probe path.
+	bad := person(31, "neg")
+	bad[2] = int64(-1)
+	res, err = l.Load(ctx, 0, testDesc, batch("", person(30, "ok"), bad))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 1, Rejected: 1}, res)
+	require.Equal(t, 3, probes)
+	requireCount(t, pool, "t.people", 30)
+}

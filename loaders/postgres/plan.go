@@ -197,6 +197,36 @@ func hashJoins(ctx context.Context, tx pgx.Tx, on bool) error {
 	return nil
 }
 
+// copyAll COPYs every row straight into the table in a savepoint, which is rolled
+// back when the COPY fails (a key exists after all, or a row is refused).
+func (p *tablePlan) copyAll(ctx context.Context, tx pgx.Tx, withSyncedAt bool) (int64, error) {
+	var now time.Time
+	if withSyncedAt {
+		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
+			return 0, fmt.Errorf("read transaction time: %w", err)
+		}
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("savepoint: %w", err)
+	}
+	idx := make([]int, len(p.rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	n, err := p.copyInto(ctx, sp, p.target(), idx, withSyncedAt, now, false)
+	if err != nil {
+		if rbErr := sp.Rollback(ctx); rbErr != nil {
+			return 0, fmt.Errorf("%w (and rollback to savepoint: %v)", err, rbErr)
+		}
+		return 0, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("release savepoint: %w", err)
+	}
+	return n, nil
+}
+
 // stagingName names the session's temp staging table for this table and column set;
 // a changed column set gets a new table.
 func (p *tablePlan) stagingName() string {
