@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -387,4 +389,42 @@ func TestRunCancelledThenResumed(t *testing.T) {
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)
 	require.NotContains(t, strings.ToLower(r.stdout), "cancelled")
 	tb.requireTruth(t)
+}
+
+// TestSchedule runs `crmsync schedule` with an every-second job: the job runs through
+// the same engine as `run`, /metrics shows it, and SIGTERM (ctx) stops it with exit 0.
+func TestSchedule(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, simulator.Options{})
+	path := filepath.Join(t.TempDir(), "schedules.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("jobs:\n  - name: quick\n    schedule: \"@every 1s\"\n    source: leeloo\n    streams: [users]\n"), 0o600))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := make(chan string, 1)
+	var out, errOut syncBuffer
+	a := &app{getenv: func(k string) string { return tb.env[k] }, stdout: &out, stderr: &errOut,
+		ready: func(s string) { addr <- s }}
+	done := make(chan int, 1)
+	go func() { done <- a.main(ctx, []string{"schedule", "--config", path, "--http", "127.0.0.1:0"}) }()
+
+	var metricsURL string
+	select {
+	case s := <-addr:
+		metricsURL = "http://" + s + "/metrics"
+	case code := <-done:
+		t.Fatalf("schedule exited %d: %s", code, errOut.String())
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(metricsURL)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `crmsync_stream_runs_total{source="leeloo",status="succeeded",stream="users"}`)
+	}, 30*time.Second, 100*time.Millisecond)
+	cancel()
+	require.Equal(t, exitOK, <-done, errOut.String())
+	require.Equal(t, len(tb.sim.Truth().Leeloo.Users), tb.count(t, "leeloo.users"))
 }

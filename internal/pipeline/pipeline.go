@@ -265,9 +265,14 @@ func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
 	}
 	defer release()
 
-	r.RunID, err = p.Checkpoints.StartRun(ctx, stream.RunRecord{
+	// Detached from ctx: a cancellation arriving while the row is inserted must not
+	// leave a row that says "running" forever (inserted, but its id never returned).
+	// pump then sees the cancelled ctx and the run is finished as cancelled.
+	sctx, cancelStart := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	r.RunID, err = p.Checkpoints.StartRun(sctx, stream.RunRecord{
 		Source: desc.Source, Stream: desc.Name, Started: r.Started, Status: stream.RunRunning,
 	})
+	cancelStart()
 	if err != nil {
 		return finishEarly(ctx, cfg, log, r, fmt.Errorf("stream %s: start run: %w", desc.ID(), err))
 	}
