@@ -31,10 +31,10 @@
 // of the rows until the refused ones are isolated; they go to sync.rejects with
 // PostgreSQL's message and the rest of the batch loads.
 //
-// The probe and the merge are separate statements. crmsync deletes rows only from child
-// tables, under the stream's advisory lock, so a key cannot vanish between the two; a
-// key inserted concurrently by another writer makes the COPY fail with a unique
-// violation, and the table then falls back to the merge for all of its rows.
+// The probe and the writes are separate statements, so another writer may change the
+// table in between: a key deleted meanwhile is simply inserted again by the merge (an
+// upsert), and a key inserted meanwhile makes the COPY fail with a unique violation,
+// after which the table falls back to the merge for all of its rows.
 package postgres
 
 import (
