@@ -118,7 +118,10 @@ func TestClientRateLimitServerSide(t *testing.T) {
 	defer mu.Unlock()
 	require.Len(t, arrivals, int(b.client.Stats().Requests))
 	require.Greater(t, len(arrivals), 16, "some retries happened")
-	require.LessOrEqual(t, maxInWindow(arrivals, per), n)
+	// Arrivals are counted in windows a quarter shorter than Per: on a loaded CI machine a
+	// goroutine can be descheduled between taking its token and sending, bunching arrivals
+	// by more than the limiter's slack. The exact spacing is proven under synctest above.
+	require.LessOrEqual(t, maxInWindow(arrivals, per*3/4), n)
 }
 
 func TestClientRetryAfterPausesWholeSource(t *testing.T) {
