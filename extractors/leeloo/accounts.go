@@ -3,45 +3,300 @@ package leeloo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
+	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
-// accounts reads /api/v1/accounts in full and, for each account, its detail with
-// include=contactedUsers,orders (§4.2): the detail's fields fill the row (detail_raw keeps
-// the whole answer) and its subscribeHistory replaces the account's rows in
-// leeloo.account_subscriptions (keyed by position: the history has no ids).
+// accountsCursorVersion is the version of the accounts stream's cursor. Version 1 was a
+// scanCursor (every run read every detail); it is accepted and read as "no watermark":
+// the stream makes one full pass and writes version 2 from then on.
+const accountsCursorVersion = 2
+
+// accountBandCap bounds the accounts remembered in the cursor's band (about 60 bytes
+// each). Accounts of the band beyond it are not remembered and simply have their detail
+// read again while they stay in the band.
+const accountBandCap = 1000
+
+// accountsCursor is the checkpoint of the accounts stream:
+//
+//	{"v":2,"done":"…","wm":"2026-10-31T23:59:00Z","sweep":"…","total":612,
+//	 "band":{"<account id>":"<key time>",…},
+//	 "pass":{"full":false,"started":"…","offset":100,"max":"…","last":"…","band":{…}}}
+//
+// An account's key time is its lastMessageTime, or its createdAt when it has none. wm
+// (the watermark) is the newest key time seen by the last completed pass: every account
+// whose key time was at most wm when that pass read it has its detail committed. band
+// remembers the key times of the accounts at most Lookback older than wm whose details
+// are committed, so an incremental run re-reads the detail of a band account only when
+// its key time moved (a message that showed up late) or it is new to us. done is when
+// the last completed pass started, sweep when the last full pass started, total the
+// list's totalCount at the start of the last pass. pass is an unfinished pass.
+type accountsCursor struct {
+	V     int                  `json:"v"`
+	Done  *time.Time           `json:"done,omitempty"`
+	WM    *time.Time           `json:"wm,omitempty"`
+	Sweep *time.Time           `json:"sweep,omitempty"`
+	Total *int                 `json:"total,omitempty"`
+	Band  map[string]time.Time `json:"band,omitempty"`
+	Pass  *accountsPass        `json:"pass,omitempty"`
+}
+
+// accountsPass is an unfinished pass over /api/v1/accounts: its kind and start, how many
+// list items are committed (offset), what the committed pages showed (the newest key time
+// max, the key time of the last item for the order check, whether the list was seen out
+// of order, how many accounts were created after the watermark, the list's first total)
+// and the new band so far.
+type accountsPass struct {
+	Full     bool                 `json:"full"`
+	Started  time.Time            `json:"started"`
+	Offset   int                  `json:"offset"`
+	Max      *time.Time           `json:"max,omitempty"`
+	Last     *time.Time           `json:"last,omitempty"`
+	Unsorted bool                 `json:"unsorted,omitempty"`
+	New      int                  `json:"new,omitempty"`
+	Total    *int                 `json:"total,omitempty"`
+	Band     map[string]time.Time `json:"band,omitempty"`
+}
+
+// accountsState reads the accounts stream's cursor; a version 1 cursor (or none, or an
+// unreadable one) gives the zero state, so the run makes a full pass.
+func (r *run) accountsState() accountsCursor {
+	raw, ok := r.req.State[""]
+	if !ok || len(raw) == 0 || string(raw) == "null" {
+		return accountsCursor{}
+	}
+	var cur accountsCursor
+	if err := json.Unmarshal(raw, &cur); err != nil || (cur.V != accountsCursorVersion && cur.V != 1) {
+		r.log.Warn("ignoring unreadable cursor; reading from scratch", "partition", "", "cursor", string(raw))
+		return accountsCursor{}
+	}
+	if cur.V == 1 {
+		r.log.Info("accounts cursor of version 1 (no watermark): one full pass")
+		return accountsCursor{}
+	}
+	return cur
+}
+
+// keyTime is the time an account sorts by in the list and that a new message moves: its
+// lastMessageTime, or its createdAt when it never had a message.
+func (a *AccountFields) keyTime() (time.Time, bool) {
+	if a.LastMessageTime.Valid {
+		return a.LastMessageTime.T, true
+	}
+	return a.CreatedAt.T, a.CreatedAt.Valid
+}
+
+// errAccountsEnough stops the list once a page is older than the watermark's band.
+var errAccountsEnough = errors.New("accounts older than the watermark")
+
+// accounts reads /api/v1/accounts into leeloo.accounts and, from each account's detail
+// (include=contactedUsers,orders, §4.2), fills the row (detail_raw keeps the whole answer)
+// and replaces the account's rows in leeloo.account_subscriptions (keyed by position: the
+// history has no ids).
+//
+// A full pass (the first run, a full refresh, a sweep every FullSweepEvery, or a run
+// after a version 1 cursor) reads the whole list and every detail. An incremental pass
+// relies on the list being newest-first by key time (§3, examples; not documented) and on
+// a subscription happening in the chat, which moves lastMessageTime: it reads the detail
+// only of accounts whose key time passed the watermark, or lies in the band below it and
+// is not remembered there with that time; it emits no row for the others (a row without
+// its detail would blank the detail columns and drop the subscriptions). It stops after
+// a page whose accounts are all older than the band, but only while every item seen
+// was in order; after an out-of-order item it reads to the end. It also reads to the
+// end when the list's total grew by more than the accounts it saw created after the
+// watermark (new accounts placed elsewhere, e.g. never-messaged ones sorted last).
+// Edits that leave no trace in the key time (name, tags) wait for the next full pass.
 func (r *run) accounts(ctx context.Context) error {
-	return r.walkScan(ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
-		b := newBatch()
-		var accts []*Account
-		for _, raw := range items {
-			a := &Account{raw: raw}
-			if err := decodeItem(raw, &a.AccountFields); err != nil {
-				b.reject(tabAccounts, raw, err)
-				continue
-			}
-			if a.ID.Text() == "" {
-				b.reject(tabAccounts, raw, fmt.Errorf("field id: missing or empty (the record's key)"))
-				continue
-			}
-			accts = append(accts, a)
+	cfg := r.e.cfg
+	now := r.req.Started
+	cur := r.accountsState()
+	var pass accountsPass
+	switch {
+	case r.req.FullRefresh || (cur.WM == nil && cur.Pass == nil):
+		pass = accountsPass{Full: true, Started: now}
+	case cur.Pass != nil:
+		pass = *cur.Pass
+		if !pass.Full && cur.WM == nil {
+			pass = accountsPass{Full: true, Started: now} // cannot happen: an incremental pass needs a watermark
 		}
-		subs := make([]*batch, len(accts))
-		err := forEach(ctx, len(accts), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
-			sb, err := r.accountDetail(ctx, accts[i])
-			subs[i] = sb
-			return err
+		r.log.Info("resuming an unfinished pass", "offset", pass.Offset, "full", pass.Full)
+	case cfg.FullSweepEvery > 0 && (cur.Sweep == nil || now.Sub(*cur.Sweep) >= cfg.FullSweepEvery):
+		pass = accountsPass{Full: true, Started: now}
+		r.log.Info("full sweep due", "last_sweep", cur.Sweep)
+	default:
+		pass = accountsPass{Started: now}
+	}
+	if pass.Band == nil {
+		pass.Band = map[string]time.Time{}
+	}
+	var floor time.Time // key times before it are not read again (incremental pass)
+	if !pass.Full {
+		floor = cur.WM.Add(-cfg.Lookback)
+	}
+	// A key time far in the future (a bad record) must not lift the watermark, or no
+	// later message would pass it: only times up to the run's start plus Lookback count
+	// (server clocks a little ahead of ours still do).
+	wmCeiling := pass.Started.Add(cfg.Lookback)
+	judged := map[string]time.Time{} // accounts decided in this run (drift repeats items)
+
+	newWM := func() *time.Time { return laterOf(cur.WM, pass.Max) }
+	final := func(total *int) json.RawMessage {
+		wm := newWM()
+		c := accountsCursor{V: accountsCursorVersion, Done: &pass.Started, WM: wm, Sweep: cur.Sweep, Total: total}
+		if pass.Full {
+			c.Sweep = &pass.Started
+		}
+		if wm != nil {
+			c.Band = pruneBand(pass.Band, wm.Add(-cfg.Lookback))
+		}
+		return mustJSON(c)
+	}
+
+	fetch := r.e.listFetch("/api/v1/accounts", nil, "accounts")
+	finalSent := false
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: cfg.Ahead}, fetch,
+		func(p apiclient.Page) error {
+			if pass.Total == nil && p.Total >= 0 {
+				t := p.Total
+				pass.Total = &t
+			}
+			b := newBatch()
+			var todo []*Account
+			var keys []time.Time
+			allOld := len(p.Items) > 0
+			// The order check spans pages only when this page follows the last one
+			// (a drift re-read steps back and repeats newer items).
+			prev := pass.Last
+			if p.Offset != pass.Offset {
+				prev = nil
+			}
+			for _, raw := range p.Items {
+				a := &Account{raw: raw}
+				if err := decodeItem(raw, &a.AccountFields); err != nil {
+					b.reject(tabAccounts, raw, err)
+					allOld = false
+					continue
+				}
+				id := a.ID.Text()
+				if id == "" {
+					b.reject(tabAccounts, raw, fmt.Errorf("field id: missing or empty (the record's key)"))
+					allOld = false
+					continue
+				}
+				k, ok := a.keyTime()
+				if !ok {
+					allOld = false
+					if _, dup := judged[id]; !dup {
+						judged[id] = time.Time{}
+						todo, keys = append(todo, a), append(keys, time.Time{})
+					}
+					continue
+				}
+				if prev != nil && k.After(*prev) && !pass.Unsorted {
+					pass.Unsorted = true
+					r.log.Warn("accounts list out of order; reading it to the end", "account_id", id, "key_time", k, "previous", *prev)
+				}
+				prev = &k
+				if !k.After(wmCeiling) {
+					pass.Max = laterOf(pass.Max, &k)
+				}
+				if !k.Before(floor) {
+					allOld = false
+				}
+				if j, dup := judged[id]; dup && j.Equal(k) {
+					continue
+				}
+				judged[id] = k
+				if !pass.Full && cur.WM != nil && a.CreatedAt.Valid && a.CreatedAt.T.After(*cur.WM) {
+					pass.New++
+				}
+				switch {
+				case pass.Full || k.After(*cur.WM):
+					todo, keys = append(todo, a), append(keys, k)
+				case k.Before(floor):
+					// Unchanged since the last pass (or changed without a trace: the sweep's job).
+				case cur.Band[id].Equal(k):
+					pass.Band[id] = k // known with this key time: nothing changed
+				default:
+					todo, keys = append(todo, a), append(keys, k) // in the band, moved or new to us
+				}
+			}
+			subs := make([]*batch, len(todo))
+			err := forEach(ctx, len(todo), cfg.Concurrency, func(ctx context.Context, i int) error {
+				sb, err := r.accountDetail(ctx, todo[i])
+				subs[i] = sb
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for i, a := range todo {
+				b.add(tabAccounts, accountsTable.row(a))
+				b.merge(subs[i])
+				if a.detailRaw != nil && !keys[i].IsZero() {
+					pass.Band[a.ID.Text()] = keys[i]
+				}
+			}
+			if wm := newWM(); wm != nil {
+				pass.Band = pruneBand(pass.Band, wm.Add(-cfg.Lookback))
+			}
+			pass.Offset, pass.Last = p.Offset+len(p.Items), prev
+
+			stop := !pass.Full && !pass.Unsorted && allOld
+			if stop && pass.Total != nil && cur.Total != nil && *pass.Total-*cur.Total > pass.New {
+				r.log.Info("accounts list grew by more than the new accounts at its front; reading it to the end",
+					"total", *pass.Total, "previous_total", *cur.Total, "new_seen", pass.New)
+				pass.Unsorted = true // not an order problem, but the same remedy
+				stop = false
+			}
+			var c json.RawMessage
+			if p.Last || stop {
+				c, finalSent = final(pass.Total), true
+			} else {
+				cp := pass
+				c = mustJSON(accountsCursor{V: accountsCursorVersion, Done: cur.Done, WM: cur.WM, Sweep: cur.Sweep, Total: cur.Total, Band: cur.Band, Pass: &cp})
+			}
+			if err := r.send(ctx, b.done("", c, r.counter)); err != nil {
+				return err
+			}
+			if stop {
+				return errAccountsEnough
+			}
+			return nil
 		})
-		if err != nil {
-			return err
+	if err != nil && !errors.Is(err, errAccountsEnough) {
+		return err
+	}
+	if !finalSent {
+		return r.send(ctx, newBatch().done("", final(pass.Total), r.counter))
+	}
+	return nil
+}
+
+// pruneBand returns the entries of band at or after floor, at most accountBandCap of
+// them (the newest).
+func pruneBand(band map[string]time.Time, floor time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(band))
+	for id, k := range band {
+		if !k.Before(floor) {
+			out[id] = k
 		}
-		for i, a := range accts {
-			b.add(tabAccounts, accountsTable.row(a))
-			b.merge(subs[i])
-		}
-		return r.send(ctx, b.done("", cursor, r.counter))
-	})
+	}
+	if len(out) <= accountBandCap {
+		return out
+	}
+	ids := slices.Collect(maps.Keys(out))
+	slices.SortFunc(ids, func(a, b string) int { return out[b].Compare(out[a]) })
+	for _, id := range ids[accountBandCap:] {
+		delete(out, id)
+	}
+	return out
 }
 
 // accountDetail reads one account's detail into a and returns its subscription rows. An

@@ -55,11 +55,13 @@ type Config struct {
 	// templates) are read in parallel (default 4).
 	Concurrency int
 	// Lookback is how far before the previous run's end an incremental run starts again
-	// (people, channels) and how far below a chat's watermark its scan goes (default 24h).
+	// (people, channels), how far below a chat's watermark its scan goes, and how far
+	// below the accounts watermark the accounts list is read (default 24h).
 	Lookback time.Duration
 	// FullSweepEvery is how often the people and channels streams re-read everything from
-	// StartDate, to catch edits that do not move lastMessageTime (default 24h; negative
-	// never sweeps; full refresh runs always do).
+	// StartDate, and the accounts and tunnels streams every detail, to catch edits that
+	// do not move lastMessageTime or the tunnel's list item (default 24h; negative never
+	// sweeps; full refresh runs always do).
 	FullSweepEvery time.Duration
 	// StartDate is the oldest last-message date a full pass asks for (default 2015-01-01).
 	StartDate time.Time
@@ -149,8 +151,8 @@ func (e *Extractor) Streams() []stream.Desc {
 			stream.ModeIncremental, channelsTable.table()),
 		msgs,
 		d(StreamOrders, "orders, full scan each run (the API has no filter)", stream.ModeFullRefresh, ordersTable.table()),
-		d(StreamTunnels, "tunnels with their lead generation tools and traffic sources",
-			stream.ModeFullRefresh, tunnelsTable.table(), leadgentoolsTable.table(), trafficSourcesTable.table()),
+		d(StreamTunnels, "tunnels with their lead generation tools and traffic sources; details only of tunnels whose list item changed, with a periodic full sweep",
+			stream.ModeIncremental, tunnelsTable.table(), leadgentoolsTable.table(), trafficSourcesTable.table()),
 		d(StreamTunnelStats, "one snapshot of every tunnel's statistics per run",
 			stream.ModeSnapshot, tunnelStatsTable.table(), statsRevenueTable.table()),
 		d(StreamUsers, "platform users (staff)", stream.ModeFullRefresh, usersTable.table()),
@@ -158,8 +160,8 @@ func (e *Extractor) Streams() []stream.Desc {
 		d(StreamConnections, "company-side messenger connections", stream.ModeFullRefresh, connectionsTable.table()),
 		d(StreamTemplates, "message template categories and templates",
 			stream.ModeFullRefresh, categoriesTable.table(), templatesTable.table()),
-		d(StreamAccounts, "v1 accounts with detail and subscription history",
-			stream.ModeFullRefresh, accountsTable.table(), subscriptionsTable.table()),
+		d(StreamAccounts, "v1 accounts with detail and subscription history; details only of accounts with new messages, with a periodic full sweep",
+			stream.ModeIncremental, accountsTable.table(), subscriptionsTable.table()),
 		v1msgs,
 	}
 }

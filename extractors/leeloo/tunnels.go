@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
@@ -21,59 +24,167 @@ func isNotFound(err error) bool {
 	return errors.As(err, &se) && se.Status == http.StatusNotFound
 }
 
-// tunnels reads /api/v2/tunnels in full, and for each tunnel its detail with
+// tunnelsCursorVersion is the version of the tunnels stream's cursor. Version 1 was a
+// scanCursor; it is read as "nothing remembered": one full pass.
+const tunnelsCursorVersion = 2
+
+// tunnelsCursor is the checkpoint of the tunnels stream:
+//
+//	{"v":2,"done":"…","sweep":"…","seen":{"<tunnel id>":"<fingerprint>",…},
+//	 "pass":{"full":false,"started":"…","offset":50,"seen":{…}}}
+//
+// seen holds, for each tunnel of the last completed pass whose detail is committed, a
+// fingerprint (FNV-1a, hex) of its list item exactly as sent. done is when that pass
+// started, sweep when the last full pass started; pass is an unfinished pass (its offset
+// and the fingerprints of its committed pages).
+type tunnelsCursor struct {
+	V     int               `json:"v"`
+	Done  *time.Time        `json:"done,omitempty"`
+	Sweep *time.Time        `json:"sweep,omitempty"`
+	Seen  map[string]string `json:"seen,omitempty"`
+	Pass  *tunnelsPass      `json:"pass,omitempty"`
+}
+
+type tunnelsPass struct {
+	Full    bool              `json:"full"`
+	Started time.Time         `json:"started"`
+	Offset  int               `json:"offset"`
+	Seen    map[string]string `json:"seen,omitempty"`
+}
+
+// fingerprint identifies a list item's exact bytes.
+func fingerprint(raw []byte) string {
+	h := fnv.New64a()
+	_, _ = h.Write(raw)
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// tunnels reads /api/v2/tunnels in full and, for each tunnel, its detail with
 // include=leadgentools (§6.7) into leeloo.leadgentools and leeloo.traffic_sources, both
 // replaced per tunnel. A tunnel whose detail answers 404 (deleted since the list) keeps its
 // row and loses its tools.
+//
+// Details are read only for tunnels whose list item changed since the last pass (any
+// byte: updatedAt, name, status, links.leadgentools) or that are new to us; an unchanged
+// tunnel gets no row at all (its row alone would drop its tools). A full pass (the first
+// run, a full refresh, a sweep every FullSweepEvery) reads every detail: it catches edits
+// of a tool or a traffic source that leave the tunnel's list item as it was (the
+// reference does not say whether they move the tunnel's updatedAt).
 func (r *run) tunnels(ctx context.Context) error {
-	return r.walkScan(ctx, "/api/v2/tunnels", nil, "tunnels", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
-		b := newBatch()
-		var tunnels []*Tunnel
-		for _, raw := range items {
-			if t := addRecord(b, raw, "id", &tunnelsTable, func(t *Tunnel) { t.raw = raw }); t != nil {
-				tunnels = append(tunnels, t)
+	cfg := r.e.cfg
+	now := r.req.Started
+	var cur tunnelsCursor
+	if raw, ok := r.req.State[""]; ok && len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &cur); err != nil || (cur.V != tunnelsCursorVersion && cur.V != 1) {
+			r.log.Warn("ignoring unreadable cursor; reading from scratch", "partition", "", "cursor", string(raw))
+			cur = tunnelsCursor{}
+		} else if cur.V == 1 {
+			cur = tunnelsCursor{} // a version 1 scanCursor remembers no tunnel: one full pass
+		}
+	}
+	var pass tunnelsPass
+	switch {
+	case r.req.FullRefresh || (cur.Done == nil && cur.Pass == nil):
+		pass = tunnelsPass{Full: true, Started: now}
+	case cur.Pass != nil:
+		pass = *cur.Pass
+		r.log.Info("resuming an unfinished pass", "offset", pass.Offset, "full", pass.Full)
+	case cfg.FullSweepEvery > 0 && (cur.Sweep == nil || now.Sub(*cur.Sweep) >= cfg.FullSweepEvery):
+		pass = tunnelsPass{Full: true, Started: now}
+		r.log.Info("full sweep due", "last_sweep", cur.Sweep)
+	default:
+		pass = tunnelsPass{Started: now}
+	}
+	if pass.Seen == nil {
+		pass.Seen = map[string]string{}
+	}
+	final := func() json.RawMessage {
+		c := tunnelsCursor{V: tunnelsCursorVersion, Done: &pass.Started, Sweep: cur.Sweep, Seen: pass.Seen}
+		if pass.Full {
+			c.Sweep = &pass.Started
+		}
+		return mustJSON(c)
+	}
+	finalSent := false
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: cfg.Ahead},
+		r.e.listFetch("/api/v2/tunnels", nil, "tunnels"),
+		func(p apiclient.Page) error {
+			b := newBatch()
+			var tunnels []*Tunnel
+			var fps []string
+			for _, raw := range p.Items {
+				fp := fingerprint(raw)
+				var id struct {
+					ID FlexString `json:"id"`
+				}
+				if !pass.Full && json.Unmarshal(raw, &id) == nil && id.ID.Text() != "" && cur.Seen[id.ID.Text()] == fp {
+					pass.Seen[id.ID.Text()] = fp // unchanged: no row, no detail
+					continue
+				}
+				if t := addRecord(b, raw, "id", &tunnelsTable, func(t *Tunnel) { t.raw = raw }); t != nil {
+					tunnels, fps = append(tunnels, t), append(fps, fp)
+				}
 			}
-		}
-		per := make([]*batch, len(tunnels))
-		err := forEach(ctx, len(tunnels), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
-			pb, err := r.tunnelTools(ctx, tunnels[i].ID.Text())
-			per[i] = pb
-			return err
+			per := make([]*batch, len(tunnels))
+			ok := make([]bool, len(tunnels))
+			err := forEach(ctx, len(tunnels), cfg.Concurrency, func(ctx context.Context, i int) error {
+				pb, found, err := r.tunnelTools(ctx, tunnels[i].ID.Text())
+				per[i], ok[i] = pb, found
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			for i, pb := range per {
+				b.merge(pb)
+				if ok[i] {
+					pass.Seen[tunnels[i].ID.Text()] = fps[i]
+				}
+			}
+			pass.Offset = p.Offset + len(p.Items)
+			var c json.RawMessage
+			if p.Last {
+				c, finalSent = final(), true
+			} else {
+				cp := pass
+				c = mustJSON(tunnelsCursor{V: tunnelsCursorVersion, Done: cur.Done, Sweep: cur.Sweep, Seen: cur.Seen, Pass: &cp})
+			}
+			return r.send(ctx, b.done("", c, r.counter))
 		})
-		if err != nil {
-			return err
-		}
-		for _, pb := range per {
-			b.merge(pb)
-		}
-		return r.send(ctx, b.done("", cursor, r.counter))
-	})
+	if err != nil {
+		return err
+	}
+	if !finalSent {
+		return r.send(ctx, newBatch().done("", final(), r.counter))
+	}
+	return nil
 }
 
-// tunnelTools reads one tunnel's lead generation tools and their traffic sources.
-func (r *run) tunnelTools(ctx context.Context, tunnelID string) (*batch, error) {
+// tunnelTools reads one tunnel's lead generation tools and their traffic sources; found
+// is false when the tunnel is gone (404).
+func (r *run) tunnelTools(ctx context.Context, tunnelID string) (_ *batch, found bool, _ error) {
 	b := newBatch()
 	q := url.Values{"include": {"leadgentools"}}
 	path := "/api/v2/tunnels/" + pathEscape(tunnelID)
 	env, err := r.e.get(ctx, path, q)
 	if isNotFound(err) {
 		r.log.Warn("tunnel disappeared between list and detail", "tunnel_id", tunnelID)
-		return b, nil
+		return b, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read tunnel %s: %w", tunnelID, err)
+		return nil, false, fmt.Errorf("read tunnel %s: %w", tunnelID, err)
 	}
 	var inc struct {
 		Leadgentools json.RawMessage `json:"leadgentools"`
 	}
 	if t := trimmed(env.Included); len(t) > 0 && t[0] == '{' {
 		if err := json.Unmarshal(t, &inc); err != nil {
-			return nil, fmt.Errorf("read tunnel %s: decode included: %w", tunnelID, err)
+			return nil, false, fmt.Errorf("read tunnel %s: decode included: %w", tunnelID, err)
 		}
 	}
 	tools, err := listItems(inc.Leadgentools, "")
 	if err != nil {
-		return nil, fmt.Errorf("read tunnel %s: included.leadgentools: %w", tunnelID, err)
+		return nil, false, fmt.Errorf("read tunnel %s: included.leadgentools: %w", tunnelID, err)
 	}
 	for _, raw := range tools {
 		l, err := decode[Leadgentool](raw, "id")
@@ -96,7 +207,7 @@ func (r *run) tunnelTools(ctx context.Context, tunnelID string) (*batch, error) 
 			b.add(tabTrafficSources, trafficSourcesTable.row(s))
 		}
 	}
-	return b, nil
+	return b, true, nil
 }
 
 // tunnelStats takes one snapshot of every tunnel's statistics, stamped with the run's
