@@ -159,8 +159,12 @@ func (r *run) accounts(ctx context.Context) error {
 	}
 
 	fetch := r.e.listFetch("/api/v1/accounts", nil, "accounts")
+	ahead := cfg.Ahead
+	if !pass.Full {
+		ahead = 1 // an incremental pass expects to stop after a page or two: fetch none ahead
+	}
 	finalSent := false
-	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: cfg.Ahead}, fetch,
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: ahead}, fetch,
 		func(p apiclient.Page) error {
 			if pass.Total == nil && p.Total >= 0 {
 				t := p.Total

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,6 +369,116 @@ func TestIncrementalPicksUpChanges(t *testing.T) {
 	require.Positive(t, changed)
 	require.Equal(t, changed, res.PerStream[StreamOrders].Updated, "edited orders updated")
 	require.Zero(t, res.PerStream[StreamMessages].Updated, "old messages are not rewritten")
+}
+
+// TestIncrementalAccountsAndTunnels: after a Mutate, the accounts stream reads the list
+// pages plus the details of exactly the accounts that changed, the tunnels stream only
+// its list; a run with nothing changed writes nothing; a full sweep reads every detail.
+func TestIncrementalAccountsAndTunnels(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{})
+	streams := []string{StreamAccounts, StreamTunnels}
+	first := b.sim.Now()
+	b.sync(t, extractortest.Options{Streams: streams, Started: first})
+	full := b.sim.Stats().Routes
+	before := b.sim.Truth().Leeloo
+	require.Equal(t, len(before.Accounts), full["leeloo GET /api/v1/accounts/{id}"], "a first run reads every account's detail")
+	require.Equal(t, len(before.Tunnels), full["leeloo GET /api/v2/tunnels/{id}"])
+
+	b.sim.Mutate(simulator.Mutation{NewPeople: 5, NewMessages: 25, EditedOrders: 3})
+	after := b.sim.Truth().Leeloo
+	old := map[string]string{}
+	for _, a := range before.Accounts {
+		old[a.ID] = a.LastMessageTime
+	}
+	changed := 0
+	for _, a := range after.Accounts {
+		if last, ok := old[a.ID]; !ok || last != a.LastMessageTime {
+			changed++
+		}
+	}
+	require.Greater(t, changed, 10)
+
+	b.sim.ResetStats()
+	res := b.sync(t, extractortest.Options{Streams: streams, Started: b.sim.Now()})
+	inc := b.sim.Stats().Routes
+	t.Logf("full: %v; incremental after the mutation: %v", full, inc)
+	pages := (len(after.Accounts) + DefaultPageSize - 1) / DefaultPageSize
+	require.Equal(t, changed, inc["leeloo GET /api/v1/accounts/{id}"], "details of the changed accounts only")
+	require.LessOrEqual(t, inc["leeloo GET /api/v1/accounts"], 3, "list pages down to the band, plus the one read ahead")
+	require.Less(t, inc["leeloo GET /api/v1/accounts"], pages)
+	require.Zero(t, inc["leeloo GET /api/v2/tunnels/{id}"], "no tunnel changed")
+	require.Equal(t, 1, inc["leeloo GET /api/v2/tunnels"])
+	require.Equal(t, len(after.Accounts)-len(before.Accounts), res.PerStream[StreamAccounts].Inserted-subscriptionRows(after, before))
+	requireAccounts(t, b)
+
+	// Nothing changed: list pages only, no row written.
+	b.sim.ResetStats()
+	res = b.sync(t, extractortest.Options{Streams: streams, Started: b.sim.Now().Add(time.Hour)})
+	same := b.sim.Stats().Routes
+	require.Zero(t, same["leeloo GET /api/v1/accounts/{id}"])
+	require.Zero(t, same["leeloo GET /api/v2/tunnels/{id}"])
+	require.Zero(t, res.Loaded.Inserted+res.Loaded.Updated+res.Loaded.Deleted, "rows written")
+
+	// A due sweep reads every detail again. It finds the one change incremental runs
+	// leave to it: accounts whose included orders were edited while their lastMessageTime
+	// stayed (the simulator posts no system message for an order edit; §4.3 says Leeloo
+	// does), whose detail_raw is updated now.
+	edited := map[string]bool{}
+	oldOrders := map[string]simulator.Order{}
+	for _, o := range before.Orders {
+		oldOrders[o.ID] = o
+	}
+	for _, o := range after.Orders {
+		if p, ok := oldOrders[o.ID]; ok && !reflect.DeepEqual(p, o) {
+			edited[o.ID] = true
+		}
+	}
+	stale := 0
+	for _, a := range after.Accounts {
+		if last, ok := old[a.ID]; ok && last == a.LastMessageTime &&
+			slices.ContainsFunc(a.Links.Orders, func(r simulator.Ref) bool { return edited[r.ID] }) {
+			stale++
+		}
+	}
+	b.sim.ResetStats()
+	res = b.sync(t, extractortest.Options{Streams: streams, Started: first.Add(DefaultFullSweepEvery + time.Hour)})
+	sweep := b.sim.Stats().Routes
+	require.Equal(t, len(after.Accounts), sweep["leeloo GET /api/v1/accounts/{id}"], "the sweep reads every detail")
+	require.Equal(t, len(after.Tunnels), sweep["leeloo GET /api/v2/tunnels/{id}"])
+	require.Equal(t, pages, sweep["leeloo GET /api/v1/accounts"])
+	require.Zero(t, res.Loaded.Inserted+res.Loaded.Deleted, "rows inserted or deleted by the sweep")
+	require.Equal(t, stale, res.Loaded.Updated, "rows updated by the sweep: accounts with edited orders only")
+	requireAccounts(t, b)
+}
+
+// subscriptionRows counts the subscription rows of accounts in after but not in before.
+func subscriptionRows(after, before simulator.LeelooTruth) int {
+	old := map[string]bool{}
+	for _, a := range before.Accounts {
+		old[a.ID] = true
+	}
+	n := 0
+	for _, a := range after.Accounts {
+		if !old[a.ID] {
+			n += len(a.SubscribeHistory)
+		}
+	}
+	return n
+}
+
+// requireAccounts compares leeloo.accounts and leeloo.account_subscriptions with the truth.
+func requireAccounts(t *testing.T, b *simBundle) {
+	t.Helper()
+	var accts, subs []string
+	for _, a := range b.sim.Truth().Leeloo.Accounts {
+		accts = append(accts, row(a.ID, tPtr(a.Name), tArr(a.Tags), tPtr(a.Gender), tStr(a.Locale), tTS(t, a.LastMessageTime), tTS(t, a.UpdatedAt)))
+		for i, s := range a.SubscribeHistory {
+			subs = append(subs, row(a.ID, strconv.Itoa(i), s.TunnelName, s.LeadgentoolName, s.TrafficSource))
+		}
+	}
+	require.Equal(t, sorted(accts), dbRows(t, b.pool, tabAccounts, "id", sqlTxt("name"), sqlArr("tags"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("updated_at")), "accounts")
+	require.Equal(t, sorted(subs), dbRows(t, b.pool, tabSubscriptions, "account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")), "account_subscriptions")
 }
 
 // requireTruthFor compares the incremental streams' tables (and orders when asked).
