@@ -40,8 +40,30 @@
 //     scan's offset); partition "" lists the channels with the same windows. The first
 //     run reads every chat; later runs only chats whose lastMessageTime passed their
 //     watermark, newest first, until a whole page is older than watermark minus Lookback.
-//   - orders, users, tags, connections, tunnels (+ leadgentools, traffic_sources),
-//     accounts (+ account_subscriptions): a full scan each run (scanCursor: an unfinished
+//   - accounts (+ account_subscriptions): the v1 list, newest-first by key time
+//     (lastMessageTime, or createdAt for a never-messaged account; the order is seen in
+//     the examples, not documented). A full pass (first run, full refresh, a sweep every
+//     FullSweepEvery, or the first run after a version 1 cursor) reads the list and every
+//     detail. An incremental pass reads the detail (the only source of subscribeHistory,
+//     gender, locale, contacted users, orders) only of accounts whose key time passed the
+//     watermark (the newest key time the last pass saw), or lies in the band of Lookback
+//     below it with a key time other than the one the cursor remembers (a message that
+//     showed up late, an account new to us); other accounts get no row, since a row
+//     without its detail would blank the detail columns and drop the subscriptions. It
+//     stops after a page whose accounts are all older than the band, but reads to the
+//     end once it has seen an item out of order, or when the list's total grew by more
+//     than the accounts created after the watermark that it saw (new accounts sorted
+//     elsewhere, e.g. nulls last). A subscription happens in the chat and moves
+//     lastMessageTime; what leaves no trace there (name or tag edits, an order edited
+//     without a system message, which changes the detail's included orders) waits for
+//     the next full pass. Cursor: accountsCursor (v2).
+//   - tunnels (+ leadgentools, traffic_sources): the whole list each run; a tunnel's
+//     detail only when its list item differs (any byte; a fingerprint per tunnel in the
+//     cursor) from the last pass, and every detail on a full pass (first run, full
+//     refresh, sweep): edits of a tool or traffic source may leave the tunnel's list
+//     item as it was (the reference does not say). Unchanged tunnels get no row (a row
+//     alone would drop their tools). Cursor: tunnelsCursor (v2).
+//   - orders, users, tags, connections: a full scan each run (scanCursor: an unfinished
 //     scan's offset, or when the last one finished). Rows that disappear are kept.
 //   - templates: categories and their templates, one batch.
 //   - tunnel_stats: one snapshot per run, captured_at = the run's start; from
@@ -56,6 +78,20 @@
 // total shrink and re-reads the overlap. A person or channel whose lastMessageTime moves
 // during the scan leaves the window being read and may be missed by this pass; its new
 // lastMessageTime lies after the pass's start, so the next run's first window
-// [done − Lookback, now] reads it. Two messages with one id in one chat keep one row (the
-// key is (channel_id, id)); the duplicate is logged.
+// [done − Lookback, now] reads it. An accounts pass that stops early sees a changed
+// account either at the front (its key time passed the watermark, which is a time the
+// server showed before the change) or, if the message is dated up to Lookback late, in
+// the band. Two messages with one id in one chat keep one row (the key is
+// (channel_id, id)); the duplicate is logged.
+//
+// # What a run costs
+//
+// A first sync costs a request per chat and per account detail (no bulk endpoint
+// exists), plus the list pages; the windowed passes also spend one request on each
+// empty window before the data begins. A run with nothing changed costs one request per
+// windowed stream (people, channels, the messages listing: chats are read only when the
+// listing shows a lastMessageTime past their watermark), the accounts list down to the
+// band (apiclient.OffsetPages fetches one page more to know which page is the last),
+// the tunnels list, and the full scans (orders, users, tags, connections, templates,
+// tunnel stats). The tunnel_stats snapshot writes its rows every run by design.
 package leeloo
