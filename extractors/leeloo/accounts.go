@@ -111,7 +111,9 @@ var errAccountsEnough = errors.New("accounts older than the watermark")
 // was in order; after an out-of-order item it reads to the end. It also reads to the
 // end when the list's total grew by more than the accounts it saw created after the
 // watermark (new accounts placed elsewhere, e.g. never-messaged ones sorted last).
-// Edits that leave no trace in the key time (name, tags) wait for the next full pass.
+// Edits that leave no trace in the key time (name, tags) wait for the next full pass. An
+// account with neither lastMessageTime nor createdAt cannot be judged: its detail is read
+// whenever a pass reaches it.
 func (r *run) accounts(ctx context.Context) error {
 	cfg := r.e.cfg
 	now := r.req.Started
