@@ -47,7 +47,7 @@ var EnvVars = []EnvVar{
 	{"LEELOO_START_DATE", "oldest last_message date of a full sync (YYYY-MM-DD or RFC 3339)", "2015-01-01"},
 	{"LEELOO_RATE_LIMIT", "request budget of all Leeloo streams, N/duration or off", DefaultLeelooRateLimit},
 	{"LEELOO_LOOKBACK", "how far before the last checkpoint an incremental run re-reads (e.g. 24h, 2d)", "24h"},
-	{"LEELOO_FULL_SWEEP_EVERY", "how often people/channels are re-read completely; off = never", "24h"},
+	{"LEELOO_FULL_SWEEP_EVERY", "how often people, channels, accounts and tunnels are re-read completely; off = never", "24h"},
 	{"LEELOO_PAGE_SIZE", "limit asked per page (the server caps it)", "50"},
 	{"LEELOO_CONCURRENCY", "chats or details read in parallel within one stream", "4"},
 	{"LEELOO_FETCH_AHEAD", "pages of one list fetched ahead", "1"},
