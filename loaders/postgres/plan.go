@@ -29,6 +29,12 @@ type tablePlan struct {
 	nulsCleaned int
 	// rejects are the rows refused during conversion.
 	rejects []reject
+	// withHash is set when the table has the _row_hash column: every write then sets
+	// it, from hashes (see rowHash; hashed marks the ones computed).
+	withHash bool
+	hashes   []int64
+	hashed   []bool
+	hasher   *rowHasher
 }
 
 // prepare converts and deduplicates a table's rows.
@@ -236,6 +242,10 @@ func (p *tablePlan) stagingName() string {
 		h.Write([]byte{0})
 		h.Write([]byte(c.Name + " " + c.Type))
 	}
+	if p.withHash {
+		h.Write([]byte{0})
+		h.Write([]byte(rowHashColumn))
+	}
 	return fmt.Sprintf("crmsync_stg_%016x", h.Sum64())
 }
 
@@ -249,6 +259,9 @@ func (p *tablePlan) staging(ctx context.Context, tx pgx.Tx) (pgx.Identifier, err
 	for _, c := range p.table.Columns {
 		defs = append(defs, ident(c.Name)+" "+c.Type)
 	}
+	if p.withHash {
+		defs = append(defs, ident(rowHashColumn)+" bigint")
+	}
 	defs = append(defs, "_ord int4")
 	_, err := tx.Exec(ctx, fmt.Sprintf("create temp table if not exists %s (%s) on commit delete rows",
 		ident(name), strings.Join(defs, ", ")))
@@ -261,9 +274,13 @@ func (p *tablePlan) staging(ctx context.Context, tx pgx.Tx) (pgx.Identifier, err
 }
 
 // copyInto COPYs the rows idx into table; withSyncedAt appends synced_at = now,
-// withOrd appends each row's index as _ord (staging).
+// withOrd appends each row's index as _ord (staging). On a table with the hash
+// column (staging's too), each row's hash is written with it.
 func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifier, idx []int, withSyncedAt bool, now time.Time, withOrd bool) (int64, error) {
 	cols := p.cols
+	if p.withHash {
+		cols = append(cols[:len(cols):len(cols)], rowHashColumn)
+	}
 	if withSyncedAt {
 		cols = append(cols[:len(cols):len(cols)], "synced_at")
 	}
@@ -274,6 +291,9 @@ func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifie
 	src := pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) {
 		// pgx encodes each row before asking for the next, so one buffer serves all.
 		buf = append(buf[:0], p.rows[idx[i]]...)
+		if p.withHash {
+			buf = append(buf, p.rowHash(idx[i]))
+		}
 		if withSyncedAt {
 			buf = append(buf, now)
 		}
@@ -290,9 +310,12 @@ func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifie
 }
 
 // merge upserts the staged rows (all of them, or those whose _ord is in idx) into
-// the table, skipping rows identical to the stored ones before they reach the upsert:
-// an unchanged row is neither locked nor rewritten.
-func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, idx []int, all, withSyncedAt bool) (counts, error) {
+// the table. With compare, rows identical to the stored ones are dropped before they
+// reach the upsert (an anti-join), so an unchanged row is neither locked nor
+// rewritten. Without it (rows whose stored hash differs, which nearly always changed)
+// that second lookup per row is saved: the upsert still leaves an identical row's
+// values, xmin and synced_at as they are, it only locks it.
+func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, idx []int, all, withSyncedAt, compare bool) (counts, error) {
 	var keyCols, nonKey []string
 	for i, c := range p.cols {
 		if p.isKey(i) {
@@ -310,6 +333,12 @@ func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, id
 		keyMatch[i] = "x." + k + " = s." + k
 	}
 	insCols, selCols := strings.Join(cols, ", "), "s."+strings.Join(cols, ", s.")
+	if p.withHash {
+		// The hash goes with the values it describes: set on insert and on a change,
+		// never on its own (refreshHashes does that, for rows found equal).
+		insCols += ", " + ident(rowHashColumn)
+		selCols += ", s." + ident(rowHashColumn)
+	}
 	if withSyncedAt {
 		insCols += ", synced_at"
 		selCols += ", now()"
@@ -323,33 +352,39 @@ func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, id
 		for _, c := range nonKey {
 			sets = append(sets, c+" = excluded."+c)
 		}
+		if p.withHash {
+			sets = append(sets, ident(rowHashColumn)+" = excluded."+ident(rowHashColumn))
+		}
 		if withSyncedAt {
 			sets = append(sets, "synced_at = excluded.synced_at")
 		}
 		conflict = fmt.Sprintf("do update set %s where (t.%s) is distinct from (excluded.%s)",
 			strings.Join(sets, ", "), strings.Join(nonKey, ", t."), strings.Join(nonKey, ", excluded."))
 	}
-	filter := ""
+	where := []string{"true"}
+	if compare {
+		where = append(where, fmt.Sprintf("not exists (select from %s as x where %s and %s)",
+			p.target().Sanitize(), strings.Join(keyMatch, " and "), same))
+	}
 	var args []any
 	if !all {
 		ords := make([]int32, len(idx))
 		for i, v := range idx {
 			ords[i] = int32(v)
 		}
-		filter = "and s._ord = any($1)"
+		where = append(where, "s._ord = any($1)")
 		args = append(args, ords)
 	}
 	sql := fmt.Sprintf(`with m as (
 			insert into %[1]s as t (%[2]s)
 			select %[3]s from %[4]s as s
-			where not exists (select from %[1]s as x where %[5]s and %[6]s) %[7]s
-			on conflict (%[8]s) %[9]s
+			where %[5]s
+			on conflict (%[6]s) %[7]s
 			returning (xmax = 0) as inserted
 		)
 		select count(*) filter (where inserted), count(*) filter (where not inserted) from m`,
 		p.target().Sanitize(), insCols, selCols, stg.Sanitize(),
-		strings.Join(keyMatch, " and "), same, filter,
-		strings.Join(keyCols, ", "), conflict)
+		strings.Join(where, " and "), strings.Join(keyCols, ", "), conflict)
 	var c counts
 	if err := tx.QueryRow(ctx, sql, args...).Scan(&c.inserted, &c.updated); err != nil {
 		return counts{}, fmt.Errorf("merge into %s: %w", p.table.Name, err)
