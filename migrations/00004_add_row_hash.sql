@@ -1,10 +1,9 @@
 -- +goose Up
 -- _row_hash lets the loader skip unchanged rows without sending them: it looks up each
 -- batch row's stored hash by primary key and sends only rows whose hash differs (see the
--- package doc of loaders/postgres). It is added to every table of the leeloo schema that
--- crmsync fills (those with synced_at). The textrequest tables do not get it yet: their
--- schema test requires every column to be one the stream fills; the loader works without
--- the column (it then compares every row in SQL).
+-- package doc of loaders/postgres). It is added to every table of the leeloo and
+-- textrequest schemas that crmsync fills (those with synced_at); the loader also works on
+-- tables without it (it then compares every row in SQL).
 -- +goose StatementBegin
 DO $$
 DECLARE
@@ -14,7 +13,7 @@ BEGIN
         SELECT c.oid::regclass
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'leeloo' AND c.relkind IN ('r', 'p')
+        WHERE n.nspname IN ('leeloo', 'textrequest') AND c.relkind IN ('r', 'p')
           AND EXISTS (SELECT FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attname = 'synced_at' AND NOT a.attisdropped)
         ORDER BY 1
@@ -39,7 +38,7 @@ BEGIN
         SELECT c.oid::regclass
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'leeloo' AND c.relkind IN ('r', 'p')
+        WHERE n.nspname IN ('leeloo', 'textrequest') AND c.relkind IN ('r', 'p')
           AND EXISTS (SELECT FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attname = '_row_hash' AND NOT a.attisdropped)
         ORDER BY 1
