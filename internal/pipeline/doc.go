@@ -4,6 +4,13 @@
 // each batch's rows together with its cursor. Streams run concurrently, bounded by
 // Config.Concurrency.
 //
+// Within a stream, batches go to up to Config.LoadWorkers load workers (a partition
+// always to the same one, so its batches commit in order). A worker commits every batch
+// that waited for it while its previous load ran in ONE Load (a group commit, up to
+// Config.GroupRows rows / Config.GroupBatches batches): a stream of many small batches
+// (one per chat) pays one transaction per group instead of one per batch, and a
+// cursor is still stored only together with the rows it covers.
+//
 // The package contains no SQL and no HTTP: it consumes the three seams declared in
 // interfaces.go (Extractor, Loader, Checkpoints), so it is tested with small fakes and
 // composed with the real parts in internal/cli.
@@ -18,6 +25,7 @@
 //     once; the batch being loaded gets a short grace period to commit (Config.LoadGrace)
 //     and is otherwise rolled back; the run is recorded as cancelled, and the next run
 //     continues from the last committed cursor.
-//   - Memory is bounded by Config.Buffer batches per running stream: nothing holds a
-//     whole stream.
+//   - Memory is bounded per running stream by Config.QueueRows / Config.QueueBatches
+//     (received, not yet committed) plus Config.Buffer batches: nothing holds a whole
+//     stream.
 package pipeline

@@ -17,9 +17,12 @@ type Extractor interface {
 	Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error
 }
 
-// Loader writes a batch's rows and its cursor in one transaction (loaders/postgres).
+// Loader writes batches' rows and cursors in one transaction (loaders/postgres).
 type Loader interface {
-	Load(ctx context.Context, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error)
+	// Load commits the batches together (a group commit): the effect is that of loading
+	// them one after another, in order — a key's latest row wins and each partition
+	// stores its last batch's cursor — but all of them commit, or none does.
+	Load(ctx context.Context, runID int64, desc stream.Desc, batches ...stream.Batch) (stream.LoadResult, error)
 }
 
 // Checkpoints reads stored cursors, keeps the run history and the per-stream locks

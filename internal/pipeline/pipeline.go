@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,10 +20,14 @@ import (
 
 // Defaults for Config's zero fields.
 const (
-	DefaultConcurrency = 4
-	DefaultBuffer      = 2
-	DefaultLoadWorkers = 4
-	DefaultLoadGrace   = 10 * time.Second
+	DefaultConcurrency  = 4
+	DefaultBuffer       = 2
+	DefaultLoadWorkers  = 4
+	DefaultLoadGrace    = 10 * time.Second
+	DefaultGroupRows    = 10000
+	DefaultGroupBatches = 500
+	DefaultQueueRows    = 2 * DefaultGroupRows
+	DefaultQueueBatches = 2 * DefaultGroupBatches
 	// finishTimeout bounds the final sync.runs write, which runs detached from the
 	// (possibly cancelled) run context so a cancelled run is still recorded.
 	finishTimeout = 10 * time.Second
@@ -34,10 +39,22 @@ type Config struct {
 	// stream holds one database connection for its advisory lock plus one while it
 	// loads, so the pool needs at least 2×Concurrency connections.
 	Concurrency int
-	// Buffer is the number of batches that may wait between a stream's extractor and
-	// its loader (default 2). It bounds memory: at most Buffer+2 batches of a stream
-	// exist at once (one being built, Buffer queued, one being loaded).
+	// Buffer is the number of batches that may wait in the channel between a stream's
+	// extractor and the dispatcher that hands them to the load workers (default 2).
 	Buffer int
+	// QueueRows and QueueBatches bound what a stream has received but not committed
+	// yet (waiting for a load worker or being loaded): while either is reached the
+	// extractor is held back (defaults 20,000 rows, 1,000 batches). A stream therefore
+	// holds at most QueueRows rows plus one batch, Buffer batches in the channel and
+	// the one the extractor is building. They are twice a group's limits so that the
+	// next group can gather while one loads.
+	QueueRows, QueueBatches int
+	// GroupRows and GroupBatches bound one group commit: a load worker commits every
+	// batch waiting for it in one Load, up to GroupRows rows (at least one batch) and
+	// GroupBatches batches (defaults 10,000 — postgres.BatchSize — and 500). Small
+	// batches (one per chat) then share a transaction instead of paying one each.
+	// GroupBatches 1 commits each batch on its own.
+	GroupRows, GroupBatches int
 	// LoadGrace is how long the batch being loaded when the run is cancelled may keep
 	// going so it can commit rather than be thrown away (default 10s). Past it the
 	// load's context is cancelled and its transaction rolls back. A negative value
@@ -67,6 +84,10 @@ func (c Config) withDefaults() Config {
 	if c.LoadWorkers <= 0 {
 		c.LoadWorkers = DefaultLoadWorkers
 	}
+	c.GroupRows = cmp.Or(max(c.GroupRows, 0), DefaultGroupRows)
+	c.GroupBatches = cmp.Or(max(c.GroupBatches, 0), DefaultGroupBatches)
+	c.QueueRows = cmp.Or(max(c.QueueRows, 0), max(DefaultQueueRows, 2*c.GroupRows))
+	c.QueueBatches = cmp.Or(max(c.QueueBatches, 0), max(DefaultQueueBatches, 2*c.GroupBatches))
 	if c.LoadGrace == 0 {
 		c.LoadGrace = DefaultLoadGrace
 	} else if c.LoadGrace < 0 {
@@ -138,6 +159,9 @@ type StreamResult struct {
 	Read int
 	// Batches is the number of batches committed.
 	Batches int
+	// Commits is the number of transactions that committed them (a load worker commits
+	// the batches waiting for it together; see Config.GroupRows).
+	Commits int
 	// Loaded sums the committed loads.
 	Loaded   stream.LoadResult
 	Started  time.Time
@@ -380,42 +404,55 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 		return nil
 	})
 
-	// numbered is a batch with its position in the stream, for error messages.
-	type numbered struct {
-		stream.Batch
-		seq int
-	}
-	workers := make([]chan numbered, cfg.LoadWorkers)
-	for i := range workers {
-		queue := make(chan numbered, 1)
-		workers[i] = queue
+	// Load workers: each takes every batch waiting in its queue (up to a group's
+	// limits) and commits them in one Load, so a stream of many small batches (one per
+	// chat) pays one transaction per group, not one per batch. The budget bounds what
+	// waits or loads; while it is full the dispatcher, and so the extractor, waits.
+	held := newBudget(cfg.QueueRows, cfg.QueueBatches)
+	queues := make([]*loadQueue, cfg.LoadWorkers)
+	for i := range queues {
+		q := newLoadQueue()
+		queues[i] = q
 		g.Go(func() (err error) {
 			defer func() {
 				if err != nil {
 					fail(err)
 				}
-				for range queue { // after a failure: let the dispatcher finish
-				}
+				// After a stop: give back what will never load until the dispatcher closes
+				// the queue, so it is never left waiting for room.
+				q.discard(held)
 			}()
 			defer recoverInto(&err, "loader")
-			for b := range queue {
+			for {
+				group, rows, ok := q.take(cfg.GroupRows, cfg.GroupBatches)
+				if !ok {
+					return nil
+				}
 				if lctx.Err() != nil {
+					held.release(rows, len(group))
 					return nil // stopped: a cancellation or another worker's failure
 				}
-				lr, err := load(ctx, p.Loader, cfg.LoadGrace, r.RunID, desc, b.Batch)
+				bs := make([]stream.Batch, len(group))
+				for i, b := range group {
+					bs[i] = b.Batch
+				}
+				lr, err := load(ctx, p.Loader, cfg.LoadGrace, r.RunID, desc, bs)
+				held.release(rows, len(group))
 				if err != nil {
-					return fmt.Errorf("load batch %d (partition %q): %w", b.seq, b.Partition, err)
+					return fmt.Errorf("%s: %w", describeGroup(group), err)
 				}
 				mu.Lock()
-				r.Batches++
-				r.Read += b.Len() + len(b.Rejects)
+				r.Batches += len(group)
+				r.Commits++
+				for _, b := range bs {
+					r.Read += b.Len() + len(b.Rejects)
+				}
 				r.Loaded.Add(lr)
 				r.Duration = cfg.Now().Sub(r.Started)
 				snapshot := *r
 				mu.Unlock()
 				progress(cfg, snapshot)
 			}
-			return nil
 		})
 	}
 
@@ -424,8 +461,8 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 	// would otherwise block forever once nobody receives.
 	g.Go(func() (err error) {
 		defer func() {
-			for _, q := range workers {
-				close(q)
+			for _, q := range queues {
+				q.close()
 			}
 			for b := range batches {
 				mu.Lock()
@@ -447,15 +484,15 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			mu.Lock()
 			r.Requests += b.Requests
 			mu.Unlock()
-			// Both cases of the select may be ready; never start a load after a stop.
+			if err := held.acquire(lctx, b.Len()); err != nil {
+				return nil // stopped while waiting for room
+			}
+			// Both cases of the select may have been ready; never queue a load after a stop.
 			if lctx.Err() != nil {
+				held.release(b.Len(), 1)
 				return nil
 			}
-			select {
-			case workers[partitionWorker(b.Partition, len(workers))] <- numbered{b, seq}:
-			case <-lctx.Done():
-				return nil
-			}
+			queues[partitionWorker(b.Partition, len(queues))].push(numbered{b, seq})
 		}
 	})
 	_ = g.Wait()
@@ -482,12 +519,35 @@ func partitionWorker(partition string, n int) int {
 	return int(h % uint32(n))
 }
 
+// describeGroup names a group of batches in an error: "load batch 7 (partition
+// "42")", or "load batches 7–19 (13 batches, partitions "42", "43", …)".
+func describeGroup(group []numbered) string {
+	if len(group) == 1 {
+		return fmt.Sprintf("load batch %d (partition %q)", group[0].seq, group[0].Partition)
+	}
+	var parts []string
+	seen := map[string]bool{}
+	for _, b := range group {
+		if seen[b.Partition] {
+			continue
+		}
+		seen[b.Partition] = true
+		if len(parts) == 3 {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, strconv.Quote(b.Partition))
+	}
+	return fmt.Sprintf("load batches %d–%d (%d batches, partitions %s)",
+		group[0].seq, group[len(group)-1].seq, len(group), strings.Join(parts, ", "))
+}
+
 // load runs one Load under a context that outlives a cancellation of ctx by grace, so
-// the batch in progress can commit instead of being rolled back and re-read next run.
-func load(ctx context.Context, l Loader, grace time.Duration, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error) {
+// the batches in progress can commit instead of being rolled back and re-read next run.
+func load(ctx context.Context, l Loader, grace time.Duration, runID int64, desc stream.Desc, bs []stream.Batch) (stream.LoadResult, error) {
 	lctx, cancel := graceContext(ctx, grace)
 	defer cancel()
-	return l.Load(lctx, runID, desc, b)
+	return l.Load(lctx, runID, desc, bs...)
 }
 
 // errGraceElapsed is the cause of a load's cancellation when its grace period ran out.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -53,13 +54,21 @@ type fakeLoader struct {
 	mu     sync.Mutex
 	loaded map[string]int // stream id → rows loaded
 	cursor map[string]json.RawMessage
-	hook   func(ctx context.Context, desc stream.Desc, b stream.Batch) error
+	// partCursor holds the cursor committed per "stream id/partition".
+	partCursor map[string]json.RawMessage
+	loads      int // Load calls that committed (transactions)
+	// hook runs for each batch of a Load, in order; an error fails the whole Load.
+	hook func(ctx context.Context, desc stream.Desc, b stream.Batch) error
 }
 
-func (l *fakeLoader) Load(ctx context.Context, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error) {
-	if l.hook != nil {
-		if err := l.hook(ctx, desc, b); err != nil {
-			return stream.LoadResult{}, err
+// Load commits the batches together, as the real loader does: a hook error or a
+// cancelled ctx commits none of them.
+func (l *fakeLoader) Load(ctx context.Context, runID int64, desc stream.Desc, bs ...stream.Batch) (stream.LoadResult, error) {
+	for _, b := range bs {
+		if l.hook != nil {
+			if err := l.hook(ctx, desc, b); err != nil {
+				return stream.LoadResult{}, err
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -68,11 +77,17 @@ func (l *fakeLoader) Load(ctx context.Context, runID int64, desc stream.Desc, b 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.loaded == nil {
-		l.loaded, l.cursor = map[string]int{}, map[string]json.RawMessage{}
+		l.loaded, l.cursor, l.partCursor = map[string]int{}, map[string]json.RawMessage{}, map[string]json.RawMessage{}
 	}
-	l.loaded[desc.ID()] += b.Len()
-	l.cursor[desc.ID()] = b.Cursor
-	return stream.LoadResult{Inserted: b.Len(), Rejected: len(b.Rejects)}, nil
+	l.loads++
+	var res stream.LoadResult
+	for _, b := range bs {
+		l.loaded[desc.ID()] += b.Len()
+		l.cursor[desc.ID()] = b.Cursor
+		l.partCursor[desc.ID()+"/"+b.Partition] = b.Cursor
+		res.Add(stream.LoadResult{Inserted: b.Len(), Rejected: len(b.Rejects)})
+	}
+	return res, nil
 }
 
 func (l *fakeLoader) rows(id string) int {
@@ -242,7 +257,9 @@ func TestRunLoaderFailureStopsExtractor(t *testing.T) {
 		return nil
 	}
 	// An endless extractor: only the loader's failure can stop it.
-	res, err := Run(context.Background(), tb.plan(job("a", emit(1<<30, 1))))
+	p := tb.plan(job("a", emit(1<<30, 1)))
+	p.Config.GroupBatches = 1 // one batch per load: the error names batch 2
+	res, err := Run(context.Background(), p)
 	require.ErrorContains(t, err, "load batch 2")
 	require.ErrorContains(t, err, "disk full")
 	require.Equal(t, stream.RunFailed, res.Streams[0].Status)
@@ -298,13 +315,16 @@ func TestRunCancelled(t *testing.T) {
 	require.NoError(t, err, "a cancelled stream is not a failure")
 	r := res.Streams[0]
 	require.Equal(t, stream.RunCancelled, r.Status)
-	require.Equal(t, 5, r.Batches)
+	// Batch 5 may share its load with the batches that waited for it: the whole group
+	// commits, and the stored cursor is exactly the last committed batch's.
+	require.GreaterOrEqual(t, r.Batches, 5)
 	require.ErrorIs(t, r.Err, context.Canceled)
-	require.Equal(t, json.RawMessage("5"), tb.loader.cursor["src.a"])
+	require.Equal(t, json.RawMessage(strconv.Itoa(r.Batches)), tb.loader.cursor["src.a"])
 
 	fin := tb.cps.finishedByStream()
 	require.Equal(t, stream.RunCancelled, fin["src.a"].Status, "recorded although ctx was cancelled")
-	require.Equal(t, 5, fin["src.a"].Loaded.Inserted)
+	require.Equal(t, r.Batches, fin["src.a"].Loaded.Inserted)
+	require.Equal(t, r.Batches, tb.loader.rows("src.a"))
 }
 
 func TestRunDeadlineCancelsEveryStream(t *testing.T) {
@@ -354,6 +374,7 @@ func TestRunLoadGrace(t *testing.T) {
 				return nil
 			}
 			p := tb.plan(job("a", emit(3, 1)))
+			p.Config.GroupBatches = 1
 			p.Config.LoadGrace = tt.grace
 			res, err := Run(ctx, p)
 			require.NoError(t, err)
@@ -429,6 +450,7 @@ func TestRunProgress(t *testing.T) {
 	var mu sync.Mutex
 	var seen []StreamResult
 	p := tb.plan(job("a", emit(3, 2)))
+	p.Config.GroupBatches = 1 // one progress call per committed load
 	p.Config.OnProgress = func(r StreamResult) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -503,4 +525,143 @@ func TestRunPartitionsLoadInParallelInOrder(t *testing.T) {
 	for p := range partitions {
 		require.Equal(t, perPartition, last["p"+strconv.Itoa(p)])
 	}
+}
+
+func TestRunGroupCommitsWaitingBatches(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const partitions, perPartition = 100, 4
+	// Every load waits until the extractor has sent everything, so the batches
+	// accumulate behind the first loads and must be committed in groups.
+	sent := make(chan struct{})
+	var mu sync.Mutex
+	last := map[string]int{}
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		<-sent
+		c, err := strconv.Atoi(string(b.Cursor))
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if c <= last[b.Partition] {
+			return fmt.Errorf("partition %s: cursor %d committed after %d", b.Partition, c, last[b.Partition])
+		}
+		last[b.Partition] = c
+		return nil
+	}
+	extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		defer close(sent)
+		for i := 1; i <= perPartition; i++ {
+			for p := range partitions {
+				b := stream.Batch{Partition: "p" + strconv.Itoa(p), Cursor: json.RawMessage(strconv.Itoa(i)), Requests: 1,
+					Rows: map[string][]stream.Row{"src.a": {{p}, {i}}}}
+				select {
+				case out <- b:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		return nil
+	}
+	res, err := Run(context.Background(), tb.plan(job("a", extract)))
+	require.NoError(t, err)
+	r := res.Streams[0]
+	require.Equal(t, partitions*perPartition, r.Batches)
+	require.Equal(t, 2*partitions*perPartition, r.Loaded.Inserted)
+	require.Equal(t, partitions*perPartition, r.Requests)
+	require.Equal(t, 2*partitions*perPartition, tb.loader.rows("src.a"))
+	// One load per worker while the extractor sends, then a few groups: far fewer
+	// transactions than batches.
+	require.LessOrEqual(t, tb.loader.loads, 4*DefaultLoadWorkers)
+	for p := range partitions {
+		require.Equal(t, json.RawMessage(strconv.Itoa(perPartition)), tb.loader.partCursor["src.a/p"+strconv.Itoa(p)], "partition p%d", p)
+	}
+}
+
+func TestRunGroupLimits(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const batches, groupBatches, groupRows = 60, 7, 10
+	var mu sync.Mutex
+	var sizes []int // batches per load
+	var rowsPerLoad []int
+	var current struct{ batches, rows int }
+	var held, maxHeld atomic.Int32 // batches sent and not committed
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		time.Sleep(100 * time.Microsecond) // a slow load, so batches wait (not asserted)
+		mu.Lock()
+		defer mu.Unlock()
+		current.batches++
+		current.rows += b.Len()
+		if b.Cursor != nil { // the group's last batch marks its end (see below)
+			sizes = append(sizes, current.batches)
+			rowsPerLoad = append(rowsPerLoad, current.rows)
+			current.batches, current.rows = 0, 0
+		}
+		return nil
+	}
+	extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		for i := 1; i <= batches; i++ {
+			n := 1 + i%3 // 1 to 3 rows
+			b := stream.Batch{Rows: map[string][]stream.Row{"src.a": make([]stream.Row, n)}, Requests: 1}
+			select {
+			case out <- b:
+				h := held.Add(1)
+				for m := maxHeld.Load(); h > m && !maxHeld.CompareAndSwap(m, h); m = maxHeld.Load() {
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	p := tb.plan(job("a", extract))
+	p.Config.LoadWorkers = 1
+	p.Config.GroupBatches = groupBatches
+	p.Config.GroupRows = groupRows
+	p.Config.QueueBatches = 20
+	p.Config.Buffer = 2
+	// Mark each Load's last batch so the hook can tell the groups apart.
+	loader := &markingLoader{Loader: tb.loader, committed: func(n int) { held.Add(-int32(n)) }}
+	p.Loader = loader
+	res, err := Run(context.Background(), p)
+	require.NoError(t, err)
+	require.Equal(t, batches, res.Streams[0].Batches)
+	for i := range sizes {
+		require.LessOrEqual(t, sizes[i], groupBatches)
+		require.True(t, rowsPerLoad[i] <= groupRows || sizes[i] == 1, "load %d: %d rows in %d batches", i, rowsPerLoad[i], sizes[i])
+	}
+	// Held: at most QueueBatches received by the dispatcher, Buffer in the channel,
+	// and the one being sent.
+	require.LessOrEqual(t, int(maxHeld.Load()), 20+2+1)
+}
+
+// markingLoader sets a cursor on the last batch of each Load (so a hook sees where a
+// group ends) and reports committed batches.
+type markingLoader struct {
+	Loader
+	committed func(n int)
+}
+
+func (m *markingLoader) Load(ctx context.Context, runID int64, desc stream.Desc, bs ...stream.Batch) (stream.LoadResult, error) {
+	bs = slices.Clone(bs)
+	bs[len(bs)-1].Cursor = json.RawMessage("1")
+	res, err := m.Loader.Load(ctx, runID, desc, bs...)
+	if err == nil {
+		m.committed(len(bs))
+	}
+	return res, err
+}
+
+func TestDescribeGroup(t *testing.T) {
+	t.Parallel()
+	one := []numbered{{stream.Batch{Partition: "42"}, 7}}
+	require.Equal(t, `load batch 7 (partition "42")`, describeGroup(one))
+	var many []numbered
+	for i, p := range []string{"1", "2", "1", "3", "4", "5"} {
+		many = append(many, numbered{stream.Batch{Partition: p}, 10 + i})
+	}
+	require.Equal(t, `load batches 10–15 (6 batches, partitions "1", "2", "3", …)`, describeGroup(many))
 }

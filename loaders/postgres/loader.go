@@ -80,7 +80,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -122,22 +121,34 @@ type tableMeta struct {
 	hasRowHash bool
 }
 
-// Load writes b's rows, rejects and cursor in one transaction and reports what it did.
-// Rows PostgreSQL refuses are rejected, not fatal; any other error rolls back the
-// whole batch (including on ctx cancellation) and is returned.
+// Load writes the batches' rows, rejects and cursors in one transaction and reports
+// what it did. Rows PostgreSQL refuses are rejected, not fatal; any other error rolls
+// back every batch (including on ctx cancellation) and is returned.
 //
-// Counts are per distinct key: a key repeated within the batch is written once, with
-// its last values. Rejected includes the extractor's b.Rejects. NULsCleaned counts
+// Several batches (a group commit: the pipeline passes the small batches that waited
+// while the previous load ran) have the effect of loading them one after another, in
+// one transaction: rows are concatenated per table, so a key's latest row wins; each
+// partition stores its last batch's cursor; a parent listed again by a later batch
+// keeps the children of that later batch.
+//
+// Counts are per distinct key: a key repeated within the batches is written once, with
+// its last values. Rejected includes the extractor's Batch.Rejects. NULsCleaned counts
 // values (a string, an array element, a JSON document) NUL characters were removed from.
-func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, b stream.Batch) (stream.LoadResult, error) {
+func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batches ...stream.Batch) (stream.LoadResult, error) {
 	if len(desc.Tables) == 0 {
 		return stream.LoadResult{}, fmt.Errorf("load %s: stream has no tables", desc.ID())
 	}
-	for name := range b.Rows {
-		if _, ok := desc.Table(name); !ok {
-			return stream.LoadResult{}, fmt.Errorf("load %s: batch has rows for unknown table %s", desc.ID(), name)
+	if len(batches) == 0 {
+		return stream.LoadResult{}, nil
+	}
+	for _, b := range batches {
+		for name := range b.Rows {
+			if _, ok := desc.Table(name); !ok {
+				return stream.LoadResult{}, fmt.Errorf("load %s: batch has rows for unknown table %s", desc.ID(), name)
+			}
 		}
 	}
+	b, cursors := combine(desc, batches)
 	var (
 		res     stream.LoadResult
 		rejects []reject
@@ -205,16 +216,17 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, b stre
 			return err
 		}
 		r.Rejected = len(all)
-		if b.Cursor != nil {
-			if err := checkpoint.Save(ctx, tx, desc.Source, desc.Name, b.Partition, b.Cursor); err != nil {
-				return err
-			}
+		if err := saveCursors(ctx, tx, desc, cursors); err != nil {
+			return err
 		}
 		r.NULsCleaned = res.NULsCleaned
 		res = r
 		return nil
 	})
 	if err != nil {
+		if len(batches) > 1 {
+			return stream.LoadResult{}, fmt.Errorf("load %s: %d batches of %d rows: %w", desc.ID(), len(batches), b.Len(), err)
+		}
 		return stream.LoadResult{}, fmt.Errorf("load %s batch of %d rows: %w", desc.ID(), b.Len(), err)
 	}
 	return res, nil

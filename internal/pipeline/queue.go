@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// numbered is a batch with its position in the stream, for error messages.
+type numbered struct {
+	stream.Batch
+	seq int
+}
+
+// budget bounds what a stream holds between its extractor and its commits: the rows
+// and batches received by the dispatcher and not yet committed (waiting in a load
+// queue or being loaded). Only the dispatcher acquires; the load workers release.
+type budget struct {
+	maxRows, maxBatches int
+
+	mu          sync.Mutex
+	rows, count int
+	freed       chan struct{} // capacity 1: a release since the dispatcher last looked
+}
+
+func newBudget(maxRows, maxBatches int) *budget {
+	return &budget{maxRows: maxRows, maxBatches: maxBatches, freed: make(chan struct{}, 1)}
+}
+
+// acquire waits until the budget has room, then takes rows for one batch. A batch is
+// admitted while the totals are below both limits, and always when nothing is held,
+// so one batch larger than maxRows still passes (alone).
+func (b *budget) acquire(ctx context.Context, rows int) error {
+	for {
+		b.mu.Lock()
+		if b.count == 0 || (b.rows < b.maxRows && b.count < b.maxBatches) {
+			b.rows += rows
+			b.count++
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.freed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// release returns a committed (or abandoned) group's rows and batches.
+func (b *budget) release(rows, count int) {
+	b.mu.Lock()
+	b.rows -= rows
+	b.count -= count
+	b.mu.Unlock()
+	select {
+	case b.freed <- struct{}{}:
+	default:
+	}
+}
+
+// loadQueue is one load worker's queue: the dispatcher appends, the worker takes
+// every batch waiting (up to a group's limits) at once, so batches that arrived while
+// its previous load ran commit together.
+type loadQueue struct {
+	mu     sync.Mutex
+	items  []numbered
+	closed bool
+	ready  chan struct{} // capacity 1: items were appended or the queue was closed
+}
+
+func newLoadQueue() *loadQueue { return &loadQueue{ready: make(chan struct{}, 1)} }
+
+func (q *loadQueue) push(b numbered) {
+	q.mu.Lock()
+	q.items = append(q.items, b)
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *loadQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *loadQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take waits for at least one batch and returns the batches waiting, oldest first, up
+// to maxRows rows (at least one batch) and maxBatches batches. ok is false once the
+// queue is closed and empty.
+func (q *loadQueue) take(maxRows, maxBatches int) (group []numbered, rows int, ok bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			n := 0
+			for n < len(q.items) && n < maxBatches {
+				l := q.items[n].Len()
+				if n > 0 && rows+l > maxRows {
+					break
+				}
+				rows += l
+				n++
+			}
+			group = make([]numbered, n)
+			copy(group, q.items)
+			// Drop the references so the committed batches can be collected.
+			clear(q.items[:n])
+			q.items = q.items[n:]
+			if len(q.items) == 0 {
+				q.items = nil
+			}
+			q.mu.Unlock()
+			return group, rows, true
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return nil, 0, false
+		}
+		<-q.ready
+	}
+}
+
+// discard empties the queue until it is closed, giving the batches' rows back to
+// held: after its worker stopped, nothing it holds will load, and the dispatcher must
+// not wait for room that would never come.
+func (q *loadQueue) discard(held *budget) {
+	for {
+		q.mu.Lock()
+		rows := 0
+		for _, b := range q.items {
+			rows += b.Len()
+		}
+		n, closed := len(q.items), q.closed
+		q.items = nil
+		q.mu.Unlock()
+		if n > 0 {
+			held.release(rows, n)
+		}
+		if closed {
+			return
+		}
+		<-q.ready
+	}
+}
