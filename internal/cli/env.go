@@ -38,7 +38,7 @@ type EnvVar struct {
 // EnvVars is every variable the CLI reads, in the order `--help` shows them.
 var EnvVars = []EnvVar{
 	{envDatabaseURL, "PostgreSQL DSN of the warehouse", "required for run, schedule, migrate, status, check"},
-	{envConcurrency, "streams run at once (each holds up to five database connections)", strconv.Itoa(DefaultConcurrency)},
+	{envConcurrency, "streams run at once (each holds up to three database connections)", strconv.Itoa(DefaultConcurrency)},
 	{envLogLevel, "debug, info, warn or error", "info"},
 	{envLogFormat, "text or json (--log-format wins)", "text on a terminal, json otherwise"},
 	{envLeelooToken, "Leeloo API token, sent as X-Leeloo-AuthToken; enables Leeloo", "unset: Leeloo disabled"},
@@ -49,7 +49,7 @@ var EnvVars = []EnvVar{
 	{"LEELOO_LOOKBACK", "how far before the last checkpoint an incremental run re-reads (e.g. 24h, 2d)", "24h"},
 	{"LEELOO_FULL_SWEEP_EVERY", "how often people, channels, accounts and tunnels are re-read completely; off = never", "24h"},
 	{"LEELOO_PAGE_SIZE", "limit asked per page (the server caps it)", "50"},
-	{"LEELOO_CONCURRENCY", "chats or details read in parallel within one stream", "4"},
+	{"LEELOO_CONCURRENCY", "chats or details read in parallel within one stream", strconv.Itoa(defaultLeelooConcurrency)},
 	{"LEELOO_FETCH_AHEAD", "pages of one list fetched ahead", "1"},
 	{envTextRequestKey, "Text Request API key, sent as x-api-key; enables Text Request", "unset: Text Request disabled"},
 	{envTextRequestKey + "_FILE", "read the key from this file (whitespace trimmed)", ""},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,16 @@ import (
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/pipeline"
 )
+
+// defaultLeelooConcurrency is the chats or details of one Leeloo stream read at once
+// (LEELOO_CONCURRENCY), twice the extractor's own default. Leeloo's messages and
+// accounts streams make one request per chat or account, so they are bound by round
+// trips: with the polite default budget (10/1s) the limiter governs anyway and the
+// extra requests in flight only wait on it, while with the budget off (or raised)
+// eight in flight keep the one or two streams still running at the end of a sync busy.
+// Text Request keeps its default of 2 dashboards: its budget (100/1m) is used up by a
+// single request at a time.
+const defaultLeelooConcurrency = 8
 
 // source is one enabled API: its shared client (one rate budget for all its streams)
 // and its extractor.
@@ -50,7 +61,7 @@ func buildSources(env Env, logger *slog.Logger, tune clientTuning) ([]*source, e
 		}
 		ex, err := leeloo.New(leeloo.Config{
 			Client: client, Logger: logger.With("source", leeloo.Source),
-			PageSize: s.PageSize, Ahead: s.Ahead, Concurrency: s.Concurrency,
+			PageSize: s.PageSize, Ahead: s.Ahead, Concurrency: cmp.Or(s.Concurrency, defaultLeelooConcurrency),
 			Lookback: s.Lookback, FullSweepEvery: s.FullSweepEvery, StartDate: s.StartDate,
 		})
 		if err != nil {

@@ -22,9 +22,9 @@ import (
 const (
 	DefaultConcurrency  = 4
 	DefaultBuffer       = 2
-	DefaultLoadWorkers  = 4
+	DefaultLoadWorkers  = 2
 	DefaultLoadGrace    = 10 * time.Second
-	DefaultGroupRows    = 10000
+	DefaultGroupRows    = 2500
 	DefaultGroupBatches = 500
 	DefaultQueueRows    = 2 * DefaultGroupRows
 	DefaultQueueBatches = 2 * DefaultGroupBatches
@@ -44,16 +44,22 @@ type Config struct {
 	Buffer int
 	// QueueRows and QueueBatches bound what a stream has received but not committed
 	// yet (waiting for a load worker or being loaded): while either is reached the
-	// extractor is held back (defaults 20,000 rows, 1,000 batches). A stream therefore
-	// holds at most QueueRows rows plus one batch, Buffer batches in the channel and
-	// the one the extractor is building. They are twice a group's limits so that the
-	// next group can gather while one loads.
+	// extractor is held back (defaults 5,000 rows, 1,000 batches: twice a group's
+	// limits, so the next group gathers while one loads). A stream therefore holds at
+	// most QueueRows rows plus one batch, Buffer batches in the channel and the one the
+	// extractor is building. QueueRows is what bounds memory when the loader is the
+	// slower side: in the peak-memory benchmark at scale 30 (Text Request contacts,
+	// pages of ~2,300 rows with their raw JSON) 20,000 rows held 34 MiB at the peak,
+	// 5,000 rows 25 MiB, with the same throughput.
 	QueueRows, QueueBatches int
 	// GroupRows and GroupBatches bound one group commit: a load worker commits every
 	// batch waiting for it in one Load, up to GroupRows rows (at least one batch) and
-	// GroupBatches batches (defaults 10,000 — postgres.BatchSize — and 500). Small
-	// batches (one per chat) then share a transaction instead of paying one each.
-	// GroupBatches 1 commits each batch on its own.
+	// GroupBatches batches (defaults 2,500 and 500). Small batches (one per chat, ~7
+	// rows) then share a transaction instead of paying one each; 2,500 rows make a
+	// transaction's fixed cost (a dozen round trips and a commit) negligible per row,
+	// while a stream of large batches (a page of 500 contacts) gets large transactions
+	// anyway: a batch above GroupRows is loaded alone. GroupBatches 1 commits each batch
+	// on its own.
 	GroupRows, GroupBatches int
 	// LoadGrace is how long the batch being loaded when the run is cancelled may keep
 	// going so it can commit rather than be thrown away (default 10s). Past it the
@@ -66,9 +72,13 @@ type Config struct {
 	// after each committed batch, and once with its final result. It is called from
 	// the streams' goroutines, concurrently for different streams; it must be quick.
 	OnProgress func(StreamResult)
-	// LoadWorkers is the number of a stream's batches committed at once (default 4),
-	// each on its own connection. Batches of one partition always go to the same
-	// worker, in order; an unpartitioned stream loads one batch at a time.
+	// LoadWorkers is the number of a stream's loads run at once (default 2), each on
+	// its own connection. Batches of one partition always go to the same worker, in
+	// order; an unpartitioned stream has one load at a time. Since a worker commits
+	// every batch waiting for it at once, more workers mostly mean more, smaller
+	// transactions: in the full-sync benchmark (scale 10, CPU-bound) 1 and 2 workers
+	// were alike and 4 about 5 % slower; 2 keeps one partition's large batch from
+	// holding up every other partition.
 	LoadWorkers int
 	// Now returns the current time (default time.Now); tests pin it.
 	Now func() time.Time
