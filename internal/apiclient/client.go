@@ -250,12 +250,30 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, v a
 		if r.Status == http.StatusNoContent {
 			return nil
 		}
-		// Validate first: Unmarshal into v may half-fill it before failing, and a retry
-		// must start from v as the caller passed it.
-		if !json.Valid(r.Body) {
+		// Unmarshal checks the whole body before it stores anything, so a syntax error
+		// leaves v as the caller passed it and the retry starts clean.
+		err := json.Unmarshal(r.Body, v)
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
 			return errInvalidJSON
 		}
-		return json.Unmarshal(r.Body, v)
+		return err
+	})
+}
+
+// GetDecode is Get with a decode step run on every 2xx body (a 204's empty one
+// included): an error wrapping ErrMalformed (as EachMember, EachElement and SplitArray
+// return for a truncated body) retries the request like a 5xx, any other error ends it,
+// naming the path. It lets a caller split and check a body in one pass instead of
+// GetJSON's Unmarshal followed by its own. decode must not keep state from a failed
+// attempt: it runs again on the retried body.
+func (c *Client) GetDecode(ctx context.Context, path string, query url.Values, decode func(r *Response) error) (*Response, error) {
+	return c.do(ctx, path, query, func(r *Response) error {
+		err := decode(r)
+		if errors.Is(err, ErrMalformed) {
+			return errInvalidJSON
+		}
+		return err
 	})
 }
 
