@@ -14,14 +14,46 @@ import (
 )
 
 // object is one API record split into its fields, still undecoded, so that each field is
-// read leniently on its own and a bad one names itself in the reject reason.
-type object map[string]json.RawMessage
+// read leniently on its own and a bad one names itself in the reject reason. It is a list
+// rather than a map: records have a few dozen fields, a linear look-up over sub-slices of
+// the record costs less than hashing and allocating every key, and it needs no copy.
+type object []member
 
-// parseObject splits a record. A record that is not a JSON object cannot be decoded at
-// all and becomes a reject.
+// member is one field: its name (unquoted) and its raw value, both sharing the record's
+// memory when the name has no escapes.
+type member struct {
+	key []byte
+	val json.RawMessage
+}
+
+// get returns the field's raw value, nil when missing. A repeated key gives its last value,
+// as decoding into a map would.
+func (o object) get(name string) json.RawMessage {
+	for i := len(o) - 1; i >= 0; i-- {
+		if string(o[i].key) == name {
+			return o[i].val
+		}
+	}
+	return nil
+}
+
+// parseObject splits a record in one validating pass (apiclient.EachMember). A record
+// that is not a JSON object cannot be decoded at all and becomes a reject.
 func parseObject(raw json.RawMessage) (object, error) {
-	var o object
-	if err := json.Unmarshal(raw, &o); err != nil || o == nil {
+	o := make(object, 0, 32)
+	err := apiclient.EachMember(raw, func(k, v []byte) error {
+		key := k[1 : len(k)-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			s, err := apiclient.Unquote(k)
+			if err != nil {
+				return err
+			}
+			key = []byte(s)
+		}
+		o = append(o, member{key: key, val: v})
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("not a JSON object: %s", excerpt(raw))
 	}
 	return o, nil
@@ -69,7 +101,7 @@ func (d *decoder) fail(err error) {
 	}
 }
 
-func (d *decoder) raw(field string) json.RawMessage { return d.obj[field] }
+func (d *decoder) raw(field string) json.RawMessage { return d.obj.get(field) }
 
 // str reads a text field. Numbers and booleans are accepted as their JSON text (an id sent
 // as a number); objects and arrays are errors. Null and missing give nil.
@@ -83,7 +115,7 @@ func (d *decoder) str(field string) any {
 
 // strVal is str returning the string and whether it is present.
 func (d *decoder) strVal(field string) (string, bool) {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return "", false
 	}
@@ -102,17 +134,12 @@ func scalarString(raw json.RawMessage) (string, error) {
 	case len(raw) == 0:
 		return "", fmt.Errorf("empty")
 	case raw[0] == '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", err
-		}
-		return s, nil
+		return apiclient.Unquote(raw)
 	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
-		var n json.Number
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return "", err
+		if !apiclient.IsNumber(raw) {
+			return "", fmt.Errorf("not a number")
 		}
-		return n.String(), nil
+		return string(raw), nil
 	case string(raw) == "true" || string(raw) == "false":
 		return string(raw), nil
 	}
@@ -137,14 +164,14 @@ func (d *decoder) int32Field(field string) any {
 		return nil
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
-		d.fail(badField(d.prefix+field, "a 32-bit integer", d.obj[field]))
+		d.fail(badField(d.prefix+field, "a 32-bit integer", d.obj.get(field)))
 		return nil
 	}
 	return n
 }
 
 func (d *decoder) intVal(field string) (int64, bool) {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return 0, false
 	}
@@ -176,7 +203,7 @@ func parseInt(raw json.RawMessage) (int64, error) {
 // boolean reads true/false, also sent as the strings "true"/"false" (any case) or as 1/0,
 // since the reference shows booleans typed as strings in places.
 func (d *decoder) boolean(field string) any {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return nil
 	}
@@ -207,12 +234,12 @@ func (d *decoder) timestamp(field string) any {
 }
 
 func (d *decoder) timeVal(field string) (time.Time, bool) {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return time.Time{}, false
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, err := apiclient.Unquote(bytes.TrimSpace(raw))
+	if err != nil {
 		d.fail(badField(d.prefix+field, "a timestamp string", raw))
 		return time.Time{}, false
 	}
@@ -230,7 +257,7 @@ func (d *decoder) timeVal(field string) (time.Time, bool) {
 // money reads a decimal amount (a JSON number or numeric string) and returns it as a
 // decimal string so no float rounding happens before PostgreSQL's numeric(12,2).
 func (d *decoder) money(field string) any {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return nil
 	}
@@ -251,12 +278,12 @@ func (d *decoder) money(field string) any {
 // strings reads an array of strings (numbers accepted as their text); null elements are
 // dropped. A missing field gives nil, an explicit empty array an empty slice.
 func (d *decoder) strs(field string) []string {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, err := apiclient.SplitArray(raw)
+	if err != nil {
 		d.fail(badField(d.prefix+field, "an array of strings", raw))
 		return nil
 	}
@@ -277,12 +304,12 @@ func (d *decoder) strs(field string) []string {
 
 // ints reads an array of integers (numeric strings accepted); null elements are dropped.
 func (d *decoder) ints(field string) []int64 {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if isNull(raw) {
 		return nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, err := apiclient.SplitArray(raw)
+	if err != nil {
 		d.fail(badField(d.prefix+field, "an array of integers", raw))
 		return nil
 	}
@@ -305,7 +332,7 @@ func (d *decoder) ints(field string) []int64 {
 // APIs that flatten nested objects into dotted keys ("last_message.body", as the
 // reference's tables write them) the dotted keys are gathered into the same shape.
 func (d *decoder) nested(field string) *decoder {
-	raw := d.obj[field]
+	raw := d.obj.get(field)
 	if !isNull(raw) {
 		o, err := parseObject(raw)
 		if err != nil {
@@ -315,12 +342,9 @@ func (d *decoder) nested(field string) *decoder {
 		return &decoder{obj: o, prefix: d.prefix + field + "."}
 	}
 	var flat object
-	for k, v := range d.obj {
-		if rest, ok := strings.CutPrefix(k, field+"."); ok {
-			if flat == nil {
-				flat = object{}
-			}
-			flat[rest] = v
+	for _, m := range d.obj {
+		if rest, ok := bytes.CutPrefix(m.key, []byte(field+".")); ok {
+			flat = append(flat, member{key: rest, val: m.val})
 		}
 	}
 	if flat == nil {

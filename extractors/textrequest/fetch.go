@@ -32,46 +32,56 @@ func ErrorCode(body []byte) string {
 	return s
 }
 
-// envelope is the §2 list envelope. Items stay undecoded so each record is decoded (and
-// rejected) on its own.
-type envelope struct {
-	Meta  json.RawMessage `json:"meta"`
-	Items json.RawMessage `json:"items"`
-}
-
 // unknownTotal stands for a total the server did not send (apiclient's convention): the
 // scan then ends on a short or empty page, or a 204.
 const unknownTotal = -1
 
-// decodeList reads a list body: the §2 envelope, or a bare array (custom fields). It
-// returns the items and meta.total_items (unknownTotal when absent or unreadable).
+// decodeList reads a list body: the §2 envelope ({"meta", "items"}, keys matched ignoring
+// case as a struct decode would), or a bare array (custom fields). It returns the items
+// and meta.total_items (unknownTotal when absent or unreadable). The body is split and
+// validated in one pass (apiclient.EachMember): the items are sub-slices of body, not
+// copies, and an error wrapping apiclient.ErrMalformed means the body was cut short.
 func decodeList(body []byte) ([]json.RawMessage, int, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, 0, nil
 	}
 	if body[0] == '[' {
-		var items []json.RawMessage
-		if err := json.Unmarshal(body, &items); err != nil {
+		items, err := apiclient.SplitArray(body)
+		if err != nil {
 			return nil, 0, fmt.Errorf("decode list: %w", err)
 		}
 		return items, len(items), nil
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	var metaRaw, itemsRaw json.RawMessage
+	err := apiclient.EachMember(body, func(k, v []byte) error {
+		switch {
+		case apiclient.KeyFold(k, "items"):
+			itemsRaw = v
+		case apiclient.KeyFold(k, "meta"):
+			metaRaw = v
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, 0, fmt.Errorf("decode envelope: %w", err)
 	}
 	var items []json.RawMessage
-	if !isNull(env.Items) {
-		if err := json.Unmarshal(env.Items, &items); err != nil {
+	if !isNull(itemsRaw) {
+		if items, err = apiclient.SplitArray(itemsRaw); err != nil {
 			return nil, 0, fmt.Errorf("decode envelope items: %w", err)
 		}
 	}
 	total := unknownTotal
-	if !isNull(env.Meta) {
-		var meta map[string]json.RawMessage
-		if json.Unmarshal(env.Meta, &meta) == nil {
-			if n, err := parseInt(meta["total_items"]); err == nil && n >= 0 && n <= math.MaxInt32 {
+	if !isNull(metaRaw) {
+		var totalRaw json.RawMessage
+		if apiclient.EachMember(metaRaw, func(k, v []byte) error {
+			if apiclient.KeyEquals(k, "total_items") {
+				totalRaw = v
+			}
+			return nil
+		}) == nil {
+			if n, err := parseInt(totalRaw); err == nil && n >= 0 && n <= math.MaxInt32 {
 				total = int(n)
 			}
 		}
@@ -81,21 +91,30 @@ func decodeList(body []byte) ([]json.RawMessage, int, error) {
 
 // getList fetches one page of a list endpoint. A 204 is reported as noContent.
 func (e *Extractor) getList(ctx context.Context, path string, q url.Values) (items []json.RawMessage, total int, noContent bool, err error) {
-	// GetJSON (not Get) so that a complete-but-invalid body, a truncated answer, is
-	// retried like a 5xx.
-	var body json.RawMessage
-	resp, err := e.cfg.Client.GetJSON(ctx, path, q, &body)
+	// GetDecode (not Get) so that a truncated answer, which fails to split, is retried
+	// like a 5xx; a well-formed body of the wrong shape is this package's error.
+	var shapeErr error
+	_, err = e.cfg.Client.GetDecode(ctx, path, q, func(r *apiclient.Response) error {
+		items, total, noContent, shapeErr = nil, 0, false, nil
+		if r.Status == http.StatusNoContent || len(bytes.TrimSpace(r.Body)) == 0 {
+			noContent = true
+			return nil
+		}
+		var err error
+		items, total, err = decodeList(r.Body)
+		if errors.Is(err, apiclient.ErrMalformed) {
+			return err
+		}
+		shapeErr = err
+		return nil
+	})
 	if err != nil {
 		return nil, 0, false, err
 	}
-	if resp.Status == http.StatusNoContent || len(bytes.TrimSpace(body)) == 0 {
-		return nil, 0, true, nil
+	if shapeErr != nil {
+		return nil, 0, false, fmt.Errorf("GET %s: %w", path, shapeErr)
 	}
-	items, total, err = decodeList(body)
-	if err != nil {
-		return nil, 0, false, fmt.Errorf("GET %s: %w", path, err)
-	}
-	return items, total, false, nil
+	return items, total, noContent, nil
 }
 
 // pageFetch returns an apiclient.PageFetch for a paged list endpoint with fixed filters.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -178,8 +179,8 @@ func contactFields(d *decoder) []fieldValue {
 	if isNull(raw) {
 		return nil
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	items, err := apiclient.SplitArray(raw)
+	if err != nil {
 		d.fail(badField("custom_fields", "an array of objects", raw))
 		return nil
 	}
