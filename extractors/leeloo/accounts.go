@@ -311,20 +311,15 @@ func (r *run) accountDetail(ctx context.Context, a *Account) (*batch, error) {
 	b := newBatch()
 	id := a.ID.Text()
 	path := "/api/v1/accounts/" + pathEscape(id)
-	var body json.RawMessage
-	_, err := r.e.cfg.Client.GetJSON(ctx, path, url.Values{"include": {"contactedUsers,orders"}}, &body)
+	env, body, err := r.e.getBody(ctx, path, url.Values{"include": {"contactedUsers,orders"}})
 	if err == nil {
-		var env *envelope
-		env, err = r.e.decodeEnvelope(path, body)
-		if err == nil {
-			if derr := decodeItem(env.Data, &a.detail); derr != nil {
-				// The list row still loads; the detail goes to rejects with the reason.
-				b.reject(tabAccounts, body, fmt.Errorf("account %s detail: %w", id, derr))
-				a.detail = AccountFields{}
-				return b, nil
-			}
-			a.detailRaw = body
+		if derr := decodeItem(env.Data, &a.detail); derr != nil {
+			// The list row still loads; the detail goes to rejects with the reason.
+			b.reject(tabAccounts, body, fmt.Errorf("account %s detail: %w", id, derr))
+			a.detail = AccountFields{}
+			return b, nil
 		}
+		a.detailRaw = body
 	}
 	if isNotFound(err) {
 		r.log.Warn("account disappeared between list and detail", "account_id", id)

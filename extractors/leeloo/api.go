@@ -82,14 +82,39 @@ type meta struct {
 
 // get fetches path and returns its envelope, checking the body's status.
 func (e *Extractor) get(ctx context.Context, path string, q url.Values) (*envelope, error) {
-	var body json.RawMessage
-	if _, err := e.cfg.Client.GetJSON(ctx, path, q, &body); err != nil {
-		return nil, withCode(err)
-	}
-	return e.decodeEnvelope(path, body)
+	env, _, err := e.getBody(ctx, path, q)
+	return env, err
 }
 
-// decodeEnvelope reads an answer's envelope and checks its status.
+// getBody is get also returning the body. The body is split and validated in one pass
+// (decodeEnvelope); one that is cut short is retried by the client like a 5xx, a
+// well-formed one of the wrong shape or with status 0 is an error of this package.
+func (e *Extractor) getBody(ctx context.Context, path string, q url.Values) (*envelope, json.RawMessage, error) {
+	var (
+		env     *envelope
+		body    json.RawMessage
+		bodyErr error
+	)
+	_, err := e.cfg.Client.GetDecode(ctx, path, q, func(r *apiclient.Response) error {
+		body = r.Body
+		env, bodyErr = e.decodeEnvelope(path, r.Body)
+		if errors.Is(bodyErr, apiclient.ErrMalformed) {
+			return bodyErr
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, withCode(err)
+	}
+	if bodyErr != nil {
+		return nil, nil, bodyErr
+	}
+	return env, body, nil
+}
+
+// decodeEnvelope reads an answer's envelope and checks its status. The envelope's parts
+// are sub-slices of body; an error wrapping apiclient.ErrMalformed means body is not
+// well-formed JSON (cut short).
 func (e *Extractor) decodeEnvelope(path string, body json.RawMessage) (*envelope, error) {
 	env := &envelope{}
 	t := bytes.TrimSpace(body)
@@ -97,13 +122,43 @@ func (e *Extractor) decodeEnvelope(path string, body json.RawMessage) (*envelope
 	case len(t) == 0: // 204
 		return env, nil
 	case t[0] == '[': // a bare list (tolerated for list endpoints)
+		if err := apiclient.EachElement(t, func([]byte) error { return nil }); err != nil {
+			return nil, fmt.Errorf("leeloo GET %s: decode list: %w", path, err)
+		}
 		env.Data = t
 		return env, nil
 	case t[0] != '{':
+		if err := apiclient.EachElement(t, func([]byte) error { return nil }); errors.Is(err, apiclient.ErrMalformed) {
+			return nil, fmt.Errorf("leeloo GET %s: %w", path, err)
+		}
 		return nil, fmt.Errorf("leeloo GET %s: answer is not a JSON object", path)
 	}
-	if err := json.Unmarshal(t, env); err != nil {
+	// Keys are matched ignoring case, as a struct decode would; a repeated key keeps its
+	// last value.
+	var metaRaw json.RawMessage
+	err := apiclient.EachMember(t, func(k, v []byte) error {
+		switch {
+		case apiclient.KeyFold(k, "data"):
+			env.Data = v
+		case apiclient.KeyFold(k, "meta"):
+			metaRaw = v
+		case apiclient.KeyFold(k, "status"):
+			env.Status = v
+		case apiclient.KeyFold(k, "included"):
+			env.Included = v
+		case apiclient.KeyFold(k, "error"):
+			env.Error = v
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("leeloo GET %s: decode envelope: %w", path, err)
+	}
+	if len(metaRaw) > 0 && string(metaRaw) != "null" {
+		env.Meta = &meta{}
+		if err := json.Unmarshal(metaRaw, env.Meta); err != nil {
+			return nil, fmt.Errorf("leeloo GET %s: decode envelope: %w", path, err)
+		}
 	}
 	if statusFailed(env.Status) || (len(env.Status) == 0 && len(bytes.TrimSpace(env.Error)) > 0 && string(bytes.TrimSpace(env.Error)) != "null") {
 		ae := &APIError{Path: path, Code: ErrorCode(t)}
@@ -144,9 +199,9 @@ func listItems(data json.RawMessage, key string) ([]json.RawMessage, error) {
 	if len(t) == 0 || string(t) == "null" {
 		return nil, nil
 	}
-	var items []json.RawMessage
 	if t[0] == '[' {
-		if err := json.Unmarshal(t, &items); err != nil {
+		items, err := apiclient.SplitArray(t)
+		if err != nil {
 			return nil, fmt.Errorf("decode data: %w", err)
 		}
 		return items, nil
@@ -154,22 +209,40 @@ func listItems(data json.RawMessage, key string) ([]json.RawMessage, error) {
 	if t[0] != '{' {
 		return nil, fmt.Errorf("data is neither a list nor an object")
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(t, &obj); err != nil {
+	// A key repeated in the object keeps its last value, as a map decode would.
+	var (
+		keyed  json.RawMessage
+		lists  = map[string]json.RawMessage{}
+		hasKey bool
+	)
+	err := apiclient.EachMember(t, func(k, v []byte) error {
+		name, err := apiclient.Unquote(k)
+		if err != nil {
+			return err
+		}
+		if key != "" && name == key {
+			keyed, hasKey = v, true
+		}
+		if len(v) > 0 && v[0] == '[' {
+			lists[name] = v
+		} else {
+			delete(lists, name)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("decode data: %w", err)
 	}
-	if v, ok := obj[key]; ok && key != "" {
-		return listItems(v, "")
+	if hasKey {
+		return listItems(keyed, "")
 	}
 	// The only array in the object is the list ({"data":{"people":[...]}} guard).
+	if len(lists) > 1 {
+		return nil, fmt.Errorf("data object holds several lists")
+	}
 	var found json.RawMessage
-	for _, v := range obj {
-		if v = bytes.TrimSpace(v); len(v) > 0 && v[0] == '[' {
-			if found != nil {
-				return nil, fmt.Errorf("data object holds several lists")
-			}
-			found = v
-		}
+	for _, v := range lists {
+		found = v
 	}
 	if found == nil {
 		return nil, fmt.Errorf("data is an object without a list")

@@ -39,8 +39,8 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0 || string(b) == "null":
 	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := apiclient.Unquote(b)
+		if err != nil {
 			f.Bad = true
 			return nil
 		}
@@ -87,8 +87,8 @@ func (f *FlexTime) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0 || string(b) == "null":
 	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := apiclient.Unquote(b)
+		if err != nil {
 			f.Bad = true
 			return nil
 		}
@@ -145,7 +145,8 @@ func (f *FlexNumber) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || s == "null":
 		return nil
 	case b[0] == '"':
-		if err := json.Unmarshal(b, &s); err != nil {
+		var err error
+		if s, err = apiclient.Unquote(b); err != nil {
 			f.Bad = true
 			return nil
 		}
@@ -274,8 +275,8 @@ func (f *FlexStrings) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		return nil
 	case b[0] == '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(b, &items); err != nil {
+		items, err := apiclient.SplitArray(b)
+		if err != nil {
 			f.Bad = true
 			return nil
 		}
@@ -349,6 +350,17 @@ func decodeItem(raw json.RawMessage, dst any) error {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
 		return fmt.Errorf("item is not a JSON object")
+	}
+	if v := reflect.ValueOf(dst); v.Kind() == reflect.Pointer && !v.IsNil() {
+		if p := planFor(v.Type().Elem()); p != nil {
+			if err := decodeFields(t, v.Elem(), p); err != nil {
+				return err
+			}
+			if name := planBadField(v.Elem(), p); name != "" {
+				return fmt.Errorf("field %s: value of an unexpected type", name)
+			}
+			return nil
+		}
 	}
 	if err := json.Unmarshal(t, dst); err != nil {
 		var te *json.UnmarshalTypeError
