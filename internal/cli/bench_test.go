@@ -9,9 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -417,8 +419,13 @@ func BenchmarkPeakMemory(b *testing.B) {
 		for _, scale := range scales {
 			base := startChildSimulator(b, fmt.Sprintf("--scale %d", scale))
 			eng, jobs := benchEngine(b, base)
+			profile := ""
+			if dir := os.Getenv(envHeapProfile); dir != "" {
+				runtime.MemProfileRate = 4096
+				profile = filepath.Join(dir, fmt.Sprintf("heap-scale%d.pprof", scale))
+			}
 			runtime.GC()
-			stop := sampleHeap()
+			stop := sampleHeap(profile)
 			res, wall := mustSync(b, eng, jobs, syncOptions{})
 			p, cycles := stop()
 			peaks[scale] = peak{p.objects, p.live, p.base}
@@ -438,6 +445,12 @@ func BenchmarkPeakMemory(b *testing.B) {
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 
+// envHeapProfile names a directory: BenchmarkPeakMemory then writes a heap profile
+// (pprof, sampled every 4 KiB) each time the live heap reaches a new peak, as
+// heap-scale<N>.pprof, for `go tool pprof -sample_index=inuse_space -top`. The profile
+// is the live set of the last completed GC cycle, which is what the peak measures.
+const envHeapProfile = "CRMSYNC_BENCH_HEAPPROFILE"
+
 // heapPeak is what sampleHeap saw.
 type heapPeak struct {
 	// objects is the peak of heap objects (live and not yet collected).
@@ -447,8 +460,10 @@ type heapPeak struct {
 }
 
 // sampleHeap samples the heap every 5 ms until the returned stop is called, and
-// returns the peaks and the GC cycles completed meanwhile.
-func sampleHeap() func() (heapPeak, uint64) {
+// returns the peaks and the GC cycles completed meanwhile. With a profile path it
+// writes a heap profile there whenever the live heap passes its last profiled peak by
+// 2 % (a profile costs milliseconds; most samples repeat the same cycle).
+func sampleHeap(profile string) func() (heapPeak, uint64) {
 	samples := []metrics.Sample{
 		{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"},
 	}
@@ -456,7 +471,7 @@ func sampleHeap() func() (heapPeak, uint64) {
 	p := heapPeak{base: samples[1].Value.Uint64()}
 	cycles0 := samples[2].Value.Uint64()
 	var mu sync.Mutex
-	var cycles uint64
+	var cycles, profiled uint64
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -470,6 +485,10 @@ func sampleHeap() func() (heapPeak, uint64) {
 			p.live = max(p.live, samples[1].Value.Uint64())
 			cycles = samples[2].Value.Uint64() - cycles0
 			mu.Unlock()
+			if live := samples[1].Value.Uint64(); profile != "" && live > profiled+profiled/50 {
+				profiled = live
+				writeHeapProfile(profile)
+			}
 			select {
 			case <-done:
 				return
@@ -484,6 +503,16 @@ func sampleHeap() func() (heapPeak, uint64) {
 		defer mu.Unlock()
 		return p, cycles
 	}
+}
+
+// writeHeapProfile writes the heap profile to path; a failure only loses the profile.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
 }
 
 func signalContext() (context.Context, context.CancelFunc) {

@@ -21,12 +21,12 @@ import (
 // Defaults for Config's zero fields.
 const (
 	DefaultConcurrency  = 4
-	DefaultBuffer       = 2
+	DefaultBuffer       = 1
 	DefaultLoadWorkers  = 2
 	DefaultLoadGrace    = 10 * time.Second
-	DefaultGroupRows    = 2500
+	DefaultGroupRows    = 1000
 	DefaultGroupBatches = 500
-	DefaultQueueRows    = 2 * DefaultGroupRows
+	DefaultQueueRows    = DefaultGroupRows
 	DefaultQueueBatches = 2 * DefaultGroupBatches
 	// finishTimeout bounds the final sync.runs write, which runs detached from the
 	// (possibly cancelled) run context so a cancelled run is still recorded.
@@ -40,26 +40,33 @@ type Config struct {
 	// loads, so the pool needs at least 2×Concurrency connections.
 	Concurrency int
 	// Buffer is the number of batches that may wait in the channel between a stream's
-	// extractor and the dispatcher that hands them to the load workers (default 2).
+	// extractor and the dispatcher that hands them to the load workers (default 1: the
+	// queue behind it already lets the extractor run ahead of the loads).
 	Buffer int
 	// QueueRows and QueueBatches bound what a stream has received but not committed
 	// yet (waiting for a load worker or being loaded): while either is reached the
-	// extractor is held back (defaults 5,000 rows, 1,000 batches: twice a group's
-	// limits, so the next group gathers while one loads). A stream therefore holds at
-	// most QueueRows rows plus one batch, Buffer batches in the channel and the one the
-	// extractor is building. QueueRows is what bounds memory when the loader is the
-	// slower side: in the peak-memory benchmark at scale 30 (Text Request contacts,
-	// pages of ~2,300 rows with their raw JSON) 20,000 rows held 34 MiB at the peak,
-	// 5,000 rows 25 MiB, with the same throughput.
+	// extractor is held back (defaults GroupRows rows, i.e. 1,000, and 1,000 batches).
+	// A stream therefore holds at most QueueRows rows plus one batch, Buffer batches in
+	// the channel and the one the extractor is building. A batch above QueueRows (a
+	// Text Request contacts page, ~2,300 rows) is admitted alone, so a stream of large
+	// pages has one page loading while the extractor builds the next; a stream of small
+	// batches (one per chat) still gathers hundreds of them while a group loads, which is
+	// what group commit needs. Measured (BenchmarkPeakMemory, BenchmarkFullSync, old
+	// and new defaults alternated twice on one tree): 5,000 queued rows, 2,500-row
+	// groups and Buffer 2 peaked at 25.5 and 29.9 MiB at scale 30, these defaults at
+	// 23.2 and 22.4 MiB; the full sync was no slower (20.7k, 23.4k against 27.1k, 26.5k
+	// rows/s). At scale 10 the peak is set by the Text Request extractor's pages (500
+	// contacts, ~2 MiB decoded, up to two per dashboard), not by this queue.
 	QueueRows, QueueBatches int
 	// GroupRows and GroupBatches bound one group commit: a load worker commits every
 	// batch waiting for it in one Load, up to GroupRows rows (at least one batch) and
-	// GroupBatches batches (defaults 2,500 and 500). Small batches (one per chat, ~7
-	// rows) then share a transaction instead of paying one each; 2,500 rows make a
-	// transaction's fixed cost (a dozen round trips and a commit) negligible per row,
-	// while a stream of large batches (a page of 500 contacts) gets large transactions
-	// anyway: a batch above GroupRows is loaded alone. GroupBatches 1 commits each batch
-	// on its own.
+	// GroupBatches batches (defaults 1,000 and 500). Small batches (one per chat, ~7
+	// rows) then share a transaction instead of paying one each; 1,000 rows already
+	// spread a transaction's fixed cost (a dozen round trips and a commit) thinly, and a
+	// stream of large batches (a page of 500 contacts) gets large transactions anyway: a
+	// batch above GroupRows is loaded alone. Larger groups only cost memory (the loader
+	// converts a group's rows into a second copy). GroupBatches 1 commits each batch on
+	// its own.
 	GroupRows, GroupBatches int
 	// LoadGrace is how long the batch being loaded when the run is cancelled may keep
 	// going so it can commit rather than be thrown away (default 10s). Past it the
@@ -96,7 +103,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.GroupRows = cmp.Or(max(c.GroupRows, 0), DefaultGroupRows)
 	c.GroupBatches = cmp.Or(max(c.GroupBatches, 0), DefaultGroupBatches)
-	c.QueueRows = cmp.Or(max(c.QueueRows, 0), max(DefaultQueueRows, 2*c.GroupRows))
+	c.QueueRows = cmp.Or(max(c.QueueRows, 0), max(DefaultQueueRows, c.GroupRows))
 	c.QueueBatches = cmp.Or(max(c.QueueBatches, 0), max(DefaultQueueBatches, 2*c.GroupBatches))
 	if c.LoadGrace == 0 {
 		c.LoadGrace = DefaultLoadGrace
