@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
@@ -97,24 +98,33 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 	}
 	read, skipped := 0, 0
 	err := e.walkContacts(ctx, p.dashboard, &run.Plan, 1, catchUp, func(items []json.RawMessage, advance func()) error {
+		var jobs []*contactJob
+		queued := map[string]bool{}
 		for _, raw := range items {
 			// Contacts that cannot be decoded are rejected by the contacts stream; here
 			// they are passed over.
 			c, rej := mapContact(p.dashboard, raw)
-			if rej != nil || done[c.Phone] {
+			if rej != nil || done[c.Phone] || queued[c.Phone] {
 				continue
 			}
-			run.Max = maxTime(run.Max, c.LastContact)
+			queued[c.Phone] = true
 			cutoff, skip := e.messageCutoff(&cur, c)
 			if !skip && !pathSafe(c.Phone) {
 				p.logger.WarnContext(ctx, "cannot read the messages of a phone with / or ? in it", "phone", c.Phone)
 				skip = true
 			}
-			if skip {
+			jobs = append(jobs, &contactJob{c: c, cutoff: cutoff, skip: skip})
+		}
+		ahead := e.fetchAhead(ctx, p.dashboard, jobs)
+		defer ahead.stop()
+		for i, j := range jobs {
+			c := j.c
+			run.Max = maxTime(run.Max, c.LastContact)
+			if j.skip {
 				skipped++
 			} else {
 				read++
-				if err := e.contactMessages(ctx, p.dashboard, c.Phone, cutoff, sink(c.Phone)); err != nil {
+				if err := ahead.apply(i, sink(c.Phone)); err != nil {
 					return err
 				}
 			}
@@ -163,6 +173,74 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		return fmt.Errorf("messages: %w", err)
 	}
 	return nil
+}
+
+// contactJob is a listed contact whose messages a contacts page needs, in list order.
+type contactJob struct {
+	c      *contactRecord
+	cutoff *time.Time
+	skip   bool // nothing to read
+
+	pages chan []json.RawMessage // the fetched pages, closed after the last one
+	err   error                  // the fetch's outcome, set before pages is closed
+}
+
+// contactWindow fetches the messages of a page's contacts ahead of the one being applied,
+// at most Config.Concurrency contacts at a time: with the rate limit off, one round trip
+// per contact is what bounds this stream. Pages are handed on in list order from the
+// caller's goroutine (apply), so batches, cursors and resumption are as with one fetch at
+// a time; each contact fetched ahead holds at most a couple of pages until its turn.
+type contactWindow struct {
+	e         *Extractor
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	dashboard int64
+	jobs      []*contactJob
+	next      int // the next job to start
+}
+
+func (e *Extractor) fetchAhead(ctx context.Context, dashboard int64, jobs []*contactJob) *contactWindow {
+	wctx, cancel := context.WithCancel(ctx)
+	return &contactWindow{e: e, ctx: wctx, cancel: cancel, dashboard: dashboard, jobs: jobs}
+}
+
+// apply starts the fetches of jobs up to i+Concurrency-1 and hands job i's pages to sink
+// as they arrive; it returns the fetch's error or sink's.
+func (w *contactWindow) apply(i int, sink func([]json.RawMessage) error) error {
+	for ; w.next < len(w.jobs) && w.next < i+max(w.e.cfg.Concurrency, 1); w.next++ {
+		if j := w.jobs[w.next]; !j.skip {
+			w.start(j)
+		}
+	}
+	j := w.jobs[i]
+	for items := range j.pages {
+		if err := sink(items); err != nil {
+			return err
+		}
+	}
+	return j.err
+}
+
+func (w *contactWindow) start(j *contactJob) {
+	j.pages = make(chan []json.RawMessage, 2)
+	w.wg.Go(func() {
+		defer close(j.pages)
+		j.err = w.e.contactMessages(w.ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
+			select {
+			case j.pages <- items:
+				return nil
+			case <-w.ctx.Done():
+				return w.ctx.Err()
+			}
+		})
+	})
+}
+
+// stop cancels the fetches still running (after an error) and waits for them.
+func (w *contactWindow) stop() {
+	w.cancel()
+	w.wg.Wait()
 }
 
 // messageCutoff decides whether a listed contact's messages need reading, and down to
