@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -58,7 +60,8 @@ type chats struct {
 // newest-first, until a whole page is older than the watermark minus Lookback.
 func (r *run) messages(ctx context.Context) error {
 	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: map[string]bool{}}
-	return r.walkWindows(ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+	p := c.newPool(ctx)
+	return p.wait(r.walkWindows(p.ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		refs := make([]chatRef, 0, len(items))
 		for _, raw := range items {
 			var ch Channel
@@ -67,8 +70,8 @@ func (r *run) messages(ctx context.Context) error {
 			}
 			refs = append(refs, chatRef{id: ch.ID.Text(), last: ch.LastMessageTime})
 		}
-		return c.syncPage(ctx, refs, cursor)
-	})
+		return p.syncPage(refs, cursor)
+	}))
 }
 
 // accountMessages is messages through the v1 API: accounts are listed in full (v1 has no
@@ -77,7 +80,8 @@ func (r *run) messages(ctx context.Context) error {
 // (the account id is the channel id).
 func (r *run) accountMessages(ctx context.Context) error {
 	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: map[string]bool{}}
-	return r.walkScan(ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+	p := c.newPool(ctx)
+	return p.wait(r.walkScan(p.ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		refs := make([]chatRef, 0, len(items))
 		for _, raw := range items {
 			var a AccountFields
@@ -86,27 +90,96 @@ func (r *run) accountMessages(ctx context.Context) error {
 			}
 			refs = append(refs, chatRef{id: a.ID.Text(), last: a.LastMessageTime})
 		}
-		return c.syncPage(ctx, refs, cursor)
-	})
+		return p.syncPage(refs, cursor)
+	}))
 }
 
-// syncPage reads the chats of one listing page that need it, in parallel, then commits
-// the listing cursor.
-func (c *chats) syncPage(ctx context.Context, refs []chatRef, cursor json.RawMessage) error {
-	r := c.r
+// chatPool reads the chats of consecutive listing pages with at most Config.Concurrency
+// chats at a time, sliding across pages: the next listing page is fetched and its chats
+// started while the previous page's last chats are still being read (waiting for a
+// page's slowest chat would leave the other workers idle). A listing page's cursor
+// (partition "") is sent only once every chat of that page and of every earlier page has
+// sent its batches, in page order, so it never moves past a chat not yet handed on.
+type chatPool struct {
+	c     *chats
+	g     *errgroup.Group
+	ctx   context.Context // cancelled when a chat fails
+	mu    sync.Mutex      // guards pages and their left counts
+	emit  sync.Mutex      // held while sending cursors, so they go out in page order
+	pages []*listingPage  // pages whose cursor is not sent yet, in order
+}
+
+// listingPage is a listing page's cursor waiting for its chats.
+type listingPage struct {
+	left   int // chats still being read
+	cursor json.RawMessage
+}
+
+func (c *chats) newPool(ctx context.Context) *chatPool {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.r.e.cfg.Concurrency, 1))
+	return &chatPool{c: c, g: g, ctx: gctx}
+}
+
+// syncPage starts reading the chats of one listing page that need it; it blocks only
+// while every worker is busy.
+func (p *chatPool) syncPage(refs []chatRef, cursor json.RawMessage) error {
 	var todo []chatRef
 	for _, ref := range refs {
-		if c.needsSync(ref) {
+		if p.c.needsSync(ref) {
 			todo = append(todo, ref)
 		}
 	}
-	err := forEach(ctx, len(todo), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
-		return c.syncChat(ctx, todo[i])
-	})
-	if err != nil {
+	lp := &listingPage{left: len(todo), cursor: cursor}
+	p.mu.Lock()
+	p.pages = append(p.pages, lp)
+	p.mu.Unlock()
+	if len(todo) == 0 {
+		return p.flush()
+	}
+	for _, ref := range todo {
+		if err := p.ctx.Err(); err != nil {
+			return err // a chat failed: its page's cursor (and every later one) stays unsent
+		}
+		p.g.Go(func() error {
+			if err := p.c.syncChat(p.ctx, ref); err != nil {
+				return err
+			}
+			p.mu.Lock()
+			lp.left--
+			p.mu.Unlock()
+			return p.flush()
+		})
+	}
+	return nil
+}
+
+// flush sends the cursors of the leading pages whose chats are all handed on.
+func (p *chatPool) flush() error {
+	p.emit.Lock()
+	defer p.emit.Unlock()
+	for {
+		p.mu.Lock()
+		if len(p.pages) == 0 || p.pages[0].left > 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		lp := p.pages[0]
+		p.pages = p.pages[1:]
+		p.mu.Unlock()
+		if err := p.c.r.send(p.ctx, newBatch().done("", lp.cursor, p.c.r.counter)); err != nil {
+			return err
+		}
+	}
+}
+
+// wait waits for the chats still being read and returns the first failure: a chat's
+// error before the listing's (which is then usually its cancellation).
+func (p *chatPool) wait(listErr error) error {
+	if err := p.g.Wait(); err != nil {
 		return err
 	}
-	return r.send(ctx, newBatch().done("", cursor, r.counter))
+	return listErr
 }
 
 // needsSync decides whether a listed chat must be read in this run.
