@@ -19,7 +19,9 @@
 // string or a string as a number is accepted, null and missing fields are NULL); an item
 // that is not an object, lacks its key or holds a value of an impossible type (an object
 // for a name, "a lot" for a price) becomes a stream.Reject naming the field, and the rest
-// of the page loads.
+// of the page loads. A body is split once (apiclient.EachMember through GetDecode: a body
+// cut short is retried) and each item decoded once by a cached field table of its DTO
+// (structdecode.go); raw values are sub-slices of the body, not copies.
 //
 // # Streams and their checkpoints
 //
@@ -40,6 +42,8 @@
 //     scan's offset); partition "" lists the channels with the same windows. The first
 //     run reads every chat; later runs only chats whose lastMessageTime passed their
 //     watermark, newest first, until a whole page is older than watermark minus Lookback.
+//     Up to Concurrency chats are read at once, across listing pages (chatPool); the
+//     listing cursor follows only once its page's chats are handed on.
 //   - accounts (+ account_subscriptions): the v1 list, newest-first by key time
 //     (lastMessageTime, or createdAt for a never-messaged account; the order is seen in
 //     the examples, not documented). A full pass (first run, full refresh, a sweep every

@@ -54,7 +54,13 @@
 // Z, with fractional seconds). An item that is not an object, lacks its key, or has a
 // field of the wrong type (text where a number is due, an unparseable timestamp, an
 // object where text is due) becomes a stream.Reject naming the field, and the rest of the
-// page loads. raw keeps every item exactly as received, unknown fields included.
+// page loads. raw keeps every item exactly as received, unknown fields included. A body is
+// split once (apiclient.EachMember through GetDecode: a body cut short is retried) and each
+// item's fields are read from that split without copies or a map (object).
+//
+// The messages stream fetches up to Config.Concurrency contacts of a contacts page ahead
+// and applies them in list order (contactWindow), so its batches and cursors are those of
+// a one-at-a-time read.
 //
 // Phones are stored as returned plus a digits-only column; a contact phone is sent in
 // URL paths as returned and escaped by apiclient. A message without an id gets the stable

@@ -311,11 +311,13 @@ func messageTimes(items []json.RawMessage) ([]time.Time, bool) {
 	times := make([]time.Time, 0, len(items))
 	all := true
 	for _, raw := range items {
-		var m struct {
-			TS json.RawMessage `json:"message_timestamp_utc"`
+		o, err := parseObject(raw)
+		if err != nil {
+			all = false
+			continue
 		}
-		var s string
-		if json.Unmarshal(raw, &m) != nil || json.Unmarshal(m.TS, &s) != nil {
+		s, err := apiclient.Unquote(o.get("message_timestamp_utc"))
+		if err != nil {
 			all = false
 			continue
 		}

@@ -18,6 +18,10 @@
 // Paginators: OffsetPages and PagePages hand pages on strictly in order from the
 // calling goroutine, optionally fetching ahead, re-read on drift (the total shrinking
 // mid-scan), and mark the final page Last.
+//
+// JSON: EachMember, EachElement and SplitArray split a body into its parts in one
+// validating pass, sharing its memory (see jsonscan.go); with GetDecode a body that does
+// not split (ErrMalformed: cut short) is retried like a 5xx.
 package apiclient
 
 import (
