@@ -26,7 +26,7 @@
 //
 // Lists are read with apiclient.PagePages: 0-based pages, stopping on a 204, an empty
 // page, or when the total is reached, paging by the size the server returned rather than
-// the size asked (Config.PageSize, default 500; the API documents no maximum). The
+// the size asked (Config.PageSize, default 100; the API documents no maximum). The
 // account's budget (100 requests a minute by default) is enforced by the shared
 // apiclient.Client; this package keeps the incremental path frugal instead: two filtered
 // contact scans, messages only for contacts that moved, payments stopping at the

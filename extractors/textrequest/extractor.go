@@ -19,6 +19,9 @@ import (
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
+// DefaultPageSize is the page_size asked for when Config.PageSize is zero.
+const DefaultPageSize = 100
+
 // Config configures an Extractor. Zero fields take the defaults noted.
 type Config struct {
 	// Client is the Text Request API client (base URL including /api/v3, the x-api-key
@@ -26,9 +29,11 @@ type Config struct {
 	Client *apiclient.Client
 	// Logger receives one debug line per page and warnings (default: discard).
 	Logger *slog.Logger
-	// PageSize is the page_size asked for (default 500). The API documents no maximum;
+	// PageSize is the page_size asked for (default 100). The API documents no maximum;
 	// a server that caps it is paged by what it returns. Bigger pages spend less of the
-	// tiny request budget.
+	// tiny request budget on list scans, but a full sync spends one request per contact
+	// on messages anyway, and a decoded 500-contact page (with its tags, groups and
+	// fields) holds about 2 MiB per dashboard read in parallel: 100 keeps memory flat.
 	PageSize int
 	// Ahead is how many pages of a full scan may be fetched concurrently once the total is
 	// known (default 1). Early-stopping scans (payments, messages) always read one page
@@ -84,7 +89,7 @@ func New(cfg Config) (*Extractor, error) {
 			return nil, fmt.Errorf("textrequest config: Dashboards: bad dashboard id %d", id)
 		}
 	}
-	cfg.PageSize = cmp.Or(cfg.PageSize, 500)
+	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
 	cfg.Ahead = cmp.Or(cfg.Ahead, 1)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 2)
 	cfg.Lookback = cmp.Or(cfg.Lookback, 24*time.Hour)

@@ -32,7 +32,7 @@ func TestNewValidates(t *testing.T) {
 
 	ex, err := New(Config{Client: client, Dashboards: []int64{7, 5, 7}})
 	require.NoError(t, err)
-	require.Equal(t, 500, ex.cfg.PageSize)
+	require.Equal(t, DefaultPageSize, ex.cfg.PageSize)
 	require.Equal(t, 24*time.Hour, ex.cfg.Lookback)
 	require.Equal(t, 24*time.Hour, ex.cfg.FullSweepEvery)
 	require.Equal(t, []int64{5, 7}, ex.cfg.Dashboards)

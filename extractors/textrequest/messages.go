@@ -16,8 +16,9 @@ import (
 
 // defaultFlushRows is the size at which a messages batch is committed before its
 // contacts page is done (after the contact that reached it), so batches stay a few
-// thousand rows; a single contact is cut only past four times that.
-const defaultFlushRows = 5000
+// thousand rows; a single contact is cut only past four times that. The pipeline groups
+// small batches into one commit anyway, so a small bound costs no transactions.
+const defaultFlushRows = 1000
 
 // runMessages syncs one dashboard's messages through the per-contact endpoint
 // /dashboards/{id}/contacts/{phone}/messages, the only documented way to read them.

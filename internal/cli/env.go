@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/textrequest"
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -58,7 +59,7 @@ var EnvVars = []EnvVar{
 	{"TEXTREQUEST_RATE_LIMIT", "request budget of all Text Request streams, N/duration or off", DefaultTextRequestRateLimit},
 	{"TEXTREQUEST_LOOKBACK", "how far before a watermark incremental reads start again", "24h"},
 	{"TEXTREQUEST_FULL_SWEEP_EVERY", "how often contacts/payments are re-read completely; off = never", "24h"},
-	{"TEXTREQUEST_PAGE_SIZE", "page_size asked per page", "500"},
+	{"TEXTREQUEST_PAGE_SIZE", "page_size asked per page", strconv.Itoa(textrequest.DefaultPageSize)},
 	{"TEXTREQUEST_CONCURRENCY", "dashboards read in parallel within one stream", "2"},
 	{"TEXTREQUEST_FETCH_AHEAD", "pages of one full scan fetched ahead", "1"},
 }
