@@ -145,7 +145,11 @@ func (r *run) accounts(ctx context.Context) error {
 	// later message would pass it: only times up to the run's start plus Lookback count
 	// (server clocks a little ahead of ours still do).
 	wmCeiling := pass.Started.Add(cfg.Lookback)
-	judged := map[string]time.Time{} // accounts decided in this run (drift repeats items)
+	// Accounts decided on this page and the one before: offset drift repeats items of
+	// the pages just read. Keeping only two pages bounds memory whatever the list's
+	// size; an item repeated from further back is judged again, which at worst re-reads
+	// one detail (the load is an upsert).
+	judged := recentSet{}
 
 	newWM := func() *time.Time { return laterOf(cur.WM, pass.Max) }
 	final := func(total *int) json.RawMessage {
@@ -198,8 +202,8 @@ func (r *run) accounts(ctx context.Context) error {
 				k, ok := a.keyTime()
 				if !ok {
 					allOld = false
-					if _, dup := judged[id]; !dup {
-						judged[id] = time.Time{}
+					if _, dup := judged.get(id); !dup {
+						judged.put(id, time.Time{})
 						todo, keys = append(todo, a), append(keys, time.Time{})
 					}
 					continue
@@ -215,10 +219,10 @@ func (r *run) accounts(ctx context.Context) error {
 				if !k.Before(floor) {
 					allOld = false
 				}
-				if j, dup := judged[id]; dup && j.Equal(k) {
+				if j, dup := judged.get(id); dup && j.Equal(k) {
 					continue
 				}
-				judged[id] = k
+				judged.put(id, k)
 				if !pass.Full && cur.WM != nil && a.CreatedAt.Valid && a.CreatedAt.T.After(*cur.WM) {
 					pass.New++
 				}
@@ -253,6 +257,7 @@ func (r *run) accounts(ctx context.Context) error {
 				pass.Band = pruneBand(pass.Band, wm.Add(-cfg.Lookback))
 			}
 			pass.Offset, pass.Last = p.Offset+len(p.Items), prev
+			judged.nextPage()
 
 			stop := !pass.Full && !pass.Unsorted && allOld
 			if stop && pass.Total != nil && cur.Total != nil && *pass.Total-*cur.Total > pass.New {
@@ -338,3 +343,24 @@ func (r *run) accountDetail(ctx context.Context, a *Account) (*batch, error) {
 	}
 	return b, nil
 }
+
+// recentSet remembers values by key for the current and the previous page only.
+type recentSet struct{ cur, prev map[string]time.Time }
+
+func (s *recentSet) get(id string) (time.Time, bool) {
+	if v, ok := s.cur[id]; ok {
+		return v, true
+	}
+	v, ok := s.prev[id]
+	return v, ok
+}
+
+func (s *recentSet) put(id string, v time.Time) {
+	if s.cur == nil {
+		s.cur = map[string]time.Time{}
+	}
+	s.cur[id] = v
+}
+
+// nextPage forgets the page before the one just finished.
+func (s *recentSet) nextPage() { s.prev, s.cur = s.cur, nil }
