@@ -161,22 +161,13 @@ func (q queuedExec) Exec(_ context.Context, sql string, args ...any) (pgconn.Com
 	return pgconn.CommandTag{}, nil
 }
 
-// saveCursors writes every partition's cursor in tx.
-func saveCursors(ctx context.Context, tx pgx.Tx, desc stream.Desc, cursors []partitionCursor) error {
-	switch len(cursors) {
-	case 0:
-		return nil
-	case 1:
-		return checkpoint.Save(ctx, tx, desc.Source, desc.Name, cursors[0].partition, cursors[0].cursor)
-	}
-	var batch pgx.Batch
+// queueCursors queues every partition's cursor write on batch, so a group's cursors
+// (one per partition, possibly hundreds) cost no round trip of their own.
+func queueCursors(ctx context.Context, batch *pgx.Batch, desc stream.Desc, cursors []partitionCursor) error {
 	for _, c := range cursors {
-		if err := checkpoint.Save(ctx, queuedExec{&batch}, desc.Source, desc.Name, c.partition, c.cursor); err != nil {
+		if err := checkpoint.Save(ctx, queuedExec{batch}, desc.Source, desc.Name, c.partition, c.cursor); err != nil {
 			return err
 		}
-	}
-	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
-		return fmt.Errorf("save %d cursors of %s: %w", len(cursors), desc.ID(), err)
 	}
 	return nil
 }

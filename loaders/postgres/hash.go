@@ -251,10 +251,11 @@ func (p *tablePlan) probeHashes(ctx context.Context, tx pgx.Tx) ([]rowState, err
 // refreshHashes stores the hash of staged rows that the merge found equal to the stored
 // ones but whose stored hash differs (NULL before the column existed, or an earlier
 // encoding of the same values), so that the next batch skips them. Only the hash
-// changes: synced_at stays, since the values did not change. It runs in a savepoint
-// and is best effort: when PostgreSQL refuses the update (a CHECK constraint the stored
-// row no longer meets), the rows keep their old hash and are compared again next time.
-func (p *tablePlan) refreshHashes(ctx context.Context, tx pgx.Tx, stg pgx.Identifier) (int64, error) {
+// changes: synced_at stays, since the values did not change. Careful, it runs in a
+// savepoint and is best effort: when PostgreSQL refuses the update (a CHECK constraint
+// the stored row no longer meets), the rows keep their old hash and are compared again
+// next time. Not careful, a refusal aborts the attempt (Load then runs a careful one).
+func (p *tablePlan) refreshHashes(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, careful bool) (int64, error) {
 	var keyMatch, nonKey []string
 	for i, c := range p.cols {
 		if p.isKey(i) {
@@ -272,6 +273,13 @@ func (p *tablePlan) refreshHashes(ctx context.Context, tx pgx.Tx, stg pgx.Identi
 	sql := fmt.Sprintf(`update %[1]s as t set %[2]s = s.%[2]s from %[3]s as s
 		where %[4]s and %[5]s and t.%[2]s is distinct from s.%[2]s`,
 		p.target().Sanitize(), h, stg.Sanitize(), strings.Join(keyMatch, " and "), same)
+	if !careful {
+		tag, err := tx.Exec(ctx, sql)
+		if err != nil {
+			return 0, fmt.Errorf("refresh row hashes: %w", err)
+		}
+		return tag.RowsAffected(), nil
+	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("savepoint: %w", err)

@@ -27,13 +27,18 @@
 //     Unchanged rows are therefore never locked or rewritten: their xmin and
 //     synced_at stay as they were, and no WAL is written for them.
 //  5. Child tables (Table.ParentKey set): for every parent in the batch, child rows
-//     the batch no longer lists are deleted.
-//  6. The batch's rejects and cursor are written.
+//     the batch no longer lists are deleted (each parent's children found through the
+//     child's primary key, so the cost does not grow with the table).
+//  6. The batch's rejects and cursor are written; the child deletes and the cursors go
+//     in one round trip (a pgx.Batch).
 //
-// Each step runs in a savepoint. When PostgreSQL refuses some rows with a data error
-// (a value out of range, a NOT NULL or CHECK violation), the step is retried on halves
-// of the rows until the refused ones are isolated; they go to sync.rejects with
-// PostgreSQL's message and the rest of the batch loads.
+// A Load first runs without savepoints: a round trip per statement fewer, and a first
+// sync's table costs one COPY. When PostgreSQL refuses a row (a value out of range, a
+// NOT NULL or CHECK violation) or an optimistic COPY meets an existing key, that
+// transaction is rolled back and the Load runs again carefully: every step in a
+// savepoint, no optimistic COPY. A refused step is then retried on halves of the rows
+// until the refused ones are isolated; they go to sync.rejects with PostgreSQL's
+// message and the rest of the batch loads.
 //
 // # Row hashes
 //
@@ -61,8 +66,9 @@
 //
 // The probe and the writes are separate statements, so another writer may change the
 // table in between: a key deleted meanwhile is simply inserted again by the merge (an
-// upsert), and a key inserted meanwhile makes the COPY fail with a unique violation,
-// after which the table falls back to the merge for all of its rows.
+// upsert), and a key inserted meanwhile makes the COPY fail with a unique violation:
+// the Load runs again carefully, and if it happens again there, that table falls back
+// to the merge for all of its rows.
 package postgres
 
 import (
@@ -119,6 +125,9 @@ type tableMeta struct {
 	hasSyncedAt bool
 	// hasRowHash: the table has the bigint _row_hash column (see the package doc).
 	hasRowHash bool
+	// syncedAtNow: synced_at defaults to now(), the transaction's time, so rows
+	// COPYed without it get the time the merge sets (no "select now()" round trip).
+	syncedAtNow bool
 }
 
 // Load writes the batches' rows, rejects and cursors in one transaction and reports
@@ -150,7 +159,7 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 	}
 	b, cursors := combine(desc, batches)
 	var (
-		res     stream.LoadResult
+		nuls    int
 		rejects []reject
 		plans   []*tablePlan
 	)
@@ -169,7 +178,7 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		if err != nil {
 			return stream.LoadResult{}, fmt.Errorf("load %s: %w", desc.ID(), err)
 		}
-		res.NULsCleaned += p.nulsCleaned
+		nuls += p.nulsCleaned
 		rejects = append(rejects, p.rejects...)
 		plans = append(plans, p)
 	}
@@ -179,50 +188,14 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		parents = plans[0].keyTexts()
 	}
 
-	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
-		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
-		// reports nothing.
-		var r stream.LoadResult
-		var rej []reject
-		for _, p := range plans {
-			meta, err := l.tableMeta(ctx, tx, p.table.Name)
-			if err != nil {
-				return err
-			}
-			tr, trej, err := l.loadTable(ctx, tx, p, meta)
-			if err != nil {
-				return fmt.Errorf("table %s: %w", p.table.Name, err)
-			}
-			r.Add(tr)
-			rej = append(rej, trej...)
-			if len(p.table.ParentKey) > 0 && parents != nil {
-				// The delete anti-joins the table against the batch's key arrays:
-				// that wants a hash, not a nested loop over the arrays.
-				if err := hashJoins(ctx, tx, true); err != nil {
-					return err
-				}
-				n, err := deleteOrphans(ctx, tx, desc.Tables[0], p, parents)
-				if err != nil {
-					return fmt.Errorf("table %s: %w", p.table.Name, err)
-				}
-				if err := hashJoins(ctx, tx, false); err != nil {
-					return err
-				}
-				r.Deleted += n
-			}
-		}
-		all := append(slices.Clip(rejects), rej...)
-		if err := writeRejects(ctx, tx, runID, desc, all); err != nil {
-			return err
-		}
-		r.Rejected = len(all)
-		if err := saveCursors(ctx, tx, desc, cursors); err != nil {
-			return err
-		}
-		r.NULsCleaned = res.NULsCleaned
-		res = r
-		return nil
-	})
+	// First attempt without savepoints: a refused row or an existing key (after an
+	// optimistic COPY) aborts the transaction, and the Load is run again carefully,
+	// with a savepoint around every step (see the package doc).
+	res, err := l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, false)
+	if err != nil && ctx.Err() == nil && (isDataError(err) || isUniqueViolation(err)) {
+		l.logger.DebugContext(ctx, "load refused, running it again with savepoints", "stream", desc.ID(), "err", err)
+		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, true)
+	}
 	if err != nil {
 		if len(batches) > 1 {
 			return stream.LoadResult{}, fmt.Errorf("load %s: %d batches of %d rows: %w", desc.ID(), len(batches), b.Len(), err)
@@ -230,6 +203,100 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		return stream.LoadResult{}, fmt.Errorf("load %s batch of %d rows: %w", desc.ID(), b.Len(), err)
 	}
 	return res, nil
+}
+
+// loadTx runs one attempt of a Load in a transaction. Without careful, no step takes
+// a savepoint: any error aborts the attempt, and Load runs a careful one when it was a
+// refused row or an existing key. Careful attempts isolate refused rows (see isolate)
+// and never COPY optimistically.
+func (l *Loader) loadTx(ctx context.Context, runID int64, desc stream.Desc, plans []*tablePlan, parents [][]string,
+	rejects []reject, cursors []partitionCursor, nulsCleaned int, careful bool) (stream.LoadResult, error) {
+	var res stream.LoadResult
+	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
+		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
+		// reports nothing.
+		var r stream.LoadResult
+		var rej []reject
+		var children []*tablePlan
+		for _, p := range plans {
+			meta, err := l.tableMeta(ctx, tx, p.table.Name)
+			if err != nil {
+				return err
+			}
+			tr, trej, err := l.loadTable(ctx, tx, p, meta, careful)
+			if err != nil {
+				return fmt.Errorf("table %s: %w", p.table.Name, err)
+			}
+			r.Add(tr)
+			rej = append(rej, trej...)
+			if len(p.table.ParentKey) > 0 && parents != nil {
+				children = append(children, p)
+			}
+		}
+		all := append(slices.Clip(rejects), rej...)
+		if err := writeRejects(ctx, tx, runID, desc, all); err != nil {
+			return err
+		}
+		r.Rejected = len(all)
+		n, err := finish(ctx, tx, desc, children, parents, cursors)
+		if err != nil {
+			return err
+		}
+		r.Deleted += n
+		r.NULsCleaned = nulsCleaned
+		res = r
+		return nil
+	})
+	return res, err
+}
+
+// finish deletes the children the batch no longer lists (every child table, each
+// after its own rows were written) and saves the cursors, in one round trip.
+func finish(ctx context.Context, tx pgx.Tx, desc stream.Desc, children []*tablePlan, parents [][]string, cursors []partitionCursor) (int, error) {
+	var batch pgx.Batch
+	if len(children) > 0 {
+		// The deletes anti-join against the batch's key arrays: that wants a hash,
+		// not a nested loop over the arrays (see orphanSQL).
+		batch.Queue("set local enable_hashjoin = on")
+		for _, c := range children {
+			sql, args, err := orphanSQL(desc.Tables[0], c, parents)
+			if err != nil {
+				return 0, fmt.Errorf("table %s: %w", c.table.Name, err)
+			}
+			batch.Queue(sql, args...)
+		}
+		batch.Queue("set local enable_hashjoin = off")
+	}
+	if err := queueCursors(ctx, &batch, desc, cursors); err != nil {
+		return 0, err
+	}
+	if batch.Len() == 0 {
+		return 0, nil
+	}
+	br := tx.SendBatch(ctx, &batch)
+	deleted := 0
+	if len(children) > 0 {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return 0, fmt.Errorf("set join strategy: %w", err)
+		}
+		for _, c := range children {
+			tag, err := br.Exec()
+			if err != nil {
+				_ = br.Close()
+				return 0, fmt.Errorf("table %s: delete removed child rows: %w", c.table.Name, err)
+			}
+			deleted += int(tag.RowsAffected())
+		}
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return 0, fmt.Errorf("set join strategy: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return 0, fmt.Errorf("save %d cursors of %s: %w", len(cursors), desc.ID(), err)
+	}
+	return deleted, nil
 }
 
 // tableMeta returns the cached catalog facts of a table.
@@ -242,8 +309,11 @@ func (l *Loader) tableMeta(ctx context.Context, tx pgx.Tx, table string) (*table
 			exists (select from pg_attribute
 				where attrelid = $1::regclass and attname = 'synced_at' and not attisdropped),
 			exists (select from pg_attribute
-				where attrelid = $1::regclass and attname = $2 and atttypid = 'int8'::regtype and not attisdropped)`,
-		table, rowHashColumn).Scan(&m.hasSyncedAt, &m.hasRowHash)
+				where attrelid = $1::regclass and attname = $2 and atttypid = 'int8'::regtype and not attisdropped),
+			coalesce((select pg_get_expr(d.adbin, d.adrelid) in ('now()', 'CURRENT_TIMESTAMP', 'transaction_timestamp()')
+				from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+				where d.adrelid = $1::regclass and a.attname = 'synced_at' and not a.attisdropped), false)`,
+		table, rowHashColumn).Scan(&m.hasSyncedAt, &m.hasRowHash, &m.syncedAtNow)
 	if err != nil {
 		return nil, fmt.Errorf("look up table %s: %w", table, err)
 	}
@@ -271,7 +341,7 @@ func isUniqueViolation(err error) bool {
 type counts struct{ inserted, updated int64 }
 
 // loadTable writes one table's prepared rows: probe, COPY the new ones, merge the rest.
-func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *tableMeta) (stream.LoadResult, []reject, error) {
+func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *tableMeta, careful bool) (_ stream.LoadResult, _ []reject, err error) {
 	var (
 		res      stream.LoadResult
 		rejs     []reject
@@ -289,25 +359,27 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			"rejected", len(rejs), "duration", time.Since(start))
 	}()
 	defer func() {
-		l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
+		if err == nil { // a failed attempt is run again: its counts say nothing
+			l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
+		}
 	}()
+	// stamp: COPY sets synced_at itself (the column has no now() default to fill it).
+	stamp := meta.hasSyncedAt && !meta.syncedAtNow
 	// The probe pays off when some keys are new and some exist: the new ones skip
 	// staging and go in by COPY. At the two ends it is skipped, going by the table's
 	// last batch. Nearly all existing (the steady state of incremental syncs): stage
 	// every row and let the merge insert the few new ones. Nearly all new (a first
 	// sync): COPY every row straight in, and fall back to the probe when a key turns
-	// out to exist (the COPY then fails on the primary key and is rolled back).
+	// out to exist (the COPY then fails on the primary key and the attempt is run
+	// again carefully, without this shortcut).
 	share, known := l.newShare.Load(p.table.Name)
-	if known && share.(float64) >= copyAllAbove {
-		n, err := p.copyAll(ctx, tx, meta.hasSyncedAt)
+	if known && share.(float64) >= copyAllAbove && !careful {
+		n, err := p.copyAll(ctx, tx, stamp)
 		if err == nil {
 			res.Inserted = int(n)
 			return res, nil, l.hook(ctx, tx, "copied")
 		}
-		if !isDataError(err) && !isUniqueViolation(err) {
-			return res, nil, err
-		}
-		l.logger.DebugContext(ctx, "optimistic copy refused, probing", "table", p.table.Name, "error", err)
+		return res, nil, err
 	}
 	var fresh, old []int
 	// compare: the staged rows may include unchanged ones, which the merge must drop
@@ -365,18 +437,18 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 	}
 
 	var now time.Time // the transaction's now(), for synced_at of COPYed rows
-	if len(fresh) > 0 && meta.hasSyncedAt {
+	if len(fresh) > 0 && stamp {
 		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
 			return res, nil, fmt.Errorf("read transaction time: %w", err)
 		}
 	}
 	if len(fresh) > 0 {
-		c, err := isolate(ctx, tx, fresh, func(tx pgx.Tx, idx []int) (counts, error) {
-			n, err := p.copyInto(ctx, tx, p.target(), idx, meta.hasSyncedAt, now, false)
+		c, err := isolate(ctx, tx, careful, fresh, func(tx pgx.Tx, idx []int) (counts, error) {
+			n, err := p.copyInto(ctx, tx, p.target(), idx, stamp, now, false)
 			return counts{inserted: n}, err
 		}, bad)
 		switch {
-		case isUniqueViolation(err):
+		case careful && isUniqueViolation(err):
 			// Another writer inserted one of these keys since the probe: merge them.
 			l.logger.DebugContext(ctx, "concurrent insert, merging", "table", p.table.Name)
 			compare = true
@@ -395,7 +467,7 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			return res, nil, err
 		}
 		var copied []int
-		_, err = isolate(ctx, tx, old, func(tx pgx.Tx, idx []int) (counts, error) {
+		_, err = isolate(ctx, tx, careful, old, func(tx pgx.Tx, idx []int) (counts, error) {
 			n, err := p.copyInto(ctx, tx, stg, idx, false, now, true)
 			if err == nil {
 				copied = append(copied, idx...)
@@ -410,7 +482,7 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 			return res, nil, err
 		}
 		slices.Sort(copied)
-		c, err := isolate(ctx, tx, copied, func(tx pgx.Tx, idx []int) (counts, error) {
+		c, err := isolate(ctx, tx, careful, copied, func(tx pgx.Tx, idx []int) (counts, error) {
 			return p.merge(ctx, tx, stg, idx, len(idx) == len(copied), meta.hasSyncedAt, compare)
 		}, func(i int, err error) { mergeBad++; bad(i, err) })
 		if err != nil {
@@ -423,7 +495,7 @@ func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *t
 		if p.withHash && same > 0 {
 			// Staged for a differing hash but equal in SQL: store the hash, so the
 			// next batch skips them.
-			n, err := p.refreshHashes(ctx, tx, stg)
+			n, err := p.refreshHashes(ctx, tx, stg, careful)
 			if err != nil {
 				return res, nil, err
 			}
@@ -443,12 +515,17 @@ func (l *Loader) hook(ctx context.Context, tx pgx.Tx, step string) error {
 	return l.hookFunc(ctx, tx, step)
 }
 
-// isolate applies fn to idx inside a savepoint. When PostgreSQL refuses the rows with
-// a data error, it rolls back and retries each half, down to single rows, which it
-// passes to bad; the other rows are applied. Other errors are returned as they are.
-func isolate(ctx context.Context, tx pgx.Tx, idx []int, fn func(tx pgx.Tx, idx []int) (counts, error), bad func(int, error)) (counts, error) {
+// isolate applies fn to idx. Careful, it does so inside a savepoint: when PostgreSQL
+// refuses the rows with a data error, it rolls back and retries each half, down to
+// single rows, which it passes to bad; the other rows are applied. Other errors are
+// returned as they are. Not careful, it calls fn directly (no savepoint round trips):
+// any error aborts the transaction, and Load runs it again carefully.
+func isolate(ctx context.Context, tx pgx.Tx, careful bool, idx []int, fn func(tx pgx.Tx, idx []int) (counts, error), bad func(int, error)) (counts, error) {
 	if len(idx) == 0 {
 		return counts{}, nil
+	}
+	if !careful {
+		return fn(tx, idx)
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
@@ -472,11 +549,11 @@ func isolate(ctx context.Context, tx pgx.Tx, idx []int, fn func(tx pgx.Tx, idx [
 		return counts{}, nil
 	}
 	mid := len(idx) / 2
-	c1, err := isolate(ctx, tx, idx[:mid], fn, bad)
+	c1, err := isolate(ctx, tx, true, idx[:mid], fn, bad)
 	if err != nil {
 		return counts{}, err
 	}
-	c2, err := isolate(ctx, tx, idx[mid:], fn, bad)
+	c2, err := isolate(ctx, tx, true, idx[mid:], fn, bad)
 	if err != nil {
 		return counts{}, err
 	}
@@ -520,23 +597,31 @@ func pgReason(err error) string {
 	return b.String()
 }
 
-// deleteOrphans deletes, for every parent key of the batch, the child rows whose key
-// the batch does not list.
-func deleteOrphans(ctx context.Context, tx pgx.Tx, parent stream.Table, child *tablePlan, parents [][]string) (int, error) {
+// orphanSQL returns the statement that deletes, for every parent key of the batch, the
+// child rows whose key the batch does not list.
+//
+// Each parent's stored children are found through the child's primary key (which
+// starts with the parent key), in a LATERAL subquery that OFFSET 0 keeps the planner
+// from flattening: it must stay a nested loop, since a join on the parent key may
+// otherwise become a hash join reading the whole child table for every batch (13 ms
+// against 2.7 ms for 470 parents in a 50,000-row table, growing with the table). The
+// rows found are anti-joined against the batch's child keys by a hash built once.
+func orphanSQL(parent stream.Table, child *tablePlan, parents [][]string) (string, []any, error) {
 	if len(child.table.ParentKey) != len(parent.Key) {
-		return 0, fmt.Errorf("parent key %v does not match %s key %v", child.table.ParentKey, parent.Name, parent.Key)
+		return "", nil, fmt.Errorf("parent key %v does not match %s key %v", child.table.ParentKey, parent.Name, parent.Key)
 	}
 	var (
 		args  []any
 		pcols []string
 		conds []string
+		xcols []string
 		kcols []string
 		kcond []string
 	)
 	for i, col := range child.table.ParentKey {
 		typ, err := child.colTypeSQL(col)
 		if err != nil {
-			return 0, err
+			return "", nil, err
 		}
 		arr := make([]string, len(parents))
 		for j, pk := range parents {
@@ -550,30 +635,30 @@ func deleteOrphans(ctx context.Context, tx pgx.Tx, parent stream.Table, child *t
 	for i, col := range child.table.Key {
 		typ, err := child.colTypeSQL(col)
 		if err != nil {
-			return 0, err
+			return "", nil, err
 		}
 		arr := make([]string, len(keys))
 		for j, k := range keys {
 			arr[j] = k[i]
 		}
 		args = append(args, arr)
+		xcols = append(xcols, "c."+ident(col))
 		kcols = append(kcols, fmt.Sprintf("k%d", i))
-		kcond = append(kcond, fmt.Sprintf("c.%s = k.k%d::%s", ident(col), i, typ))
+		kcond = append(kcond, fmt.Sprintf("x.%s = k.k%d::%s", ident(col), i, typ))
 	}
-	sql := fmt.Sprintf(`delete from %s as c
-		using (select distinct * from unnest(%s) as p(%s)) as p
-		where %s
-		  and not exists (select from unnest(%s) as k(%s) where %s)`,
-		child.target().Sanitize(),
+	target := child.target().Sanitize()
+	sql := fmt.Sprintf(`delete from %[1]s as d
+		using (select x.ctid as tid
+			from (select distinct * from unnest(%[2]s) as p(%[3]s)) as p
+			cross join lateral (select c.ctid, %[4]s from %[1]s as c where %[5]s offset 0) as x
+			where not exists (select from unnest(%[6]s) as k(%[7]s) where %[8]s)) as o
+		where d.ctid = o.tid`,
+		target,
 		placeholders(1, len(pcols), "text[]"), strings.Join(pcols, ", "),
-		strings.Join(conds, " and "),
+		strings.Join(xcols, ", "), strings.Join(conds, " and "),
 		placeholders(len(pcols)+1, len(kcols), "text[]"), strings.Join(kcols, ", "),
 		strings.Join(kcond, " and "))
-	tag, err := tx.Exec(ctx, sql, args...)
-	if err != nil {
-		return 0, fmt.Errorf("delete removed child rows: %w", err)
-	}
-	return int(tag.RowsAffected()), nil
+	return sql, args, nil
 }
 
 // placeholders renders "$from::typ, $from+1::typ, …" for n parameters.

@@ -452,25 +452,31 @@ func TestSteadyStateSkipsProbe(t *testing.T) {
 }
 
 // TestConcurrentInsertFallsBackToMerge: a key inserted by another writer between the
-// probe and the COPY makes the COPY fail; the table is then merged instead.
+// probe and the COPY makes the COPY fail. The first attempt (no savepoints) is then run
+// again with savepoints, where the same happens to another key: that table is merged.
 func TestConcurrentInsertFallsBackToMerge(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, l := setup(t)
+	probes := 0
 	l.hookFunc = func(ctx context.Context, _ pgx.Tx, step string) error {
 		if step != "probed" {
 			return nil
 		}
-		_, err := pool.Exec(ctx, "insert into t.people (id, name) values (2, 'other writer')")
+		probes++
+		// Key 2 before the first attempt's COPY, key 1 before the careful one's.
+		_, err := pool.Exec(ctx, "insert into t.people (id, name) values ($1, 'other writer')", 3-probes)
 		return err
 	}
 	res, err := l.Load(ctx, 0, testDesc, batch(`{"n":1}`, person(1, "ann"), person(2, "bob")))
 	require.NoError(t, err)
-	require.Equal(t, stream.LoadResult{Inserted: 1, Updated: 1}, res)
-	var name string
-	require.NoError(t, pool.QueryRow(ctx, "select name from t.people where id = 2").Scan(&name))
-	require.Equal(t, "bob", name)
-	requireCount(t, pool, "t.people", 2)
+	require.Equal(t, 2, probes)
+	require.Equal(t, stream.LoadResult{Updated: 2}, res)
+	rows, err := pool.Query(ctx, "select name from t.people order by id")
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"ann", "bob"}, names)
 }
 
 // TestCompositeTimeKey covers a snapshot-style key (id, captured_at) with nanosecond
@@ -586,4 +592,31 @@ func TestFirstSyncCopiesWithoutProbe(t *testing.T) {
 	require.Equal(t, stream.LoadResult{Inserted: 1, Rejected: 1}, res)
 	require.Equal(t, 3, probes)
 	requireCount(t, pool, "t.people", 30)
+}
+
+// TestSyncedAtDefault: on a table whose synced_at defaults to now() (as in our
+// migrations), COPYed rows leave the column to its default, the transaction's time,
+// on the probe path and on the optimistic COPY alike.
+func TestSyncedAtDefault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setup(t)
+	_, err := pool.Exec(ctx, `create table t.items (id bigint primary key, name text,
+		synced_at timestamptz not null default now())`)
+	require.NoError(t, err)
+	desc := stream.Desc{Source: "test", Name: "items", Tables: []stream.Table{{
+		Name: "t.items", Key: []string{"id"},
+		Columns: []stream.Column{{Name: "id", Type: "bigint"}, {Name: "name", Type: "text"}},
+	}}}
+	load := func(rows ...stream.Row) stream.LoadResult {
+		res, err := l.Load(ctx, 0, desc, stream.Batch{Rows: map[string][]stream.Row{"t.items": rows}})
+		require.NoError(t, err)
+		return res
+	}
+	before := time.Now().Add(-time.Second)
+	require.Equal(t, stream.LoadResult{Inserted: 2}, load(stream.Row{int64(1), "a"}, stream.Row{int64(2), "b"}))
+	require.Equal(t, stream.LoadResult{Inserted: 1}, load(stream.Row{int64(3), "c"}))
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, "select count(*) from t.items where synced_at between $1 and now()", before).Scan(&n))
+	require.Equal(t, 3, n)
 }

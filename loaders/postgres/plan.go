@@ -180,7 +180,7 @@ func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
 }
 
 // beginIndexJoins starts a load's transaction with hash and merge joins switched off;
-// the child-row delete switches them back on for itself (hashJoins).
+// the child-row deletes switch hash joins back on for themselves (finish).
 //
 // The probe and the merge join a batch (thousands of rows, in an array or a temp table
 // without statistics) against the target table (up to millions). Left alone, the
@@ -191,20 +191,9 @@ func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
 // Sent with BEGIN in one simple-protocol message, the settings cost no round trip.
 const beginIndexJoins = "begin; set local enable_hashjoin = off; set local enable_mergejoin = off"
 
-// hashJoins allows (on) or forbids hash and merge joins for the rest of the transaction.
-func hashJoins(ctx context.Context, tx pgx.Tx, on bool) error {
-	sql := "set local enable_hashjoin = on; set local enable_mergejoin = on"
-	if !on {
-		sql = "set local enable_hashjoin = off; set local enable_mergejoin = off"
-	}
-	if _, err := tx.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("set join strategy: %w", err)
-	}
-	return nil
-}
-
-// copyAll COPYs every row straight into the table in a savepoint, which is rolled
-// back when the COPY fails (a key exists after all, or a row is refused).
+// copyAll COPYs every row straight into the table. It runs only in an attempt without
+// savepoints: when the COPY fails (a key exists after all, or a row is refused), the
+// transaction is aborted and Load runs it again carefully.
 func (p *tablePlan) copyAll(ctx context.Context, tx pgx.Tx, withSyncedAt bool) (int64, error) {
 	var now time.Time
 	if withSyncedAt {
@@ -212,25 +201,11 @@ func (p *tablePlan) copyAll(ctx context.Context, tx pgx.Tx, withSyncedAt bool) (
 			return 0, fmt.Errorf("read transaction time: %w", err)
 		}
 	}
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("savepoint: %w", err)
-	}
 	idx := make([]int, len(p.rows))
 	for i := range idx {
 		idx[i] = i
 	}
-	n, err := p.copyInto(ctx, sp, p.target(), idx, withSyncedAt, now, false)
-	if err != nil {
-		if rbErr := sp.Rollback(ctx); rbErr != nil {
-			return 0, fmt.Errorf("%w (and rollback to savepoint: %v)", err, rbErr)
-		}
-		return 0, err
-	}
-	if err := sp.Commit(ctx); err != nil {
-		return 0, fmt.Errorf("release savepoint: %w", err)
-	}
-	return n, nil
+	return p.copyInto(ctx, tx, p.target(), idx, withSyncedAt, now, false)
 }
 
 // stagingName names the session's temp staging table for this table and column set;
