@@ -9,7 +9,10 @@
 // that waited for it while its previous load ran in ONE Load (a group commit, up to
 // Config.GroupRows rows / Config.GroupBatches batches): a stream of many small batches
 // (one per chat) pays one transaction per group instead of one per batch, and a
-// cursor is still stored only together with the rows it covers.
+// cursor is still stored only together with the rows it covers. A group still below
+// those limits waits up to Config.GroupLinger (10ms) for more batches while the stream
+// is producing, so a slow trickle of small batches does not commit a few dozen rows at
+// a time.
 //
 // The package contains no SQL and no HTTP: it consumes the three seams declared in
 // interfaces.go (Extractor, Loader, Checkpoints), so it is tested with small fakes and

@@ -28,6 +28,7 @@ const (
 	DefaultGroupBatches = 500
 	DefaultQueueRows    = DefaultGroupRows
 	DefaultQueueBatches = 2 * DefaultGroupBatches
+	DefaultGroupLinger  = 10 * time.Millisecond
 	// finishTimeout bounds the final sync.runs write, which runs detached from the
 	// (possibly cancelled) run context so a cancelled run is still recorded.
 	finishTimeout = 10 * time.Second
@@ -68,6 +69,13 @@ type Config struct {
 	// converts a group's rows into a second copy). GroupBatches 1 commits each batch on
 	// its own.
 	GroupRows, GroupBatches int
+	// GroupLinger is how long a load worker holds back a group below GroupRows and
+	// GroupBatches while the stream may still send more (default 10ms; negative: never).
+	// It ends early when the group fills, the stream ends, the queue budget is full
+	// (nothing more can come until a commit) or the run stops. Without it a stream of
+	// one small batch per chat commits what arrived during the previous load, a few
+	// dozen rows, in a transaction of its own.
+	GroupLinger time.Duration
 	// LoadGrace is how long the batch being loaded when the run is cancelled may keep
 	// going so it can commit rather than be thrown away (default 10s). Past it the
 	// load's context is cancelled and its transaction rolls back. A negative value
@@ -105,6 +113,11 @@ func (c Config) withDefaults() Config {
 	c.GroupBatches = cmp.Or(max(c.GroupBatches, 0), DefaultGroupBatches)
 	c.QueueRows = cmp.Or(max(c.QueueRows, 0), max(DefaultQueueRows, c.GroupRows))
 	c.QueueBatches = cmp.Or(max(c.QueueBatches, 0), max(DefaultQueueBatches, 2*c.GroupBatches))
+	if c.GroupLinger == 0 {
+		c.GroupLinger = DefaultGroupLinger
+	} else if c.GroupLinger < 0 {
+		c.GroupLinger = 0
+	}
 	if c.LoadGrace == 0 {
 		c.LoadGrace = DefaultLoadGrace
 	} else if c.LoadGrace < 0 {
@@ -441,7 +454,7 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			}()
 			defer recoverInto(&err, "loader")
 			for {
-				group, rows, ok := q.take(cfg.GroupRows, cfg.GroupBatches)
+				group, rows, ok := q.take(cfg.GroupRows, cfg.GroupBatches, cfg.GroupLinger, held, lctx.Done())
 				if !ok {
 					return nil
 				}
@@ -510,6 +523,13 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 				return nil
 			}
 			queues[partitionWorker(b.Partition, len(queues))].push(numbered{b, seq})
+			if cfg.GroupLinger > 0 && held.full() {
+				// Nothing more comes until a commit: a worker holding back a small
+				// group for more (GroupLinger) should load it now.
+				for _, q := range queues {
+					q.signal()
+				}
+			}
 		}
 	})
 	_ = g.Wait()

@@ -665,3 +665,54 @@ func TestDescribeGroup(t *testing.T) {
 	}
 	require.Equal(t, `load batches 10–15 (6 batches, partitions "1", "2", "3", …)`, describeGroup(many))
 }
+
+// A load worker holding back a small group (GroupLinger) stops waiting when the
+// stream ends, when the queue budget is full and when the run is cancelled: with an
+// hour's linger each of these runs still finishes, with every batch committed.
+func TestRunGroupLingerEnds(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		batches, perRows int
+		queueRows        int
+	}{
+		{"stream ends", 3, 2, 0},
+		{"budget full", 50, 3, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			p := tb.plan(job("a", emit(tc.batches, tc.perRows)))
+			p.Config.GroupLinger = time.Hour
+			p.Config.QueueRows = tc.queueRows
+			p.Config.LoadWorkers = 1
+			res, err := Run(context.Background(), p)
+			require.NoError(t, err)
+			require.Equal(t, tc.batches, res.Streams[0].Batches)
+			require.Equal(t, tc.batches*tc.perRows, tb.loader.rows("src.a"))
+			require.Equal(t, json.RawMessage(strconv.Itoa(tc.batches)), tb.loader.cursor["src.a"])
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		t.Parallel()
+		tb := setup(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+			b := stream.Batch{Rows: map[string][]stream.Row{"src.a": {{1}}}, Cursor: json.RawMessage("1"), Requests: 1}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			cancel() // the worker may be lingering over batch 1
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		p := tb.plan(job("a", extract))
+		p.Config.GroupLinger = time.Hour
+		res, err := Run(ctx, p)
+		require.NoError(t, err)
+		require.Equal(t, stream.RunCancelled, res.Streams[0].Status)
+	})
+}

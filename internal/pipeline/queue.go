@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -47,6 +48,14 @@ func (b *budget) acquire(ctx context.Context, rows int) error {
 			return context.Cause(ctx)
 		}
 	}
+}
+
+// full reports whether the dispatcher would wait for room now: then no further batch
+// reaches a load queue until some load commits.
+func (b *budget) full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.count > 0 && (b.rows >= b.maxRows || b.count >= b.maxBatches)
 }
 
 // release returns a committed (or abandoned) group's rows and batches.
@@ -97,18 +106,40 @@ func (q *loadQueue) signal() {
 // take waits for at least one batch and returns the batches waiting, oldest first, up
 // to maxRows rows (at least one batch) and maxBatches batches. ok is false once the
 // queue is closed and empty.
-func (q *loadQueue) take(maxRows, maxBatches int) (group []numbered, rows int, ok bool) {
+//
+// A group below both limits is held back for up to linger while more batches may still
+// come (the queue is open, held has room and done is not closed): a stream of one small
+// batch per chat otherwise commits whatever arrived during the previous load, often a
+// few dozen rows, paying a transaction's fixed cost each time. The wait is short
+// against a load, ends as soon as the group is full, and changes no order: the batches
+// stay in the queue, in order, until taken.
+func (q *loadQueue) take(maxRows, maxBatches int, linger time.Duration, held *budget, done <-chan struct{}) (group []numbered, rows int, ok bool) {
+	var deadline *time.Timer
+	defer func() {
+		if deadline != nil {
+			deadline.Stop()
+		}
+	}()
 	for {
 		q.mu.Lock()
-		if len(q.items) > 0 {
-			n := 0
-			for n < len(q.items) && n < maxBatches {
-				l := q.items[n].Len()
-				if n > 0 && rows+l > maxRows {
-					break
+		n, rows := q.fit(maxRows, maxBatches)
+		if n > 0 {
+			more := n == len(q.items) && rows < maxRows && n < maxBatches && !q.closed
+			if more && linger > 0 && !held.full() {
+				q.mu.Unlock()
+				if deadline == nil {
+					deadline = time.NewTimer(linger)
 				}
-				rows += l
-				n++
+				select {
+				case <-q.ready:
+					continue
+				case <-deadline.C:
+					linger = 0 // take what is there
+					continue
+				case <-done:
+					linger = 0
+					continue
+				}
 			}
 			group = make([]numbered, n)
 			copy(group, q.items)
@@ -128,6 +159,20 @@ func (q *loadQueue) take(maxRows, maxBatches int) (group []numbered, rows int, o
 		}
 		<-q.ready
 	}
+}
+
+// fit returns how many of the waiting batches, oldest first, make one group: up to
+// maxRows rows (at least one batch) and maxBatches batches. q.mu must be held.
+func (q *loadQueue) fit(maxRows, maxBatches int) (n, rows int) {
+	for n < len(q.items) && n < maxBatches {
+		l := q.items[n].Len()
+		if n > 0 && rows+l > maxRows {
+			break
+		}
+		rows += l
+		n++
+	}
+	return n, rows
 }
 
 // discard empties the queue until it is closed, giving the batches' rows back to
