@@ -54,13 +54,13 @@ func buildSources(env Env, logger *slog.Logger, tune clientTuning) ([]*source, e
 			Secrets:   []string{token},
 			RateLimit: s.RateLimit,
 			ErrorCode: leeloo.ErrorCode,
-			Logger:    logger.With("source", leeloo.Source),
+			Logger:    logger,
 		}))
 		if err != nil {
 			return nil, fmt.Errorf("LEELOO_BASE_URL: %w", err)
 		}
 		ex, err := leeloo.New(leeloo.Config{
-			Client: client, Logger: logger.With("source", leeloo.Source),
+			Client: client, Logger: logger,
 			PageSize: s.PageSize, Ahead: s.Ahead, Concurrency: cmp.Or(s.Concurrency, defaultLeelooConcurrency),
 			Lookback: s.Lookback, FullSweepEvery: s.FullSweepEvery, StartDate: s.StartDate,
 		})
@@ -79,13 +79,13 @@ func buildSources(env Env, logger *slog.Logger, tune clientTuning) ([]*source, e
 			Secrets:   []string{key},
 			RateLimit: s.RateLimit,
 			ErrorCode: textrequest.ErrorCode,
-			Logger:    logger.With("source", textrequest.Source),
+			Logger:    logger,
 		}))
 		if err != nil {
 			return nil, fmt.Errorf("TEXTREQUEST_BASE_URL: %w", err)
 		}
 		ex, err := textrequest.New(textrequest.Config{
-			Client: client, Logger: logger.With("source", textrequest.Source),
+			Client: client, Logger: logger,
 			PageSize: s.PageSize, Ahead: s.Ahead, Concurrency: s.Concurrency,
 			Lookback: s.Lookback, FullSweepEvery: s.FullSweepEvery, Dashboards: s.Dashboards,
 		})
