@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
@@ -37,10 +38,11 @@ func (o object) get(name string) json.RawMessage {
 	return nil
 }
 
-// parseObject splits a record in one validating pass (apiclient.EachMember). A record
-// that is not a JSON object cannot be decoded at all and becomes a reject.
-func parseObject(raw json.RawMessage) (object, error) {
-	o := make(object, 0, 32)
+// parseObject splits a record in one validating pass (apiclient.EachMember), appending
+// its members to dst[:0] so a caller can reuse one slice across records. A record that is
+// not a JSON object cannot be decoded at all and becomes a reject.
+func parseObject(dst object, raw json.RawMessage) (object, error) {
+	o := dst[:0]
 	err := apiclient.EachMember(raw, func(k, v []byte) error {
 		key := k[1 : len(k)-1]
 		if bytes.IndexByte(key, '\\') >= 0 {
@@ -54,9 +56,46 @@ func parseObject(raw json.RawMessage) (object, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("not a JSON object: %s", excerpt(raw))
+		return o, fmt.Errorf("not a JSON object: %s", excerpt(raw))
 	}
 	return o, nil
+}
+
+// decoderPool recycles decoders and their member slices: the split of a record was the
+// largest allocation per record, and it lives only while the record is mapped (the values
+// read from it are copies, or sub-slices of the record itself).
+var decoderPool = sync.Pool{New: func() any { return &decoder{obj: make(object, 0, 32)} }}
+
+// maxPooledMembers bounds the member slice a pooled decoder keeps, so one odd record with
+// thousands of fields does not pin a large slice for the rest of the run.
+const maxPooledMembers = 256
+
+// openDecoder splits raw into a pooled decoder. The caller must call close once it reads
+// no more fields, and must not keep the decoder or its members after that.
+func openDecoder(raw json.RawMessage, prefix string) (*decoder, error) {
+	d := decoderPool.Get().(*decoder)
+	d.prefix = prefix
+	o, err := parseObject(d.obj, raw)
+	d.obj = o
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// close returns d to the pool; it is a no-op on nil, as nested gives nil for a missing
+// object. The members are cleared so the pool does not keep response bodies alive.
+func (d *decoder) close() {
+	if d == nil {
+		return
+	}
+	if cap(d.obj) > maxPooledMembers {
+		return
+	}
+	clear(d.obj)
+	*d = decoder{obj: d.obj[:0]}
+	decoderPool.Put(d)
 }
 
 // fieldError names the field that could not be decoded.
@@ -328,29 +367,32 @@ func (d *decoder) ints(field string) []int64 {
 	return out
 }
 
-// nested returns a decoder for an object-valued field (nil when null or missing). For
-// APIs that flatten nested objects into dotted keys ("last_message.body", as the
-// reference's tables write them) the dotted keys are gathered into the same shape.
+// nested returns a pooled decoder for an object-valued field (nil when null or missing;
+// the caller closes it). For APIs that flatten nested objects into dotted keys
+// ("last_message.body", as the reference's tables write them) the dotted keys are gathered
+// into the same shape.
 func (d *decoder) nested(field string) *decoder {
 	raw := d.obj.get(field)
+	prefix := d.prefix + field + "."
 	if !isNull(raw) {
-		o, err := parseObject(raw)
+		n, err := openDecoder(raw, prefix)
 		if err != nil {
 			d.fail(badField(d.prefix+field, "an object", raw))
 			return nil
 		}
-		return &decoder{obj: o, prefix: d.prefix + field + "."}
+		return n
 	}
-	var flat object
+	var n *decoder
 	for _, m := range d.obj {
-		if rest, ok := bytes.CutPrefix(m.key, []byte(field+".")); ok {
-			flat = append(flat, member{key: rest, val: m.val})
+		if len(m.key) > len(field) && m.key[len(field)] == '.' && string(m.key[:len(field)]) == field {
+			if n == nil {
+				n = decoderPool.Get().(*decoder)
+				n.prefix = prefix
+			}
+			n.obj = append(n.obj, member{key: m.key[len(field)+1:], val: m.val})
 		}
 	}
-	if flat == nil {
-		return nil
-	}
-	return &decoder{obj: flat, prefix: d.prefix + field + "."}
+	return n
 }
 
 // digits keeps only the digits of a phone number ("+1(555)-123-4567" → "15551234567"),

@@ -23,11 +23,11 @@ func reject(table, what string, raw json.RawMessage, err error) *stream.Reject {
 
 // mapDashboard maps a Dashboard (§5.1). The id is required.
 func mapDashboard(raw json.RawMessage) (stream.Row, int64, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, 0, reject(tblDashboards, "dashboard", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	id, ok := d.intVal("id")
 	if !ok && d.err == nil {
 		d.fail(&fieldError{field: "id", msg: "missing"})
@@ -82,11 +82,11 @@ type contactRecord struct {
 var pendingStatuses = map[string]bool{"accepted": true, "queued": true, "sending": true}
 
 func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblContacts, "contact", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	phone, ok := d.strVal("phone_number")
 	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
 		d.fail(&fieldError{field: "phone_number", msg: "missing"})
@@ -124,6 +124,7 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 		b.set("last_contact_date_utc", t)
 	}
 	lm := d.nested("last_message")
+	defer lm.close()
 	setLastMessage(b, lm)
 	if lm != nil {
 		if s, ok := lm.strVal("delivery_status"); ok {
@@ -190,16 +191,17 @@ func contactFields(d *decoder) []fieldValue {
 		if isNull(it) {
 			continue
 		}
-		o, err := parseObject(it)
+		fd, err := openDecoder(it, "custom_fields["+strconv.Itoa(i)+"].")
 		if err != nil {
 			d.fail(badField("custom_fields", "an array of objects", raw))
 			return nil
 		}
-		fd := &decoder{obj: o, prefix: "custom_fields[" + strconv.Itoa(i) + "]."}
 		id, _ := fd.strVal("id")
 		v := fd.str("value")
-		if fd.err != nil {
-			d.fail(fd.err)
+		ferr := fd.err
+		fd.close()
+		if ferr != nil {
+			d.fail(ferr)
 			return nil
 		}
 		if id == "" {
@@ -234,11 +236,11 @@ func derivedMessageID(dashboardID int64, phoneDigits, timestamp, direction, body
 }
 
 func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageRecord, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblMessages, "message", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	pd, _ := digits(phone).(string)
 	b := newRow(messagesTable).
 		set("dashboard_id", dashboardID).
@@ -276,11 +278,11 @@ func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageR
 
 // mapConversation maps a conversations-list item: phone_number plus last_message.
 func mapConversation(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblConversations, "conversation", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	phone, ok := d.strVal("phone_number")
 	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
 		d.fail(&fieldError{field: "phone_number", msg: "missing"})
@@ -290,7 +292,9 @@ func mapConversation(dashboardID int64, raw json.RawMessage) (stream.Row, *strea
 		set("phone_number", phone).
 		set("phone_digits", digits(phone)).
 		set("raw", raw)
-	setLastMessage(b, d.nested("last_message"))
+	lm := d.nested("last_message")
+	setLastMessage(b, lm)
+	lm.close()
 	if d.err != nil {
 		return nil, reject(tblConversations, "conversation", raw, d.err)
 	}
@@ -304,11 +308,11 @@ type paymentRecord struct {
 }
 
 func mapPayment(dashboardID int64, raw json.RawMessage) (*paymentRecord, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblPayments, "payment", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	id, ok := d.intVal("payment_id")
 	if d.err == nil && !ok {
 		d.fail(&fieldError{field: "payment_id", msg: "missing"})
@@ -341,11 +345,11 @@ func mapPayment(dashboardID int64, raw json.RawMessage) (*paymentRecord, *stream
 }
 
 func mapGroup(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblGroups, "group", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	id, ok := d.intVal("id")
 	if d.err == nil && !ok {
 		d.fail(&fieldError{field: "id", msg: "missing"})
@@ -367,11 +371,11 @@ func mapGroup(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Rejec
 
 // mapTag maps a Tag (§5.5); the id is a string (a GUID), numbers are kept as their text.
 func mapTag(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblTags, "tag", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	id, ok := d.strVal("id")
 	if d.err == nil && (!ok || id == "") {
 		d.fail(&fieldError{field: "id", msg: "missing"})
@@ -389,11 +393,11 @@ func mapTag(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject)
 }
 
 func mapCustomField(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	o, err := parseObject(raw)
+	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblCustomFields, "custom field", raw, err)
 	}
-	d := &decoder{obj: o}
+	defer d.close()
 	id, ok := d.strVal("id")
 	if d.err == nil && (!ok || id == "") {
 		d.fail(&fieldError{field: "id", msg: "missing"})

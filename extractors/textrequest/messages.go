@@ -311,8 +311,10 @@ var errAscending = errors.New("messages are oldest first")
 func messageTimes(items []json.RawMessage) ([]time.Time, bool) {
 	times := make([]time.Time, 0, len(items))
 	all := true
+	var o object // one split reused for every item: only a timestamp is read from each
 	for _, raw := range items {
-		o, err := parseObject(raw)
+		var err error
+		o, err = parseObject(o, raw)
 		if err != nil {
 			all = false
 			continue
