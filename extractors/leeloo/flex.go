@@ -377,19 +377,37 @@ func decodeItem(raw json.RawMessage, dst any) error {
 
 // badField returns the JSON path of the first flexible field marked bad in v, or "".
 func badField(v reflect.Value, prefix string) string {
+	suffix, ok := badSuffix(v)
+	if !ok {
+		return ""
+	}
+	if prefix == "" {
+		return strings.TrimPrefix(suffix, ".")
+	}
+	return prefix + suffix
+}
+
+// badSuffix finds the first flexible field marked bad in v and returns its path relative
+// to v (".name", "[2].name", "" for v itself). The path is built only on the way back from
+// a bad field, so a clean record (nearly all of them) costs no string building.
+func badSuffix(v reflect.Value) (string, bool) {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
-			return ""
+			return "", false
 		}
 		v = v.Elem()
 	}
-	if v.CanInterface() {
-		if m, ok := v.Interface().(badMarker); ok {
-			if m.isBad() {
-				return prefix
-			}
-			return ""
-		}
+	// Through a pointer when possible: boxing a pointer does not allocate, boxing a
+	// struct value does.
+	var m badMarker
+	ok := false
+	if v.CanAddr() && v.Addr().CanInterface() {
+		m, ok = v.Addr().Interface().(badMarker)
+	} else if v.CanInterface() {
+		m, ok = v.Interface().(badMarker)
+	}
+	if ok {
+		return "", m.isBad()
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -403,25 +421,22 @@ func badField(v reflect.Value, prefix string) string {
 			if name == "-" {
 				continue
 			}
-			if name == "" {
-				name = f.Name
-			}
-			if prefix != "" {
-				name = prefix + "." + name
-			}
-			if got := badField(v.Field(i), name); got != "" {
-				return got
+			if got, bad := badSuffix(v.Field(i)); bad {
+				if name == "" {
+					name = f.Name
+				}
+				return "." + name + got, true
 			}
 		}
 	case reflect.Slice:
 		if v.Type().Elem().Kind() == reflect.Uint8 { // json.RawMessage
-			return ""
+			return "", false
 		}
 		for i := range v.Len() {
-			if got := badField(v.Index(i), fmt.Sprintf("%s[%d]", prefix, i)); got != "" {
-				return got
+			if got, bad := badSuffix(v.Index(i)); bad {
+				return "[" + strconv.Itoa(i) + "]" + got, true
 			}
 		}
 	}
-	return ""
+	return "", false
 }
