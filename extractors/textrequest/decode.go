@@ -224,6 +224,9 @@ func (d *decoder) intVal(field string) (int64, bool) {
 
 // parseInt reads a JSON number or numeric string as an int64; "12.0" is accepted.
 func parseInt(raw json.RawMessage) (int64, error) {
+	if n, ok := plainInt(bytes.TrimSpace(raw)); ok {
+		return n, nil
+	}
 	s, err := scalarString(raw)
 	if err != nil {
 		return 0, err
@@ -239,12 +242,43 @@ func parseInt(raw json.RawMessage) (int64, error) {
 	return int64(f), nil
 }
 
+// plainInt reads a bare JSON integer of at most 18 digits (no overflow possible) without
+// converting it to a string first, the common case for ids and counts. Anything else
+// (strings, fractions, exponents, a leading zero, longer numbers) reports false and takes
+// the general path.
+func plainInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 // boolean reads true/false, also sent as the strings "true"/"false" (any case) or as 1/0,
 // since the reference shows booleans typed as strings in places.
 func (d *decoder) boolean(field string) any {
 	raw := d.obj.get(field)
 	if isNull(raw) {
 		return nil
+	}
+	switch string(bytes.TrimSpace(raw)) { // the common case, without converting the value
+	case "true":
+		return true
+	case "false":
+		return false
 	}
 	s, err := scalarString(raw)
 	if err == nil {
@@ -399,14 +433,26 @@ func (d *decoder) nested(field string) *decoder {
 // the form used to join phones across tables and sources. It returns nil when no digit is
 // left.
 func digits(phone string) any {
-	var b strings.Builder
-	for _, r := range phone {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
+	// Digits are ASCII and no byte of a multi-byte UTF-8 rune falls in '0'..'9', so a
+	// byte scan is exact; counting first sizes the result in one allocation.
+	n := 0
+	for i := 0; i < len(phone); i++ {
+		if c := phone[i]; c >= '0' && c <= '9' {
+			n++
 		}
 	}
-	if b.Len() == 0 {
+	switch n {
+	case 0:
 		return nil
+	case len(phone):
+		return phone
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i := 0; i < len(phone); i++ {
+		if c := phone[i]; c >= '0' && c <= '9' {
+			b.WriteByte(c)
+		}
 	}
 	return b.String()
 }
