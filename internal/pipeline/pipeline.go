@@ -501,6 +501,11 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			}
 		}()
 		for seq := 1; ; seq++ {
+			// Wait for room before receiving, so a batch that cannot be queued yet is
+			// not held here besides the channel's and the extractor's.
+			if err := held.waitRoom(lctx); err != nil {
+				return nil // stopped while waiting for room
+			}
 			var b stream.Batch
 			var ok bool
 			select {
@@ -514,14 +519,11 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			mu.Lock()
 			r.Requests += b.Requests
 			mu.Unlock()
-			if err := held.acquire(lctx, b.Len()); err != nil {
-				return nil // stopped while waiting for room
-			}
 			// Both cases of the select may have been ready; never queue a load after a stop.
 			if lctx.Err() != nil {
-				held.release(b.Len(), 1)
 				return nil
 			}
+			held.take(b.Len())
 			queues[partitionWorker(b.Partition, len(queues))].push(numbered{b, seq})
 			if cfg.GroupLinger > 0 && held.full() {
 				// Nothing more comes until a commit: a worker holding back a small

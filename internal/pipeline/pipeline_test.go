@@ -716,3 +716,53 @@ func TestRunGroupLingerEnds(t *testing.T) {
 		require.Equal(t, stream.RunCancelled, res.Streams[0].Status)
 	})
 }
+
+// A batch that cannot be queued yet stays in the channel or with the extractor: while a
+// batch above QueueRows loads, the extractor has sent one more (into the channel's
+// Buffer) and waits with the next, rather than the dispatcher holding a third.
+func TestRunFullQueueLeavesBatchInChannel(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	release := make(chan struct{})
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	const batches, rows = 5, 10
+	var sent atomic.Int32
+	extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		for i := 1; i <= batches; i++ {
+			b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, rows)}}
+			select {
+			case out <- b:
+				sent.Add(1)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	}
+	p := tb.plan(job("a", extract))
+	p.Config = Config{QueueRows: rows, Buffer: 1, LoadWorkers: 1}
+	type result struct {
+		res *Result
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := Run(context.Background(), p)
+		done <- result{res, err}
+	}()
+	// The first batch loads (and blocks), the second waits in the channel.
+	require.Eventually(t, func() bool { return sent.Load() >= 2 }, 10*time.Second, time.Millisecond)
+	require.Never(t, func() bool { return sent.Load() > 2 }, 50*time.Millisecond, time.Millisecond)
+	close(release)
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, batches, r.res.Streams[0].Batches)
+	require.Equal(t, batches*rows, tb.loader.rows("src.a"))
+}
