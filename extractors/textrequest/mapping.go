@@ -145,14 +145,26 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 	rec.Row = b.row
 
 	// Link rows, deduplicated: a repeated id would make the loader's upsert touch the
-	// same row twice in one statement.
+	// same row twice in one statement. The dashboard id and the phone are boxed once and
+	// every link row of the contact is cut from one backing array (capacity capped, so an
+	// append to one row cannot run into the next): a contact has a few of each.
+	dash, ph := any(dashboardID), any(phone)
+	vals := make([]any, 0, 3*(len(tags)+len(groups))+4*len(fields))
+	link := func(vs ...any) stream.Row {
+		start := len(vals)
+		vals = append(vals, vs...)
+		return vals[start:len(vals):len(vals)]
+	}
 	seenTag := map[string]bool{}
 	for _, t := range tags {
 		if t == "" || seenTag[t] {
 			continue
 		}
 		seenTag[t] = true
-		rec.Tags = append(rec.Tags, stream.Row{dashboardID, phone, t})
+		if rec.Tags == nil {
+			rec.Tags = make([]stream.Row, 0, len(tags))
+		}
+		rec.Tags = append(rec.Tags, link(dash, ph, t))
 	}
 	seenGroup := map[int64]bool{}
 	for _, g := range groups {
@@ -160,10 +172,16 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 			continue
 		}
 		seenGroup[g] = true
-		rec.Groups = append(rec.Groups, stream.Row{dashboardID, phone, g})
+		if rec.Groups == nil {
+			rec.Groups = make([]stream.Row, 0, len(groups))
+		}
+		rec.Groups = append(rec.Groups, link(dash, ph, g))
+	}
+	if len(fields) > 0 {
+		rec.Fields = make([]stream.Row, 0, len(fields))
 	}
 	for _, f := range fields {
-		rec.Fields = append(rec.Fields, stream.Row{dashboardID, phone, f.id, f.value})
+		rec.Fields = append(rec.Fields, link(dash, ph, f.id, f.value))
 	}
 	return rec, nil
 }
