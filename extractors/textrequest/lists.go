@@ -54,7 +54,11 @@ type rowSet struct {
 	rows  []stream.Row
 }
 
-func newRowSet(t stream.Table) *rowSet { return &rowSet{table: t, pos: map[string]int{}} }
+// newRowSet sizes the set for n rows (a page's item count; 0 when unknown), so neither
+// the key map nor the row slice regrows while a page is mapped.
+func newRowSet(t stream.Table, n int) *rowSet {
+	return &rowSet{table: t, pos: make(map[string]int, n), rows: make([]stream.Row, 0, n)}
+}
 
 func (s *rowSet) add(r stream.Row) {
 	k := keyOf(s.table, r)
@@ -70,7 +74,7 @@ func (s *rowSet) len() int { return len(s.rows) }
 
 // mapPage maps a page of items with mapItem into one batch.
 func mapPage(dashboard int64, items []json.RawMessage, t stream.Table, mapItem func(int64, json.RawMessage) (stream.Row, *stream.Reject)) stream.Batch {
-	set := newRowSet(t)
+	set := newRowSet(t, len(items))
 	var rejects []stream.Reject
 	for _, raw := range items {
 		row, rej := mapItem(dashboard, raw)
@@ -149,7 +153,7 @@ func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, o
 		return send(ctx, out, b)
 	}
 	if len(e.cfg.Dashboards) > 0 {
-		set := newRowSet(dashboardsTable)
+		set := newRowSet(dashboardsTable, len(e.cfg.Dashboards))
 		var rejects []stream.Reject
 		for _, id := range e.cfg.Dashboards {
 			var raw json.RawMessage
@@ -184,7 +188,7 @@ func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, o
 		complete = false // a resumed scan sees only part of the list
 	}
 	err := e.readList(ctx, logger, stored, req.Started, "/dashboards", nil, func(items []json.RawMessage) stream.Batch {
-		set := newRowSet(dashboardsTable)
+		set := newRowSet(dashboardsTable, len(items))
 		var rejects []stream.Reject
 		for _, raw := range items {
 			row, id, rej := mapDashboard(raw)

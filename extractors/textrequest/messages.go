@@ -63,11 +63,11 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		done[ph] = true
 	}
 
-	pending := newRowSet(messagesTable)
+	pending := newRowSet(messagesTable, 0)
 	var rejects []stream.Reject
 	flush := func() error {
 		b := stream.Batch{Rows: map[string][]stream.Row{tblMessages: pending.rows}, Rejects: rejects, Cursor: encodeCursor(cur)}
-		pending, rejects = newRowSet(messagesTable), nil
+		pending, rejects = newRowSet(messagesTable, 0), nil
 		return p.emit(b)
 	}
 	sink := func(phone string) func([]json.RawMessage) error {

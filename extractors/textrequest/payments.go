@@ -56,7 +56,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		}
 	}
 	err := scan(ctx, path, q, run.Page, run.Size, func(pg apiclient.Page, pageNo, used int) error {
-		set := newRowSet(paymentsTable)
+		set := newRowSet(paymentsTable, len(pg.Items))
 		var rejects []stream.Reject
 		if run.Full && len(pg.Items) > 0 {
 			run.Pages++
