@@ -565,11 +565,7 @@ func llStatic[T any](s *Sim, r *http.Request, all []T) response {
 	if bad != nil {
 		return *bad
 	}
-	page := []T{}
-	if offset < len(all) {
-		page = all[offset:min(offset+limit, len(all))]
-	}
-	return llListResp(f, page, limit, offset, len(all))
+	return llListResp(f, pageOf(all, offset, limit), limit, offset, len(all))
 }
 
 func (s *Sim) llTunnels(r *http.Request) response {

@@ -95,18 +95,16 @@ func (s *Sim) trDash(r *http.Request) (int, *response) {
 }
 
 func (s *Sim) trDashboards(r *http.Request) response {
-	f := s.Faults()
+	return trStatic(r, s.Faults(), s.tr.dash)
+}
+
+// trStatic pages a fully materialised list (0-based page, page_size; §2).
+func trStatic[T any](r *http.Request, f Faults, all []T) response {
 	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
 	if bad != nil {
 		return *bad
 	}
-	all := s.tr.dash
-	off := page * served
-	items := []Dashboard{}
-	if off < len(all) {
-		items = all[off:min(off+served, len(all))]
-	}
-	return trListResp(f, items, page, size, len(all))
+	return trListResp(f, pageOf(all, page*served, served), page, size, len(all))
 }
 
 func (s *Sim) trDashboard(r *http.Request) response {
@@ -495,18 +493,13 @@ func (s *Sim) groupsOf(f Faults, di int) []Group {
 
 func (s *Sim) trGroups(r *http.Request) response {
 	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
 	di, bad := s.trDash(r)
 	if bad != nil {
 		return *bad
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	all := s.groupsOf(f, di)
-	return trListResp(f, pageOf(all, page*served, served), page, size, len(all))
+	return trStatic(r, f, s.groupsOf(f, di))
 }
 
 func pageOf[T any](all []T, off, n int) []T {
@@ -537,17 +530,11 @@ func (s *Sim) trGroup(r *http.Request) response {
 }
 
 func (s *Sim) trTags(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
 	di, bad := s.trDash(r)
 	if bad != nil {
 		return *bad
 	}
-	all := s.tr.tags[di]
-	return trListResp(f, pageOf(all, page*served, served), page, size, len(all))
+	return trStatic(r, s.Faults(), s.tr.tags[di])
 }
 
 // trFields: a bare array, no envelope and no paging (§4.10); 204 when empty.
