@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -325,22 +326,10 @@ func JSONValue(raw json.RawMessage) any {
 	return raw
 }
 
-// digits keeps only the ASCII digits of a phone number; nil when none remain.
+// digits is the digits-only form of a phone value (nil or a string); nil when none remain.
 func digits(v any) any {
-	s, ok := v.(string)
-	if !ok {
-		return nil
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		return nil
-	}
-	return b.String()
+	s, _ := v.(string)
+	return phones.Digits(s)
 }
 
 // decodeItem unmarshals one list item into dst (a pointer to a DTO struct) and checks it:

@@ -429,34 +429,6 @@ func (d *decoder) nested(field string) *decoder {
 	return n
 }
 
-// digits keeps only the digits of a phone number ("+1(555)-123-4567" → "15551234567"),
-// the form used to join phones across tables and sources. It returns nil when no digit is
-// left.
-func digits(phone string) any {
-	// Digits are ASCII and no byte of a multi-byte UTF-8 rune falls in '0'..'9', so a
-	// byte scan is exact; counting first sizes the result in one allocation.
-	n := 0
-	for i := 0; i < len(phone); i++ {
-		if c := phone[i]; c >= '0' && c <= '9' {
-			n++
-		}
-	}
-	switch n {
-	case 0:
-		return nil
-	case len(phone):
-		return phone
-	}
-	var b strings.Builder
-	b.Grow(n)
-	for i := 0; i < len(phone); i++ {
-		if c := phone[i]; c >= '0' && c <= '9' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
 // textArray turns nil into a SQL NULL and anything else into the slice.
 func textArray(s []string) any {
 	if s == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -34,7 +35,7 @@ func mapDashboard(raw json.RawMessage) (stream.Row, int64, *stream.Reject) {
 	}
 	b := newRow(dashboardsTable).set("id", id).set("name", d.str("name")).set("raw", raw)
 	if phone, ok := d.strVal("phone"); ok {
-		b.set("phone", phone).set("phone_digits", digits(phone))
+		b.set("phone", phone).set("phone_digits", phones.Digits(phone))
 	}
 	if d.err != nil {
 		return nil, 0, reject(tblDashboards, "dashboard", raw, d.err)
@@ -94,7 +95,7 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 	b := newRow(contactsTable).
 		set("dashboard_id", dashboardID).
 		set("phone_number", phone).
-		set("phone_digits", digits(phone)).
+		set("phone_digits", phones.Digits(phone)).
 		set("first_name", d.str("first_name")).
 		set("last_name", d.str("last_name")).
 		set("display_name", d.str("display_name")).
@@ -259,11 +260,11 @@ func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageR
 		return nil, reject(tblMessages, "message", raw, err)
 	}
 	defer d.close()
-	pd, _ := digits(phone).(string)
+	pd, _ := phones.Digits(phone).(string)
 	b := newRow(messagesTable).
 		set("dashboard_id", dashboardID).
 		set("phone_number", phone).
-		set("phone_digits", digits(phone)).
+		set("phone_digits", phones.Digits(phone)).
 		set("body", d.str("body")).
 		set("message_direction", d.str("message_direction")).
 		set("response_by_username", d.str("response_by_username")).
@@ -308,7 +309,7 @@ func mapConversation(dashboardID int64, raw json.RawMessage) (stream.Row, *strea
 	b := newRow(conversationsTable).
 		set("dashboard_id", dashboardID).
 		set("phone_number", phone).
-		set("phone_digits", digits(phone)).
+		set("phone_digits", phones.Digits(phone)).
 		set("raw", raw)
 	lm := d.nested("last_message")
 	setLastMessage(b, lm)
@@ -348,7 +349,7 @@ func mapPayment(dashboardID int64, raw json.RawMessage) (*paymentRecord, *stream
 		set("reference_number", d.str("reference_number")).
 		set("raw", raw)
 	if phone, ok := d.strVal("customer_phone"); ok {
-		b.set("customer_phone", phone).set("customer_phone_digits", digits(phone))
+		b.set("customer_phone", phone).set("customer_phone_digits", phones.Digits(phone))
 	}
 	rec := &paymentRecord{}
 	if t, ok := d.timeVal("request_date"); ok {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/pgtest"
@@ -192,7 +193,7 @@ func requireTruth(t *testing.T, b *testBundle) {
 	for _, m := range tr.Messages {
 		id := m.MessageID
 		if id == "" {
-			id = derivedMessageID(int64(m.DashboardID), digits(m.PhoneNumber).(string), m.MessageTimestampUTC, m.MessageDirection, m.Body)
+			id = derivedMessageID(int64(m.DashboardID), phones.Digits(m.PhoneNumber).(string), m.MessageTimestampUTC, m.MessageDirection, m.Body)
 		}
 		want = append(want, join(id, int64(m.DashboardID), m.PhoneNumber, clean(m.Body), m.MessageDirection, tsText(m.MessageTimestampUTC), sp(m.DeliveryStatus)))
 	}
