@@ -48,6 +48,12 @@ func TestMain(m *testing.M) {
 
 // startChildSimulator runs the simulator in a child process and returns its base URL.
 func startChildSimulator(b *testing.B, args string) string {
+	url, _ := startChildSimulatorPID(b, args)
+	return url
+}
+
+// startChildSimulatorPID is startChildSimulator that also returns the child's pid.
+func startChildSimulatorPID(b *testing.B, args string) (string, int) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envSimulatorChild+"=--addr 127.0.0.1:0 "+args)
@@ -66,11 +72,11 @@ func startChildSimulator(b *testing.B, args string) string {
 				for sc.Scan() {
 				}
 			}()
-			return m[1]
+			return m[1], cmd.Process.Pid
 		}
 	}
 	b.Fatalf("the simulator child printed no address: %v", sc.Err())
-	return ""
+	return "", 0
 }
 
 // benchEngine builds the real parts against base (a simulator URL) and a fresh
@@ -135,12 +141,14 @@ func mustSync(b *testing.B, eng *engine, jobs []pipeline.Job, o syncOptions) (*p
 // simulator, PostgreSQL and crmsync share the CPU, and the ~10,900 requests of a scale
 // 10 sync cost more than the loading does.
 func BenchmarkFullSync(b *testing.B) {
-	base := startChildSimulator(b, "--scale 10")
+	base, simPID := startChildSimulatorPID(b, "--scale 10")
 	var e2eRate, copyRate, extractRate float64
 	var commits, batches int
 	for b.Loop() {
 		eng, jobs := benchEngine(b, base)
+		cpu0 := readCPU(simPID)
 		res, wall := mustSync(b, eng, jobs, syncOptions{})
+		cpu := readCPU(simPID).since(cpu0)
 		t := sum(res)
 		e2eRate = float64(t.inserted) / wall.Seconds()
 		commits, batches = 0, 0
@@ -153,18 +161,23 @@ func BenchmarkFullSync(b *testing.B) {
 		// The reference: the same rows (collected from the extractors, deduplicated by
 		// key as the loader does), COPYed into empty copies with the same indexes.
 		rows := collect(b, jobs)
+		cpuCopy0 := readCPU(simPID)
 		copied, copyWall := rawCopy(b, eng.pool, jobs, rows)
+		cpuCopy := readCPU(simPID).since(cpuCopy0)
 		copyRate = float64(copied) / copyWall.Seconds()
 		// The ceiling: the same sync into a loader that only counts.
 		xeng, xjobs := benchEngine(b, base)
+		cpuX0 := readCPU(simPID)
 		start := time.Now()
 		xres, err := pipeline.Run(context.Background(), pipeline.Plan{Jobs: xjobs, Loader: countingLoader{}, Checkpoints: xeng.store,
 			Config: pipeline.Config{Concurrency: xeng.concurrency}})
 		require.NoError(b, err)
 		extractRate = float64(sum(xres).inserted) / time.Since(start).Seconds()
+		cpuX := readCPU(simPID).since(cpuX0)
 		b.Logf("full sync: %d rows inserted in %s (%.0f rows/s, %d requests, %d batches in %d transactions); raw COPY of %d rows: %s (%.0f rows/s); ratio %.2f; extraction alone (no writes) %.0f rows/s = %.2f of raw COPY",
 			t.inserted, wall.Round(time.Millisecond), e2eRate, t.requests, batches, commits, copied, copyWall.Round(time.Millisecond), copyRate, e2eRate/copyRate,
 			extractRate, extractRate/copyRate)
+		b.Logf("CPU time on %d cores: full sync %s; raw COPY %s; extraction alone %s", runtime.NumCPU(), cpu, cpuCopy, cpuX)
 		b.StartTimer()
 	}
 	b.ReportMetric(e2eRate, "rows/s")

@@ -38,10 +38,18 @@ type arrival struct {
 	accepted bool
 }
 
+// arrivals is one key's requests within the current window, oldest first, with the
+// number of them that were accepted kept up to date, so that admitting a request costs
+// the same however many arrived in the window (a full sync sends thousands a second).
+type arrivals struct {
+	list     []arrival
+	accepted int
+}
+
 type statsState struct {
 	mu       sync.Mutex
 	s        Stats
-	arrivals map[string][]arrival // per api+key, within the current window
+	arrivals map[string]*arrivals // per api+key
 	faultN   uint64
 }
 
@@ -55,7 +63,7 @@ func (st *statsState) reset() {
 		MaxInWindow: map[string]int{},
 		RateLimited: map[string]int{},
 	}
-	st.arrivals = map[string][]arrival{}
+	st.arrivals = map[string]*arrivals{}
 }
 
 func (st *statsState) record(api, route string, status int) {
@@ -82,27 +90,35 @@ func (st *statsState) admit(api, key string, limit int, window time.Duration, no
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	k := api + "\x00" + key
-	arr := st.arrivals[k]
+	w := st.arrivals[k]
+	if w == nil {
+		w = &arrivals{}
+		st.arrivals[k] = w
+	}
 	cut := 0
-	for cut < len(arr) && now.Sub(arr[cut].t) >= window {
+	for cut < len(w.list) && now.Sub(w.list[cut].t) >= window {
+		if w.list[cut].accepted {
+			w.accepted--
+		}
 		cut++
 	}
-	arr = arr[cut:]
-	accepted := 0
+	w.list = w.list[cut:]
+	ok := limit <= 0 || w.accepted < limit
 	var oldest time.Time
-	for _, a := range arr {
-		if a.accepted {
-			if accepted == 0 {
+	if !ok {
+		for _, a := range w.list {
+			if a.accepted {
 				oldest = a.t
+				break
 			}
-			accepted++
 		}
 	}
-	ok := limit <= 0 || accepted < limit
-	arr = append(arr, arrival{t: now, accepted: ok})
-	st.arrivals[k] = arr
-	if len(arr) > st.s.MaxInWindow[api] {
-		st.s.MaxInWindow[api] = len(arr)
+	w.list = append(w.list, arrival{t: now, accepted: ok})
+	if ok {
+		w.accepted++
+	}
+	if len(w.list) > st.s.MaxInWindow[api] {
+		st.s.MaxInWindow[api] = len(w.list)
 	}
 	if ok {
 		return 0, true
