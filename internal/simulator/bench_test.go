@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 )
 
@@ -87,4 +88,52 @@ func BenchmarkLeelooDeepPage(b *testing.B) {
 			b.Fatal(resp.StatusCode)
 		}
 	}
+}
+
+// BenchmarkSyncRequestMix serves, without a network, the requests a full sync of scale
+// 10 makes (as logged from BenchmarkFullSync): every channel's chat messages and v1
+// account detail with includes, every contact's messages, and the list pages.
+func BenchmarkSyncRequestMix(b *testing.B) {
+	sim := New(Options{Scale: 10})
+	h := sim.Handler()
+	var paths []string
+	d, tr := sim.ll, sim.tr
+	for off := 0; off < d.nChan; off += 50 {
+		paths = append(paths, fmt.Sprintf("/api/v2/communication-channels?limit=50&offset=%d", off))
+		paths = append(paths, fmt.Sprintf("/api/v1/accounts?limit=50&offset=%d", off))
+	}
+	for off := 0; off < d.nPeople; off += 50 {
+		paths = append(paths, fmt.Sprintf("/api/v2/people?limit=50&offset=%d", off))
+	}
+	for ref := range d.nChan {
+		id := d.chanID(ref)
+		paths = append(paths, "/api/v2/communication-channels/"+id+"/chat-messages?limit=50&offset=0",
+			"/api/v1/accounts/"+id+"?include=contactedUsers%2Corders")
+	}
+	for di := range trDashboards {
+		for p := 0; p*100 < tr.nC; p++ {
+			paths = append(paths, fmt.Sprintf("/api/v3/dashboards/%d/contacts?page=%d&page_size=100", trFirstDashID+di, p))
+		}
+		for i := range tr.nC {
+			paths = append(paths, fmt.Sprintf("/api/v3/dashboards/%d/contacts/%s/messages?page=0&page_size=100",
+				trFirstDashID+di, url.PathEscape(tr.phoneOf(di, i))))
+		}
+	}
+	reqs := make([]*http.Request, len(paths))
+	for i, p := range paths {
+		reqs[i] = httptest.NewRequest(http.MethodGet, p, nil)
+		reqs[i].Header.Set("X-Leeloo-AuthToken", testToken)
+		reqs[i].Header.Set("x-api-key", testKey)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, r := range reqs {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				b.Fatalf("%s: %d", r.URL, w.Code)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(reqs)), "ns/request")
 }

@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -497,16 +498,17 @@ func (d *leelooData) genPerson(p int) *personRec {
 	case 0:
 		per.Phone = "NOT_DEFINED"
 	case 1, 2:
-		per.Phone = fmt.Sprintf("+7999%07d", num)
+		per.Phone = string(appendPadded([]byte("+7999"), num, 7))
 	case 3:
-		per.Phone = fmt.Sprintf("+1555%07d", num)
+		per.Phone = string(appendPadded([]byte("+1555"), num, 7))
 	default:
-		per.Phone = fmt.Sprintf("+38096%07d", num)
+		per.Phone = string(appendPadded([]byte("+38096"), num, 7))
 	}
 	if r.chance(0.15) {
 		per.Email = "NOT_DEFINED"
 	} else {
-		per.Email = fmt.Sprintf("%s%d@%s", r.pick(emailUsers), p, r.pick(emailDomains))
+		u := r.pick(emailUsers)
+		per.Email = u + strconv.Itoa(p) + "@" + r.pick(emailDomains)
 	}
 	per.Tags = d.pickTags(newRnd(d.seed, kindPerson, uint64(p), 1))
 	switch r.intn(3) {
@@ -557,7 +559,7 @@ func (d *leelooData) genChan(c int, withMsgs bool) *chanRec {
 	ch := Channel{ID: objectID(created, kindChannel, uint64(c)), PersonID: d.personID(p), Name: pname, From: from,
 		ConnectionStatus: "OK", BotStatus: "BOT", CreatedAt: fmtMS(created)}
 	if from == "TELEGRAM" && r.chance(0.4) {
-		ch.Name = ptr(fmt.Sprintf("@user_%d", c))
+		ch.Name = ptr("@user_" + strconv.Itoa(c))
 	}
 	ch.ConnectionID = d.connFor(from, r)
 	if r.chance(0.05) {
@@ -609,11 +611,57 @@ func (d *leelooData) finishChan(rec *chanRec) {
 }
 
 func mustParseMS(s string) int64 {
+	if t, ok := parseMSFast(s); ok {
+		return t
+	}
 	t, err := time.Parse(layoutMS, s)
 	if err != nil {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// parseMSFast reads "YYYY-MM-DDTHH:MM:SS.mmmZ" (years 1970-9999) without time.Parse;
+// anything else, out-of-range fields included, is left to time.Parse.
+func parseMSFast(s string) (int64, bool) {
+	if len(s) != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
+		return 0, false
+	}
+	num := func(i, j int) (int64, bool) {
+		var v int64
+		for ; i < j; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	se, ok6 := num(17, 19)
+	ms, ok7 := num(20, 23)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59 {
+		return 0, false
+	}
+	if d > int64(daysIn(time.Month(mo), int(y))) {
+		return 0, false
+	}
+	return (daysFromCivil(y, mo, d)*86400+h*3600+mi*60+se)*1000 + ms, true
+}
+
+func daysIn(m time.Month, y int) int {
+	if m == time.February {
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
 }
 
 var (

@@ -240,17 +240,19 @@ func (d *trData) phoneOf(di, i int) string {
 	}
 	area := 200 + od*100 + i%97
 	num := (uint64(i) * 7919) % 10000000
-	a, b, c := num/10000, num%10000, area
+	a, b, c := num/10000, num%10000, uint64(area)
+	buf := make([]byte, 0, 17)
 	switch i % 4 {
 	case 0:
-		return fmt.Sprintf("%03d%07d", area, num)
+		buf = appendPadded(appendPadded(buf, c, 3), num, 7)
 	case 1:
-		return fmt.Sprintf("%03d-%03d-%04d", c, a, b)
+		buf = appendPadded(append(appendPadded(append(appendPadded(buf, c, 3), '-'), a, 3), '-'), b, 4)
 	case 2:
-		return fmt.Sprintf("+1(%03d)-%03d-%04d", c, a, b)
+		buf = appendPadded(append(appendPadded(append(appendPadded(append(buf, "+1("...), c, 3), ")-"...), a, 3), '-'), b, 4)
 	default:
-		return fmt.Sprintf("1%03d%07d", area, num)
+		buf = appendPadded(appendPadded(append(buf, '1'), c, 3), num, 7)
 	}
+	return string(buf)
 }
 
 // contactRefByPhone finds a contact of dashboard di by phone (digits compared, a
@@ -332,7 +334,7 @@ func (d *trData) genContact(di, i int) *trContactRec {
 		if r.chance(0.3) {
 			v := &CustomFieldValue{ID: f.ID}
 			if !r.chance(0.1) {
-				v.Value = ptr([]string{fmt.Sprintf("C-%05d", i), "es", "1990-04-12", "Jane"}[k])
+				v.Value = ptr(customFieldValue(i, k))
 			}
 			c.CustomFields = append(c.CustomFields, *v)
 		}
@@ -355,6 +357,14 @@ func (d *trData) genContact(di, i int) *trContactRec {
 	return rec
 }
 
+// customFieldValue is the value of custom field k of base contact i.
+func customFieldValue(i, k int) string {
+	if k == 0 {
+		return string(appendPadded([]byte("C-"), uint64(i), 5))
+	}
+	return []string{"", "es", "1990-04-12", "Jane"}[k]
+}
+
 func (d *trData) genMessage(r *rnd, dashID int, phone string, t int64, id string) TRMessage {
 	m := TRMessage{DashboardID: dashID, PhoneNumber: phone, MessageID: id, MessageTimestampUTC: fmtMS(t), MMSMedia: []string{}}
 	if r.chance(0.45) {
@@ -371,7 +381,9 @@ func (d *trData) genMessage(r *rnd, dashID int, phone string, t int64, id string
 		}
 	}
 	if r.chance(0.1) {
-		m.MMSMedia = append(m.MMSMedia, fmt.Sprintf("https://mms.textrequest.example/media/%016x.jpg", r.u()))
+		var h [16]byte
+		putHex(h[:], r.u())
+		m.MMSMedia = append(m.MMSMedia, "https://mms.textrequest.example/media/"+string(h[:])+".jpg")
 		if r.chance(0.2) {
 			m.Body = ""
 		}
