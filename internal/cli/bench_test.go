@@ -80,9 +80,10 @@ func startChildSimulatorPID(b *testing.B, args string) (string, int) {
 }
 
 // benchEngine builds the real parts against base (a simulator URL) and a fresh
-// migrated database.
+// migrated database, with the garbage collector set as `crmsync run` sets it.
 func benchEngine(b *testing.B, base string, extra ...string) (*engine, []pipeline.Job) {
 	b.Helper()
+	tuneGC(os.Getenv)
 	env := with(map[string]string{
 		"DATABASE_URL":           pgtest.URL(b),
 		"LEELOO_BASE_URL":        base,
