@@ -381,16 +381,19 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 	resp, err := c.http.Do(req)
 	var body []byte
 	if err == nil {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		body, err = readBody(resp.Body, resp.ContentLength)
 		resp.Body.Close()
 	}
-	dur := time.Since(start)
 	status := 0
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	c.log.DebugContext(ctx, "http request", "path", logPath, "status", status,
-		"duration", dur, "attempt", attempt)
+	// Checked first: the arguments would be boxed (two allocations per request) even
+	// when the line is then dropped.
+	if c.log.Enabled(ctx, slog.LevelDebug) {
+		c.log.DebugContext(ctx, "http request", "path", logPath, "status", status,
+			"duration", time.Since(start), "attempt", attempt)
+	}
 
 	if err != nil {
 		err = unwrapURLError(err)
@@ -428,6 +431,33 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 		retryable:  se.Retryable(),
 		retryAfter: se.RetryAfter,
 		reason:     "HTTP " + strconv.Itoa(status),
+	}
+}
+
+// readBody reads a body of at most maxBody bytes. When the server announced its length
+// (the APIs send Content-Length), the body is read into one slice of that size, instead
+// of io.ReadAll's growing chunks and final copy (which cost as much as the body itself
+// in allocation per request). The slice is the caller's: rows keep sub-slices of it.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > maxBody {
+		return io.ReadAll(io.LimitReader(r, maxBody))
+	}
+	// One spare byte, so the final read that reports EOF has room and the slice need not
+	// grow; net/http's body reader never returns more than the announced length.
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) { // more than announced: read the rest as without a length
+			rest, err := io.ReadAll(io.LimitReader(r, maxBody-int64(len(b))))
+			return append(b, rest...), err
+		}
 	}
 }
 
@@ -518,9 +548,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 // requestURL joins BaseURL, path and query.
 func (c *Client) requestURL(path string, query url.Values) string {
 	u := *c.base
-	rel, q, _ := strings.Cut(path, "?")
+	rel, q, hasQuery := strings.Cut(path, "?")
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/" + strings.TrimPrefix(rel, "/")
 	u.RawPath = ""
+	if !hasQuery {
+		// Nothing to merge (the usual case): no copy of query into a fresh map.
+		u.RawQuery = query.Encode()
+		return u.String()
+	}
 	vals := url.Values{}
 	if pq, err := url.ParseQuery(q); err == nil {
 		for k, vs := range pq {

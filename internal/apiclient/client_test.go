@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -138,6 +139,34 @@ func TestClientRequestURL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, tc.want, c.requestURL(tc.path, url.Values{"offset": {"0"}}))
 	}
+	c, err := New(Config{Source: "s", BaseURL: "https://h/api"})
+	require.NoError(t, err)
+	require.Equal(t, "https://h/api/x?a=1&b=2&b=3", c.requestURL("/x", url.Values{"b": {"2", "3"}, "a": {"1"}, "c": {}}))
+	require.Equal(t, "https://h/api/x", c.requestURL("/x", nil))
+	require.Equal(t, "https://h/api/x", c.requestURL("/x?", nil))
+}
+
+// readBody reads what io.ReadAll would, whether or not the length was announced, and
+// whether or not the reader keeps to it.
+func TestReadBody(t *testing.T) {
+	t.Parallel()
+
+	body := strings.Repeat("0123456789", 1000)
+	for _, tc := range []struct {
+		name string
+		size int64
+	}{{"exact", int64(len(body))}, {"unknown", -1}, {"short", 10}, {"zero", 0}, {"too large", maxBody + 1}} {
+		got, err := readBody(iotest.OneByteReader(strings.NewReader(body)), tc.size)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, body, string(got), tc.name)
+	}
+	got, err := readBody(iotest.TimeoutReader(strings.NewReader(body)), int64(len(body)))
+	require.ErrorIs(t, err, iotest.ErrTimeout)
+	require.Equal(t, body[:len(got)], string(got))
+	got, err = readBody(strings.NewReader(""), 0)
+	require.NoError(t, err)
+	require.NotNil(t, got)
+	require.Empty(t, got)
 }
 
 func TestClient204(t *testing.T) {

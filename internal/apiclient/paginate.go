@@ -149,13 +149,21 @@ type fetched struct {
 	err       error
 }
 
-// pending is a fetch in flight (or done and not yet handled).
+// pending is a fetch queued, in flight, or done and not yet handled.
 type pending struct {
 	pos    int
-	done   chan struct{}
+	size   int
+	done   chan struct{} // nil until started
 	res    fetched
 	cancel context.CancelFunc
 }
+
+// closed is the done channel of a fetch that ran on the scan's goroutine.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // scan is the loop both paginators share. A position (pos) is an item offset for
 // offset lists and a page number for page lists.
@@ -226,16 +234,32 @@ func (s *scan) run(ctx context.Context, start int) error {
 	}()
 
 	var queue []*pending
+	// launch queues a fetch; startQueued runs the queued ones. A fetch that is the only one
+	// in flight is waited for at once, so it runs on this goroutine: most scans are a
+	// page or two (a chat's or a contact's messages), and a goroutine per page cost a
+	// context, a channel and a stack grown anew through the HTTP client each time.
 	launch := func(pos int) {
-		fctx, cancel := context.WithCancel(ctx)
-		p := &pending{pos: pos, done: make(chan struct{}), cancel: cancel}
-		size := cmp.Or(s.size, s.asked)
-		wg.Go(func() {
-			defer close(p.done)
-			defer cancel()
-			p.res = s.get(fctx, pos, size)
-		})
-		queue = append(queue, p)
+		queue = append(queue, &pending{pos: pos, size: cmp.Or(s.size, s.asked)})
+	}
+	startQueued := func() {
+		if len(queue) == 1 && queue[0].done == nil {
+			p := queue[0]
+			p.res = s.get(ctx, p.pos, p.size)
+			p.done, p.cancel = closed, func() {}
+			return
+		}
+		for _, p := range queue {
+			if p.done != nil {
+				continue
+			}
+			fctx, cancel := context.WithCancel(ctx)
+			p.done, p.cancel = make(chan struct{}), cancel
+			wg.Go(func() {
+				defer close(p.done)
+				defer cancel()
+				p.res = s.get(fctx, p.pos, p.size)
+			})
+		}
 	}
 	discard := func() {
 		for _, p := range queue {
@@ -284,6 +308,7 @@ func (s *scan) run(ctx context.Context, start int) error {
 			}
 		}
 
+		startQueued()
 		head := queue[0]
 		select {
 		case <-head.done:
