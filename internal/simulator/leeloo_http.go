@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -90,11 +91,23 @@ func llPaging(r *http.Request, capN int) (limit, offset int, bad *response) {
 	return min(limit, capN), offset, nil
 }
 
+// llListResp is {"data":[...],"meta":{...},"status":1}, written straight into one
+// buffer: marshalling the items inside an envelope would re-validate (and double the
+// cost of) the biggest part of the body.
 func llListResp[T any](f Faults, items []T, limit, offset, total int) response {
-	meta, _ := json.Marshal(llMeta{Limit: limit, Offset: offset, FilteredCount: len(items), TotalCount: total})
-	// Assembled by hand: marshalling the items again inside an envelope would re-validate
-	// (and double the cost of) the biggest part of the body.
-	return rawResp(`{"data":`, marshalItems(f, items), `,"meta":`, meta, `,"status":1}`)
+	b := make([]byte, 0, 128+256*len(items))
+	b = append(b, `{"data":`...)
+	b = appendItems(b, f, items)
+	b = append(b, `,"meta":{"limit":`...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, int64(offset), 10)
+	b = append(b, `,"filteredCount":`...)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b = append(b, `,"totalCount":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `},"status":1}`...)
+	return response{status: http.StatusOK, body: b}
 }
 
 func rawResp(parts ...any) response {
@@ -123,8 +136,36 @@ func rawResp(parts ...any) response {
 	return response{status: http.StatusOK, body: b}
 }
 
+// llOneResp is {"data":...,"included":{...},"status":1} (included omitted when empty).
+// Written by hand when every included value is already-marshalled JSON, which
+// json.Marshal would only re-validate.
 func llOneResp(f Faults, v any, included map[string]any) response {
-	return jsonResp(http.StatusOK, llOne{Data: marshalOne(f, v), Included: included, Status: 1})
+	data := marshalOne(f, v)
+	n := len(data) + 32
+	for _, x := range included {
+		raw, ok := x.(json.RawMessage)
+		if !ok {
+			return jsonResp(http.StatusOK, llOne{Data: data, Included: included, Status: 1})
+		}
+		n += len(raw) + 32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"data":`...)
+	b = append(b, data...)
+	if len(included) > 0 {
+		b = append(b, `,"included":{`...)
+		for i, k := range slices.Sorted(maps.Keys(included)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = append(b, included[k].(json.RawMessage)...)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"status":1}`...)
+	return response{status: http.StatusOK, body: b}
 }
 
 // parseLeelooTime accepts YYYY-MM-DD or ISO-8601 (with or without zone, seconds or
@@ -338,7 +379,8 @@ func (s *Sim) personDetail(f Faults, ref int, inc map[string]bool) response {
 	if len(included) == 0 {
 		included = nil
 	}
-	return llOneResp(f, detailOf(p), included)
+	det := detailOf(p)
+	return llOneResp(f, &det, included)
 }
 
 func (s *Sim) llChannels(r *http.Request) response {
@@ -526,7 +568,7 @@ func (s *Sim) llAccount(r *http.Request) response {
 	}
 	det := accountDetailJSON{ID: a.ID, Name: a.Name, Tags: a.Tags, From: a.From, BotStatus: a.BotStatus, Gender: a.Gender, Locale: a.Locale,
 		Email: a.Email, Phone: a.Phone, SubscribeHistory: a.SubscribeHistory, Links: a.Links, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
-	return llOneResp(f, det, included)
+	return llOneResp(f, &det, included)
 }
 
 func (s *Sim) llOrders(r *http.Request) response {

@@ -385,22 +385,13 @@ func withUnknown(f Faults, b []byte) []byte {
 
 // marshalItems marshals each record (adding unknown fields when asked) into a JSON array.
 func marshalItems[T any](f Faults, items []T) json.RawMessage {
-	buf := make([]byte, 0, 256*len(items)+2)
-	buf = append(buf, '[')
-	for i := range items {
-		b, err := json.Marshal(items[i])
-		if err != nil {
-			continue
-		}
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, withUnknown(f, b)...)
-	}
-	return append(buf, ']')
+	return appendItems(make([]byte, 0, 256*len(items)+2), f, items)
 }
 
 func marshalOne(f Faults, v any) json.RawMessage {
+	if a, ok := v.(jsonAppender); ok {
+		return withUnknown(f, a.appendJSON(make([]byte, 0, 1024)))
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return json.RawMessage("null")

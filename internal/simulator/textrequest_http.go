@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -72,9 +71,19 @@ func trPaging(r *http.Request, capN int) (page, size, served int, bad *response)
 	return page, size, min(size, capN), nil
 }
 
+// trListResp is {"meta":{...},"items":[...]}, written straight into one buffer.
 func trListResp[T any](f Faults, items []T, page, size, total int) response {
-	meta, _ := json.Marshal(trMeta{Page: page, PageSize: size, TotalItems: total})
-	return rawResp(`{"meta":`, meta, `,"items":`, marshalItems(f, items), `}`)
+	b := make([]byte, 0, 128+512*len(items))
+	b = append(b, `{"meta":{"page":`...)
+	b = strconv.AppendInt(b, int64(page), 10)
+	b = append(b, `,"page_size":`...)
+	b = strconv.AppendInt(b, int64(size), 10)
+	b = append(b, `,"total_items":`...)
+	b = strconv.AppendInt(b, int64(total), 10)
+	b = append(b, `},"items":`...)
+	b = appendItems(b, f, items)
+	b = append(b, '}')
+	return response{status: http.StatusOK, body: b}
 }
 
 // trDash resolves the dashboard path parameter.
