@@ -526,17 +526,14 @@ func (d *leelooData) genPerson(p int) *personRec {
 }
 
 func (d *leelooData) pickTags(r *rnd) []string {
-	out := []string{}
 	n := r.intn(4)
-	seen := map[int]bool{}
+	var seen uint64 // a bit per tag: there are fewer than 64
 	for range n {
-		i := r.intn(len(tagNames))
-		if !seen[i] {
-			seen[i] = true
-		}
+		seen |= 1 << r.intn(len(tagNames))
 	}
+	out := make([]string, 0, n)
 	for i, t := range tagNames {
-		if seen[i] {
+		if seen&(1<<i) != 0 {
 			out = append(out, t)
 		}
 	}
@@ -604,6 +601,14 @@ func (d *leelooData) connFor(from string, r *rnd) string {
 // finishChan derives the channel's times from its newest message.
 func (d *leelooData) finishChan(rec *chanRec) {
 	if len(rec.msgs) > 0 {
+		if t, ok := parseMSFast(rec.msgs[0].CreatedAt); ok {
+			// The fast parser accepts only the exact form fmtMS writes, so the
+			// string is already what fmtMS(t) would build.
+			rec.lmt = t
+			rec.ch.LastMessageTime = rec.msgs[0].CreatedAt
+			rec.ch.UpdatedAt = rec.ch.LastMessageTime
+			return
+		}
 		rec.lmt = mustParseMS(rec.msgs[0].CreatedAt)
 	}
 	rec.ch.LastMessageTime = fmtMS(rec.lmt)
@@ -697,7 +702,8 @@ func (d *leelooData) genMessages(c int, chID string, lmt int64, n int) []Message
 }
 
 func (d *leelooData) genMessage(r *rnd, chID string, t int64, id string, newest bool) Message {
-	m := Message{ChannelID: chID, ID: id, CreatedAt: fmtMS(t), UpdatedAt: fmtMS(t), Read: true}
+	ts := fmtMS(t)
+	m := Message{ChannelID: chID, ID: id, CreatedAt: ts, UpdatedAt: ts, Read: true}
 	switch x := r.intn(10); {
 	case x < 4:
 		m.Type = "FRIEND_MESSAGE"

@@ -341,7 +341,7 @@ func (d *trData) genContact(di, i int) *trContactRec {
 	}
 	n := 1 + int(hash3(d.seed, kindTRContact, uint64(di)<<40|uint64(i), 98)%6)
 	t := d.keyBase(i)
-	rec := &trContactRec{}
+	rec := &trContactRec{msgs: make([]TRMessage, 0, n)}
 	for k := range n {
 		mr := newRnd(d.seed, kindTRMessage, uint64(di)<<40|uint64(i), uint64(k))
 		if k > 0 {
