@@ -80,6 +80,32 @@ type meta struct {
 	TotalCount    FlexInt `json:"totalCount"`
 }
 
+// decode is json.Unmarshal(raw, m) for raw already checked to be well-formed: an
+// object's members go straight to the fields' UnmarshalJSON, matched ignoring case as
+// encoding/json matches them, without its reflection (a tenth of the decode time of a
+// page of messages). Anything else goes through encoding/json for its error.
+func (m *meta) decode(raw json.RawMessage) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return json.Unmarshal(raw, m)
+	}
+	return apiclient.EachMember(raw, func(k, v []byte) error {
+		var f *FlexInt
+		switch {
+		case apiclient.KeyFold(k, "limit"):
+			f = &m.Limit
+		case apiclient.KeyFold(k, "offset"):
+			f = &m.Offset
+		case apiclient.KeyFold(k, "filteredCount"):
+			f = &m.FilteredCount
+		case apiclient.KeyFold(k, "totalCount"):
+			f = &m.TotalCount
+		default:
+			return nil
+		}
+		return f.UnmarshalJSON(v)
+	})
+}
+
 // get fetches path and returns its envelope, checking the body's status.
 func (e *Extractor) get(ctx context.Context, path string, q url.Values) (*envelope, error) {
 	env, _, err := e.getBody(ctx, path, q)
@@ -156,7 +182,7 @@ func (e *Extractor) decodeEnvelope(path string, body json.RawMessage) (*envelope
 	}
 	if len(metaRaw) > 0 && string(metaRaw) != "null" {
 		env.Meta = &meta{}
-		if err := json.Unmarshal(metaRaw, env.Meta); err != nil {
+		if err := env.Meta.decode(metaRaw); err != nil {
 			return nil, fmt.Errorf("leeloo GET %s: decode envelope: %w", path, err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
 // The DTOs mirror the reference (/work/shared/reference/leeloo-api.md): documented fields
@@ -99,13 +101,36 @@ func (u *UTM) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || string(b) == "null" {
 		return nil
 	}
-	type plain UTM
-	var p plain
-	if b[0] != '{' || json.Unmarshal(b, &p) != nil {
+	if b[0] != '{' {
 		u.Bad = true
 		return nil
 	}
-	*u = UTM(p)
+	// As json.Unmarshal into the fields (keys matched ignoring case, "Bad" is not one),
+	// without its reflection: every channel has a utm object.
+	var p UTM
+	err := apiclient.EachMember(b, func(k, v []byte) error {
+		var f *FlexString
+		switch {
+		case apiclient.KeyFold(k, "utm_source"):
+			f = &p.Source
+		case apiclient.KeyFold(k, "utm_medium"):
+			f = &p.Medium
+		case apiclient.KeyFold(k, "utm_campaign"):
+			f = &p.Campaign
+		case apiclient.KeyFold(k, "utm_content"):
+			f = &p.Content
+		case apiclient.KeyFold(k, "utm_term"):
+			f = &p.Term
+		default:
+			return nil
+		}
+		return f.UnmarshalJSON(v)
+	})
+	if err != nil {
+		u.Bad = true
+		return nil
+	}
+	*u = p
 	return nil
 }
 

@@ -25,6 +25,7 @@ const (
 	kindUnmarshaler fieldKind = iota // *T implements json.Unmarshaler: call it
 	kindRaw                          // json.RawMessage: keep the value's bytes
 	kindRawList                      // []json.RawMessage: split the array
+	kindStruct                       // a struct with a plan of its own (links): decodeFields
 	kindOther                        // anything else: encoding/json on the value
 )
 
@@ -32,7 +33,8 @@ type fieldPlan struct {
 	name   string // the JSON key
 	index  int
 	kind   fieldKind
-	marker bool // *T implements badMarker
+	marker bool        // *T implements badMarker
+	sub    *structPlan // kindStruct's plan
 }
 
 // structPlan is the field table of one DTO type, in declaration order.
@@ -96,6 +98,10 @@ func buildPlan(t reflect.Type) *structPlan {
 			fp.kind = kindRawList
 		case reflect.PointerTo(f.Type).Implements(unmarshalerType):
 			fp.kind = kindUnmarshaler
+		case f.Type.Kind() == reflect.Struct:
+			if fp.sub = planFor(f.Type); fp.sub != nil {
+				fp.kind = kindStruct
+			}
 		}
 		p.byName[name] = len(p.fields)
 		p.fields = append(p.fields, fp)
@@ -154,6 +160,16 @@ func decodeFields(item []byte, v reflect.Value, p *structPlan) error {
 					return err
 				}
 				fv.Set(reflect.ValueOf(items))
+				return nil
+			}
+		case kindStruct:
+			if string(val) == "null" {
+				return nil // encoding/json leaves a struct as it is
+			}
+			// A well-formed object decodes as encoding/json would; anything that fails
+			// is decoded again by encoding/json below, for its error text (the item is
+			// rejected, so what was stored meanwhile does not matter).
+			if len(val) > 0 && val[0] == '{' && decodeFields(val, fv, f.sub) == nil {
 				return nil
 			}
 		}

@@ -1,6 +1,7 @@
 package leeloo
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -34,6 +35,39 @@ func stdDecodeItem(raw json.RawMessage, dst any) error {
 func TestStructPlanMatchesEncodingJSON(t *testing.T) {
 	t.Parallel()
 
+	objects := testObjects(t)
+	types := []reflect.Type{
+		reflect.TypeFor[Person](), reflect.TypeFor[PersonAccount](), reflect.TypeFor[Channel](),
+		reflect.TypeFor[Message](), reflect.TypeFor[Order](), reflect.TypeFor[Tunnel](),
+		reflect.TypeFor[Leadgentool](), reflect.TypeFor[TrafficSource](), reflect.TypeFor[TunnelStat](),
+		reflect.TypeFor[Revenue](), reflect.TypeFor[User](), reflect.TypeFor[Tag](),
+		reflect.TypeFor[Connection](), reflect.TypeFor[TemplateCategory](), reflect.TypeFor[Template](),
+		reflect.TypeFor[AccountFields](), reflect.TypeFor[Subscription](),
+	}
+	planned := 0
+	for _, typ := range types {
+		if planFor(typ) != nil {
+			planned++
+		}
+		for _, obj := range objects {
+			got, want := reflect.New(typ), reflect.New(typ)
+			gotErr := decodeItem(obj, got.Interface())
+			wantErr := stdDecodeItem(obj, want.Interface())
+			if wantErr != nil {
+				require.Error(t, gotErr, "%s %s", typ, obj)
+				require.Equal(t, wantErr.Error(), gotErr.Error(), "%s %s", typ, obj)
+				continue
+			}
+			require.NoError(t, gotErr, "%s %s", typ, obj)
+			require.Equal(t, want.Interface(), got.Interface(), "%s %s", typ, obj)
+		}
+	}
+	require.Greater(t, planned, len(types)/2, "most DTOs decode through a plan")
+}
+
+// testObjects is every object of the recorded pages, and variants with case-changed,
+// repeated, null and wrongly typed fields.
+func testObjects(t *testing.T) []json.RawMessage {
 	var objects []json.RawMessage
 	var collect func(v []byte)
 	collect = func(v []byte) {
@@ -63,33 +97,44 @@ func TestStructPlanMatchesEncodingJSON(t *testing.T) {
 		[]byte(`{"id":"a","createdAt":{"x":1},"tags":[{}]}`),
 		[]byte(`{"i\u0064":"escaped","NAME":"caps","\u00e9":1}`),
 		[]byte(`{"id":null,"lastMessageTime":null,"accounts":null,"utm":null}`),
+		[]byte(`{"id":"m","links":{"createdBy":{"type":"user","id":5}}}`),
+		[]byte(`{"id":"m","links":{"createdBy":"x"}}`),
+		[]byte(`{"id":"m","links":{"createdBy":{"id":[1]}}}`),
+		[]byte(`{"id":"m","links":"x"}`),
+		[]byte(`{"id":"m","links":[1]}`),
+		[]byte(`{"id":"m","links":null}`),
+		[]byte(`{"id":"m","links":{"CreatedBy":{"ID":"u","type":"t"}},"links":{"createdBy":null,"leadgentools":[{"id":"l"}]}}`),
+		[]byte(`{"id":"m","links":{"createdBy":{"id":"u"}},"links":{"createdBy":{"type":"t"}}}`),
+		[]byte(`{"utm_source":"a","UTM_Medium":1,"utm_campaign":{"x":1},"utm_term":null,"Bad":true}`),
+		[]byte(`{"utm_source":"a","utm_source":"b","utm_content":["x"]}`),
+		[]byte(`{"limit":"10","Offset":2.0,"filteredCount":null,"totalCount":"x","totalcount":7}`),
+		[]byte(`{"totalCount":{"a":1},"limit":[1],"offset":true}`),
 	)
+	return objects
+}
 
-	types := []reflect.Type{
-		reflect.TypeFor[Person](), reflect.TypeFor[PersonAccount](), reflect.TypeFor[Channel](),
-		reflect.TypeFor[Message](), reflect.TypeFor[Order](), reflect.TypeFor[Tunnel](),
-		reflect.TypeFor[Leadgentool](), reflect.TypeFor[TrafficSource](), reflect.TypeFor[TunnelStat](),
-		reflect.TypeFor[Revenue](), reflect.TypeFor[User](), reflect.TypeFor[Tag](),
-		reflect.TypeFor[Connection](), reflect.TypeFor[TemplateCategory](), reflect.TypeFor[Template](),
-		reflect.TypeFor[AccountFields](), reflect.TypeFor[Subscription](),
-	}
-	planned := 0
-	for _, typ := range types {
-		if planFor(typ) != nil {
-			planned++
+// TestMetaAndUTMMatchEncodingJSON: meta.decode and UTM.UnmarshalJSON read what
+// json.Unmarshal into the plain structs reads, and fail where it fails.
+func TestMetaAndUTMMatchEncodingJSON(t *testing.T) {
+	t.Parallel()
+
+	objects := append(testObjects(t), []byte(`"x"`), []byte(`[1]`), []byte(`12`), []byte(`null`))
+	for _, obj := range objects {
+		var got, want meta
+		gotErr, wantErr := got.decode(obj), json.Unmarshal(obj, &want)
+		require.Equal(t, wantErr, gotErr, "%s", obj)
+		require.Equal(t, want, got, "%s", obj)
+
+		type plain UTM
+		var p plain
+		wantU := UTM{Bad: true}
+		if b := bytes.TrimSpace(obj); string(b) == "null" {
+			wantU = UTM{}
+		} else if b[0] == '{' && json.Unmarshal(b, &p) == nil {
+			wantU = UTM(p)
 		}
-		for _, obj := range objects {
-			got, want := reflect.New(typ), reflect.New(typ)
-			gotErr := decodeItem(obj, got.Interface())
-			wantErr := stdDecodeItem(obj, want.Interface())
-			if wantErr != nil {
-				require.Error(t, gotErr, "%s %s", typ, obj)
-				require.Equal(t, wantErr.Error(), gotErr.Error(), "%s %s", typ, obj)
-				continue
-			}
-			require.NoError(t, gotErr, "%s %s", typ, obj)
-			require.Equal(t, want.Interface(), got.Interface(), "%s %s", typ, obj)
-		}
+		var gotU UTM
+		require.NoError(t, gotU.UnmarshalJSON(obj))
+		require.Equal(t, wantU, gotU, "%s", obj)
 	}
-	require.Greater(t, planned, len(types)/2, "most DTOs decode through a plan")
 }
