@@ -285,6 +285,8 @@ type leelooData struct {
 	offers                        []Tag // {id, name}
 	payCreds                      []string
 	tunnelByID, userByID, catByID map[string]int
+	chanCache                     recCache[chanRec]
+	personCache                   recCache[personRec]
 }
 
 func newLeelooData(s *Sim) *leelooData {
@@ -301,6 +303,8 @@ func newLeelooData(s *Sim) *leelooData {
 		tunnelByID:   map[string]int{},
 		userByID:     map[string]int{},
 		catByID:      map[string]int{},
+		chanCache:    newRecCache[chanRec](4096),
+		personCache:  newRecCache[personRec](4096),
 	}
 	d.stepChan = max(leelooSpan.Milliseconds()/int64(d.nChan), 4)
 	d.stepOrder = max(leelooSpan.Milliseconds()/int64(d.nOrders), 4)
@@ -736,7 +740,12 @@ func (d *leelooData) chanRec(ref int, withMsgs bool) *chanRec {
 	if ref < 0 || ref >= d.nChan {
 		return nil
 	}
-	return d.genChan(ref, withMsgs)
+	if rec := d.chanCache.get(ref); rec != nil {
+		return rec
+	}
+	// Always with messages, so one entry serves every caller: the other fields and
+	// lmt do not depend on withMsgs.
+	return d.chanCache.put(ref, d.genChan(ref, true))
 }
 
 func (d *leelooData) chanKey(ref int) int64 {
@@ -756,7 +765,10 @@ func (d *leelooData) personRec(ref int) *personRec {
 	if ref < 0 {
 		return nil
 	}
-	return d.genPerson(ref)
+	if rec := d.personCache.get(ref); rec != nil {
+		return rec
+	}
+	return d.personCache.put(ref, d.genPerson(ref))
 }
 
 func (d *leelooData) personChans(ref int) []int {

@@ -205,6 +205,9 @@ func cloneContactRec(rec *trContactRec) *trContactRec {
 	c.c.Groups = slices.Clone(rec.c.Groups)
 	c.c.ContactTags = slices.Clone(rec.c.ContactTags)
 	c.c.CustomFields = slices.Clone(rec.c.CustomFields)
+	if c.c.OptedOutUTC != nil {
+		c.c.OptedOutUTC = ptr(*c.c.OptedOutUTC) // not shared with a cached base record
+	}
 	return &c
 }
 

@@ -155,10 +155,12 @@ type trData struct {
 	groups       [][]Group
 	tags         [][]TRTag
 	fields       [][]CustomField
+	cache        recCache[trContactRec] // base contacts by di*nC+ref
 }
 
 func newTRData(s *Sim) *trData {
-	d := &trData{s: s, seed: s.seed, now0: s.now, nC: 150 * s.scale, nP: 34 * s.scale, newPayRef: map[int][2]int{}}
+	d := &trData{s: s, seed: s.seed, now0: s.now, nC: 150 * s.scale, nP: 34 * s.scale, newPayRef: map[int][2]int{},
+		cache: newRecCache[trContactRec](8192)}
 	d.stepC = max((2*365*day).Milliseconds()/int64(d.nC), 4)
 	d.stepP = max((365*day).Milliseconds()/int64(d.nP), 4)
 	d.inv7919 = modInverse(7919, 10000000)
@@ -436,7 +438,11 @@ func (d *trData) contactRec(di, ref int) *trContactRec {
 	if ref < 0 {
 		return nil
 	}
-	return d.genContact(di, ref)
+	key := di*d.nC + ref
+	if rec := d.cache.get(key); rec != nil {
+		return rec
+	}
+	return d.cache.put(key, d.genContact(di, ref))
 }
 
 // contactKey orders contacts: most recent activity first (the last message, or the
@@ -566,6 +572,10 @@ func (d *trData) faultGroup(f Faults, g *Group) {
 func (d *trData) contact(f Faults, di, ref int) Contact {
 	c := d.contactRec(di, ref).finish()
 	c.Groups = slices.Clone(c.Groups)
+	if _, ov := d.cOv[di][ref]; !ov && ref < d.nC && c.OptedOutUTC != nil {
+		// A base record is shared through the cache: faultContact must edit a copy.
+		c.OptedOutUTC = ptr(*c.OptedOutUTC)
+	}
 	d.faultContact(f, &c)
 	return c
 }
