@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,7 +85,9 @@ func benchData(variant string) []stream.Row {
 // setting hint bits on fresh rows, a one-off cost the raw COPY reference never pays.
 // Our loader runs as two instances, one per scenario, so each sees its steady state.
 // Our table has the _row_hash column, so unchanged rows are skipped by hash;
-// BENCH_NOHASH=1 measures the table without it (every row compared in SQL).
+// BENCH_NOHASH=1 measures the table without it (every row compared in SQL). Each
+// variant's client CPU (this process's, while it ran) is logged too: the server's
+// share does not show in it, so it is what the loader's own Go code costs.
 //
 //	go test -run '^$' -bench Load -benchtime 3x ./loaders/postgres
 func BenchmarkLoad(b *testing.B) {
@@ -106,12 +109,14 @@ func BenchmarkLoad(b *testing.B) {
 	}
 	variants := []string{"raw_copy", "peer_new", "peer_unchanged", "ours_new", "ours_unchanged", "ours_changed"}
 	spent := map[string]time.Duration{}
+	cpu := map[string]time.Duration{} // this process's CPU time (the loader's side, not the server's)
 	timeIt := func(name string, fn func() error) {
-		start := time.Now()
+		start, cpu0 := time.Now(), processCPU(b)
 		if err := fn(); err != nil {
 			b.Fatalf("%s: %v", name, err)
 		}
 		spent[name] += time.Since(start)
+		cpu[name] += processCPU(b) - cpu0
 	}
 	exec := func(sql string) {
 		if _, err := pool.Exec(ctx, sql); err != nil {
@@ -191,20 +196,32 @@ func BenchmarkLoad(b *testing.B) {
 		rate[k] = float64(benchRows*b.N) / spent[k].Seconds()
 	}
 	ref := rate["raw_copy"]
+	cpuPerRow := func(k string) float64 { return float64(cpu[k].Microseconds()) / float64(benchRows*b.N) }
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d rows × %d, batches of %d:\n", benchRows, b.N, batchSize)
 	for _, k := range variants {
 		b.ReportMetric(rate[k], k+"_rows/s")
-		fmt.Fprintf(&sb, "  %-15s %9.0f rows/s  %.2f× raw COPY\n", k, rate[k], rate[k]/ref)
+		fmt.Fprintf(&sb, "  %-15s %9.0f rows/s  %.2f× raw COPY; client CPU %.2f µs/row, %.2f× raw COPY's\n",
+			k, rate[k], rate[k]/ref, cpuPerRow(k), cpuPerRow(k)/cpuPerRow("raw_copy"))
 		if k != "raw_copy" {
 			b.ReportMetric(rate[k]/ref, k+"/copy")
 		}
+		b.ReportMetric(cpuPerRow(k), k+"_cpu_µs/row")
 	}
 	b.ReportMetric(rate["ours_new"]/rate["peer_new"], "new_vs_peer")
 	b.ReportMetric(rate["ours_unchanged"]/rate["peer_unchanged"], "unchanged_vs_peer")
 	fmt.Fprintf(&sb, "  ours vs peer: new %.1f×, unchanged %.1f×\n",
 		rate["ours_new"]/rate["peer_new"], rate["ours_unchanged"]/rate["peer_unchanged"])
 	b.Log(sb.String())
+}
+
+// processCPU returns the CPU time this process has used (user and system).
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkPrepare measures the Go side of a load: converting, cleaning and

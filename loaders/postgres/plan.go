@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -262,26 +263,46 @@ func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifie
 	if withOrd {
 		cols = append(cols[:len(cols):len(cols)], "_ord")
 	}
-	buf := make([]any, 0, len(cols))
-	src := pgx.CopyFromSlice(len(idx), func(i int) ([]any, error) {
-		// pgx encodes each row before asking for the next, so one buffer serves all.
-		buf = append(buf[:0], p.rows[idx[i]]...)
-		if p.withHash {
-			buf = append(buf, p.rowHash(idx[i]))
-		}
-		if withSyncedAt {
-			buf = append(buf, now)
-		}
-		if withOrd {
-			buf = append(buf, int32(idx[i]))
-		}
-		return buf, nil
-	})
-	n, err := tx.CopyFrom(ctx, table, cols, src)
+	oids, sql, err := copyColumns(ctx, tx, table, cols)
 	if err != nil {
 		return 0, fmt.Errorf("copy %d rows into %s: %w", len(idx), table.Sanitize(), err)
 	}
-	return n, nil
+	m := tx.Conn().TypeMap()
+	n := len(p.cols)
+	src := newCopyReader(len(idx), func(buf []byte, k int) ([]byte, error) {
+		i := idx[k]
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
+		var err error
+		for j, v := range p.rows[i] {
+			if buf, err = appendCopyValue(m, buf, oids[j], v); err != nil {
+				return nil, err
+			}
+		}
+		at := n
+		if p.withHash {
+			if buf, err = appendCopyInt(m, buf, oids[at], p.rowHash(i)); err != nil {
+				return nil, err
+			}
+			at++
+		}
+		if withSyncedAt {
+			if buf, err = appendCopyTime(m, buf, oids[at], now); err != nil {
+				return nil, err
+			}
+			at++
+		}
+		if withOrd {
+			if buf, err = appendCopyInt(m, buf, oids[at], int64(i)); err != nil {
+				return nil, err
+			}
+		}
+		return buf, nil
+	})
+	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src, sql)
+	if err != nil {
+		return 0, fmt.Errorf("copy %d rows into %s: %w", len(idx), table.Sanitize(), err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // merge upserts the staged rows (all of them, or those whose _ord is in idx) into
