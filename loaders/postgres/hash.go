@@ -201,16 +201,11 @@ const (
 // costs one primary-key lookup per row and a near-empty answer, and none of its values
 // travel to the server.
 func (p *tablePlan) probeHashes(ctx context.Context, tx pgx.Tx) ([]rowState, error) {
-	keys := p.keyTexts()
 	args := make([]any, 0, len(p.keyIdx)+1)
 	names := make([]string, 0, len(p.keyIdx)+1)
 	conds := make([]string, len(p.keyIdx))
 	for j, ki := range p.keyIdx {
-		arr := make([]string, len(keys))
-		for i, k := range keys {
-			arr[i] = k[j]
-		}
-		args = append(args, arr)
+		args = append(args, p.keys[j])
 		names = append(names, fmt.Sprintf("k%d", j))
 		conds[j] = fmt.Sprintf("t.%s = p.k%d::%s", ident(p.cols[ki]), j, p.table.Columns[ki].Type)
 	}

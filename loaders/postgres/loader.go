@@ -182,10 +182,11 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		rejects = append(rejects, p.rejects...)
 		plans = append(plans, p)
 	}
-	// Parents of child tables: the main table's keys in this batch.
+	// Parents of child tables: the main table's keys in this batch, one slice per key
+	// column.
 	var parents [][]string
 	if len(plans) > 0 && plans[0].table.Name == desc.Tables[0].Name {
-		parents = plans[0].keyTexts()
+		parents = plans[0].keys
 	}
 
 	// First attempt without savepoints: a refused row or an existing key (after an
@@ -597,8 +598,8 @@ func pgReason(err error) string {
 	return b.String()
 }
 
-// orphanSQL returns the statement that deletes, for every parent key of the batch, the
-// child rows whose key the batch does not list.
+// orphanSQL returns the statement that deletes, for every parent key of the batch
+// (parents: one slice per key column), the child rows whose key the batch does not list.
 //
 // Each parent's stored children are found through the child's primary key (which
 // starts with the parent key), in a LATERAL subquery that OFFSET 0 keeps the planner
@@ -623,25 +624,16 @@ func orphanSQL(parent stream.Table, child *tablePlan, parents [][]string) (strin
 		if err != nil {
 			return "", nil, err
 		}
-		arr := make([]string, len(parents))
-		for j, pk := range parents {
-			arr[j] = pk[i]
-		}
-		args = append(args, arr)
+		args = append(args, parents[i])
 		pcols = append(pcols, fmt.Sprintf("p%d", i))
 		conds = append(conds, fmt.Sprintf("c.%s = p.p%d::%s", ident(col), i, typ))
 	}
-	keys := child.keyTexts()
 	for i, col := range child.table.Key {
 		typ, err := child.colTypeSQL(col)
 		if err != nil {
 			return "", nil, err
 		}
-		arr := make([]string, len(keys))
-		for j, k := range keys {
-			arr[j] = k[i]
-		}
-		args = append(args, arr)
+		args = append(args, child.keys[i])
 		xcols = append(xcols, "c."+ident(col))
 		kcols = append(kcols, fmt.Sprintf("k%d", i))
 		kcond = append(kcond, fmt.Sprintf("x.%s = k.k%d::%s", ident(col), i, typ))

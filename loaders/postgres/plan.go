@@ -22,6 +22,9 @@ type tablePlan struct {
 	cols  []string // column names, in row order
 	// keyIdx are the positions of the key columns in cols.
 	keyIdx []int
+	// keys holds the rows' key values as text (see keyText), one slice per key column:
+	// keys[j][i] is key column j of row i. The probe and the child deletes send them.
+	keys [][]string
 	// rows are the converted rows (key-unique); src the rows as received, for rejects.
 	rows [][]any
 	src  []stream.Row
@@ -61,6 +64,11 @@ func prepare(t stream.Table, rows []stream.Row) (*tablePlan, error) {
 	p.rows = make([][]any, 0, len(rows))
 	p.src = make([]stream.Row, 0, len(rows))
 	seen := make(map[string]int, len(rows))
+	p.keys = make([][]string, len(p.keyIdx))
+	for j := range p.keys {
+		p.keys[j] = make([]string, 0, len(rows))
+	}
+	kts := make([]string, len(p.keyIdx))
 	var kb strings.Builder
 	// One backing array for all converted values: one allocation instead of one per row.
 	vals := make([]any, len(rows)*len(p.cols))
@@ -82,27 +90,37 @@ rows:
 			}
 			out[i] = cv
 		}
-		kb.Reset()
 		for j, ki := range p.keyIdx {
 			kt, ok := keyText(out[ki])
 			if !ok {
 				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("key column %s is empty or not a key type", p.cols[ki])))
 				continue rows
 			}
-			if j > 0 {
-				kb.WriteByte(0) // NULs are cleaned from values, so they separate safely
-			}
-			kb.WriteString(kt)
+			kts[j] = kt
 		}
-		key := kb.String()
+		key := kts[0]
+		if len(kts) > 1 {
+			kb.Reset()
+			for j, kt := range kts {
+				if j > 0 {
+					kb.WriteByte(0) // NULs are cleaned from values, so they separate safely
+				}
+				kb.WriteString(kt)
+			}
+			key = kb.String()
+		}
 		if at, dup := seen[key]; dup {
-			// The last occurrence wins: it is the freshest the API sent.
+			// The last occurrence wins: it is the freshest the API sent. Its key texts
+			// are the same.
 			p.rows[at], p.src[at] = out, r
 			continue
 		}
 		seen[key] = len(p.rows)
 		p.rows = append(p.rows, out)
 		p.src = append(p.src, r)
+		for j, kt := range kts {
+			p.keys[j] = append(p.keys[j], kt)
+		}
 	}
 	return p, nil
 }
@@ -132,31 +150,13 @@ func (p *tablePlan) target() pgx.Identifier {
 	return pgx.Identifier(strings.Split(p.table.Name, "."))
 }
 
-// keyTexts returns every row's key values as text, in key column order.
-func (p *tablePlan) keyTexts() [][]string {
-	out := make([][]string, len(p.rows))
-	for i, r := range p.rows {
-		k := make([]string, len(p.keyIdx))
-		for j, ki := range p.keyIdx {
-			k[j], _ = keyText(r[ki])
-		}
-		out[i] = k
-	}
-	return out
-}
-
 // probe reports, for each row, whether its key already exists in the table.
 func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
-	keys := p.keyTexts()
 	args := make([]any, len(p.keyIdx))
 	names := make([]string, len(p.keyIdx))
 	conds := make([]string, len(p.keyIdx))
 	for j, ki := range p.keyIdx {
-		arr := make([]string, len(keys))
-		for i, k := range keys {
-			arr[i] = k[j]
-		}
-		args[j] = arr
+		args[j] = p.keys[j]
 		names[j] = fmt.Sprintf("k%d", j)
 		conds[j] = fmt.Sprintf("t.%s = p.k%d::%s", ident(p.cols[ki]), j, p.table.Columns[ki].Type)
 	}
