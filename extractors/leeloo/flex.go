@@ -88,6 +88,10 @@ func (f *FlexTime) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0 || string(b) == "null":
 	case b[0] == '"':
+		if t, ok := apiclient.ParseTimeLiteral(b); ok { // the usual case, without a string
+			f.T, f.Valid = t, true
+			return nil
+		}
 		s, err := apiclient.Unquote(b)
 		if err != nil {
 			f.Bad = true

@@ -311,6 +311,9 @@ func (d *decoder) timeVal(field string) (time.Time, bool) {
 	if isNull(raw) {
 		return time.Time{}, false
 	}
+	if t, ok := apiclient.ParseTimeLiteral(bytes.TrimSpace(raw)); ok { // the usual case, without a string
+		return t, true
+	}
 	s, err := apiclient.Unquote(bytes.TrimSpace(raw))
 	if err != nil {
 		d.fail(badField(d.prefix+field, "a timestamp string", raw))

@@ -319,7 +319,12 @@ func messageTimes(items []json.RawMessage) ([]time.Time, bool) {
 			all = false
 			continue
 		}
-		s, err := apiclient.Unquote(o.get("message_timestamp_utc"))
+		lit := o.get("message_timestamp_utc")
+		if t, ok := apiclient.ParseTimeLiteral(lit); ok {
+			times = append(times, t)
+			continue
+		}
+		s, err := apiclient.Unquote(lit)
 		if err != nil {
 			all = false
 			continue
