@@ -22,6 +22,9 @@ type jsonAppender interface {
 // appendJSONString appends s quoted exactly as json.Marshal does: HTML-sensitive
 // characters and U+2028/U+2029 escaped, invalid UTF-8 replaced with U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
+	if utf8.ValidString(s) {
+		return appendValidJSONString(dst, s)
+	}
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
@@ -68,6 +71,58 @@ func appendJSONString(dst []byte, s string) []byte {
 			continue
 		}
 		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// jsonPlain marks the ASCII bytes json.Marshal copies as they are.
+var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
+// appendValidJSONString is appendJSONString for valid UTF-8, the common case: then
+// the only multi-byte sequences to escape are U+2028 and U+2029 (E2 80 A8/A9), so
+// the other non-ASCII bytes need no decoding.
+func appendValidJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b >= utf8.RuneSelf {
+			if b == 0xE2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xA8 || s[i+2] == 0xA9) {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[s[i+2]&0xF])
+				i += 2
+				start = i + 1
+			}
+			continue
+		}
+		if jsonPlain[b] {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch b {
+		case '\\', '"':
+			dst = append(dst, '\\', b)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+		}
+		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
@@ -159,6 +214,21 @@ func appendItems[T any](buf []byte, f Faults, items []T) []byte {
 		buf = append(buf, withUnknown(f, b)...)
 	}
 	return append(buf, ']')
+}
+
+// appendOne appends the JSON of one record (adding unknown fields when asked), as
+// marshalOne builds it.
+func appendOne(b []byte, f Faults, v any) []byte {
+	a, ok := v.(jsonAppender)
+	if !ok {
+		return append(b, marshalOne(f, v)...)
+	}
+	start := len(b)
+	b = a.appendJSON(b)
+	if f.UnknownFields {
+		b = append(b[:start], withUnknown(f, append([]byte(nil), b[start:]...))...)
+	}
+	return b
 }
 
 func (r *Ref) appendJSON(b []byte) []byte {

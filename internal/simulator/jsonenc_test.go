@@ -19,12 +19,25 @@ func requireSameJSON(t *testing.T, v jsonAppender) {
 }
 
 var awkwardStrings = []string{"", "plain", `"quoted" \back\slash`, "<b>&amp;</b>", "\x00\x01\b\f\n\r\t\x1f\x7f",
-	"\u2028 and \u2029", "bad \xff\xfe utf-8", "cut \xe2\x80", "Юлія 👍 محمد", "é\u0000é"}
+	"\u2028 and \u2029", "bad \xff\xfe utf-8", "cut \xe2\x80", "Юлія 👍 محمد", "é\u0000é", "\u2028", "x\u2029", "\u2027\u202a\u2128",
+	"\xe2\x80\xa8\xff", "ends \xe2\x80", "<\u2029>\"\\\u00e9\u2028"}
 
 func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 	for _, s := range awkwardStrings {
 		want, _ := json.Marshal(s)
 		require.Equal(t, string(want), string(appendJSONString(nil, s)), "%q", s)
+	}
+	// Random strings over bytes that matter to the escaper: controls, HTML, quotes,
+	// the pieces of U+2028/U+2029, other multi-byte starts and stray continuations.
+	alphabet := []byte("a\x00\x1f\x7f\"\\<>&\n\xe2\x80\xa8\xa9\xc3\xa9\xf0\x9f\xff")
+	r := newRnd(9, 9, 9, 9)
+	for range 20000 {
+		b := make([]byte, r.intn(12))
+		for i := range b {
+			b[i] = alphabet[r.intn(len(alphabet))]
+		}
+		want, _ := json.Marshal(string(b))
+		require.Equal(t, string(want), string(appendJSONString(nil, string(b))), "%q", b)
 	}
 	for _, f := range []float64{0, 1, -1, 0.1, 49.99, 1250.5, 1e-7, -1e-7, 1e20, 1e21, 123456789012345678901234.0, math.SmallestNonzeroFloat64, math.MaxFloat64} {
 		want, _ := json.Marshal(f)

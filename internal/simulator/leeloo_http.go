@@ -95,8 +95,8 @@ func llPaging(r *http.Request, capN int) (limit, offset int, bad *response) {
 // buffer: marshalling the items inside an envelope would re-validate (and double the
 // cost of) the biggest part of the body.
 func llListResp[T any](f Faults, items []T, limit, offset, total int) response {
-	b := make([]byte, 0, 128+256*len(items))
-	b = append(b, `{"data":`...)
+	p := pooledBody()
+	b := append((*p)[:0], `{"data":`...)
 	b = appendItems(b, f, items)
 	b = append(b, `,"meta":{"limit":`...)
 	b = strconv.AppendInt(b, int64(limit), 10)
@@ -107,7 +107,7 @@ func llListResp[T any](f Faults, items []T, limit, offset, total int) response {
 	b = append(b, `,"totalCount":`...)
 	b = strconv.AppendInt(b, int64(total), 10)
 	b = append(b, `},"status":1}`...)
-	return response{status: http.StatusOK, body: b}
+	return response{status: http.StatusOK, body: b, pooled: p}
 }
 
 func rawResp(parts ...any) response {
@@ -140,18 +140,14 @@ func rawResp(parts ...any) response {
 // Written by hand when every included value is already-marshalled JSON, which
 // json.Marshal would only re-validate.
 func llOneResp(f Faults, v any, included map[string]any) response {
-	data := marshalOne(f, v)
-	n := len(data) + 32
 	for _, x := range included {
-		raw, ok := x.(json.RawMessage)
-		if !ok {
-			return jsonResp(http.StatusOK, llOne{Data: data, Included: included, Status: 1})
+		if _, ok := x.(json.RawMessage); !ok {
+			return jsonResp(http.StatusOK, llOne{Data: marshalOne(f, v), Included: included, Status: 1})
 		}
-		n += len(raw) + 32
 	}
-	b := make([]byte, 0, n)
-	b = append(b, `{"data":`...)
-	b = append(b, data...)
+	p := pooledBody()
+	b := append((*p)[:0], `{"data":`...)
+	b = appendOne(b, f, v)
 	if len(included) > 0 {
 		b = append(b, `,"included":{`...)
 		for i, k := range slices.Sorted(maps.Keys(included)) {
@@ -165,7 +161,7 @@ func llOneResp(f Faults, v any, included map[string]any) response {
 		b = append(b, '}')
 	}
 	b = append(b, `,"status":1}`...)
-	return response{status: http.StatusOK, body: b}
+	return response{status: http.StatusOK, body: b, pooled: p}
 }
 
 // parseLeelooTime accepts YYYY-MM-DD or ISO-8601 (with or without zone, seconds or

@@ -73,8 +73,8 @@ func trPaging(r *http.Request, capN int) (page, size, served int, bad *response)
 
 // trListResp is {"meta":{...},"items":[...]}, written straight into one buffer.
 func trListResp[T any](f Faults, items []T, page, size, total int) response {
-	b := make([]byte, 0, 128+512*len(items))
-	b = append(b, `{"meta":{"page":`...)
+	p := pooledBody()
+	b := append((*p)[:0], `{"meta":{"page":`...)
 	b = strconv.AppendInt(b, int64(page), 10)
 	b = append(b, `,"page_size":`...)
 	b = strconv.AppendInt(b, int64(size), 10)
@@ -83,7 +83,7 @@ func trListResp[T any](f Faults, items []T, page, size, total int) response {
 	b = append(b, `},"items":`...)
 	b = appendItems(b, f, items)
 	b = append(b, '}')
-	return response{status: http.StatusOK, body: b}
+	return response{status: http.StatusOK, body: b, pooled: p}
 }
 
 // trDash resolves the dashboard path parameter.
