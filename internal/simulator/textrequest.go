@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -270,8 +271,8 @@ func (d *trData) contactRefByPhone(di int, phone string) (int, bool) {
 	if len(dg) != 10 {
 		return 0, false
 	}
-	var area, num uint64
-	if _, err := fmt.Sscanf(dg, "%3d%7d", &area, &num); err != nil {
+	num, err := strconv.ParseUint(dg[3:], 10, 64) // dg is 10 digits: area code, then 7
+	if err != nil {
 		return 0, false
 	}
 	i := int(num * d.inv7919 % 10000000)
