@@ -740,11 +740,15 @@ func (d *leelooData) chanRec(ref int, withMsgs bool) *chanRec {
 	if ref < 0 || ref >= d.nChan {
 		return nil
 	}
+	// Only records with messages are cached, and they serve every caller (the other
+	// fields and lmt do not depend on withMsgs); lists that need no messages do not
+	// generate them just to fill the cache, which they would thrash at large scales.
 	if rec := d.chanCache.get(ref); rec != nil {
 		return rec
 	}
-	// Always with messages, so one entry serves every caller: the other fields and
-	// lmt do not depend on withMsgs.
+	if !withMsgs {
+		return d.genChan(ref, false)
+	}
 	return d.chanCache.put(ref, d.genChan(ref, true))
 }
 
