@@ -367,13 +367,13 @@ func TestRunCancelledThenResumed(t *testing.T) {
 
 	// A signal mid-run: exit 1, the streams cut off are recorded as cancelled.
 	sctx, cancel := context.WithCancel(ctx)
+	tb.sim.ResetStats() // before the watcher starts: it counts this run's requests only
 	go func() {
 		for tb.sim.Stats().Total() < 150 && sctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
 		cancel()
 	}()
-	tb.sim.ResetStats()
 	r = cliRun(sctx, t, with(env, "LEELOO_LOOKBACK", "1h"), "run", "--full-refresh")
 	cancel()
 	require.Equal(t, exitFailed, r.code, r.stdout+r.stderr)

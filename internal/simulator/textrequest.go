@@ -573,8 +573,10 @@ func (d *trData) faultGroup(f Faults, g *Group) {
 func (d *trData) contact(f Faults, di, ref int) Contact {
 	c := d.contactRec(di, ref).finish()
 	c.Groups = slices.Clone(c.Groups)
-	if _, ov := d.cOv[di][ref]; !ov && ref < d.nC && c.OptedOutUTC != nil {
-		// A base record is shared through the cache: faultContact must edit a copy.
+	if c.OptedOutUTC != nil {
+		// The stored record (a cached base record or a mutation's overlay) is shared
+		// between requests: faultContact must edit a copy, or a fault would outlive
+		// the request that applied it.
 		c.OptedOutUTC = ptr(*c.OptedOutUTC)
 	}
 	d.faultContact(f, &c)
