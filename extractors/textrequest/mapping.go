@@ -92,9 +92,11 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
 		d.fail(&fieldError{field: "phone_number", msg: "missing"})
 	}
+	// The dashboard id and the phone are boxed once, for the row and its link rows.
+	dash, ph := any(dashboardID), any(phone)
 	b := newRow(contactsTable).
-		set("dashboard_id", dashboardID).
-		set("phone_number", phone).
+		set("dashboard_id", dash).
+		set("phone_number", ph).
 		set("phone_digits", phones.Digits(phone)).
 		set("first_name", d.str("first_name")).
 		set("last_name", d.str("last_name")).
@@ -146,10 +148,9 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 	rec.Row = b.row
 
 	// Link rows, deduplicated: a repeated id would make the loader's upsert touch the
-	// same row twice in one statement. The dashboard id and the phone are boxed once and
-	// every link row of the contact is cut from one backing array (capacity capped, so an
-	// append to one row cannot run into the next): a contact has a few of each.
-	dash, ph := any(dashboardID), any(phone)
+	// same row twice in one statement. Every link row of the contact is cut from one
+	// backing array (capacity capped, so an append to one row cannot run into the next): a
+	// contact has a few of each.
 	vals := make([]any, 0, 3*(len(tags)+len(groups))+4*len(fields))
 	link := func(vs ...any) stream.Row {
 		start := len(vals)
@@ -254,17 +255,34 @@ func derivedMessageID(dashboardID int64, phoneDigits, timestamp, direction, body
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
+// messageOwner is what every message row of one contact repeats, boxed once per contact
+// rather than once per message: the dashboard, the phone and its digits.
+type messageOwner struct {
+	dashboardID                int64
+	dashboard, phone, digitsOf any
+	digits                     string
+}
+
+func newMessageOwner(dashboardID int64, phone string) *messageOwner {
+	digits := phones.Digits(phone)
+	pd, _ := digits.(string)
+	return &messageOwner{dashboardID: dashboardID, dashboard: dashboardID, phone: phone, digitsOf: digits, digits: pd}
+}
+
 func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageRecord, *stream.Reject) {
+	return newMessageOwner(dashboardID, phone).mapMessage(raw)
+}
+
+func (o *messageOwner) mapMessage(raw json.RawMessage) (*messageRecord, *stream.Reject) {
 	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblMessages, "message", raw, err)
 	}
 	defer d.close()
-	pd, _ := phones.Digits(phone).(string)
 	b := newRow(messagesTable).
-		set("dashboard_id", dashboardID).
-		set("phone_number", phone).
-		set("phone_digits", phones.Digits(phone)).
+		set("dashboard_id", o.dashboard).
+		set("phone_number", o.phone).
+		set("phone_digits", o.digitsOf).
 		set("body", d.str("body")).
 		set("message_direction", d.str("message_direction")).
 		set("response_by_username", d.str("response_by_username")).
@@ -287,7 +305,7 @@ func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageR
 		ts, _ := d.strVal("message_timestamp_utc")
 		dir, _ := d.strVal("message_direction")
 		body, _ := d.strVal("body")
-		id = derivedMessageID(dashboardID, pd, ts, dir, body)
+		id = derivedMessageID(o.dashboardID, o.digits, ts, dir, body)
 	}
 	b.set("message_id", id).set("message_id_derived", derived)
 	rec.Key = id

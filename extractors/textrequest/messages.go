@@ -71,9 +71,10 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		return p.emit(b)
 	}
 	sink := func(phone string) func([]json.RawMessage) error {
+		owner := newMessageOwner(p.dashboard, phone)
 		return func(items []json.RawMessage) error {
 			for _, raw := range items {
-				rec, rej := mapMessage(p.dashboard, phone, raw)
+				rec, rej := owner.mapMessage(raw)
 				if rej != nil {
 					rejects = append(rejects, *rej)
 					continue
