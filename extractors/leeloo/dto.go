@@ -150,7 +150,7 @@ type Message struct {
 		CreatedBy ref `json:"createdBy"`
 	} `json:"links"`
 
-	channelID string
+	channelID any // the chat's id, a string boxed once per chat
 	raw       json.RawMessage
 }
 
@@ -361,21 +361,21 @@ type subscription struct {
 }
 
 // keyed is a decoded record whose key can be checked.
-type keyed interface{ idValue() any }
+type keyed interface{ idText() string }
 
-func (p *Person) idValue() any           { return p.ID.Value() }
-func (c *Channel) idValue() any          { return c.ID.Value() }
-func (m *Message) idValue() any          { return m.ID.Value() }
-func (o *Order) idValue() any            { return o.ID.Value() }
-func (t *Tunnel) idValue() any           { return t.ID.Value() }
-func (l *Leadgentool) idValue() any      { return l.ID.Value() }
-func (s *TunnelStat) idValue() any       { return s.TunnelID.Value() }
-func (u *User) idValue() any             { return u.ID.Value() }
-func (t *Tag) idValue() any              { return t.ID.Value() }
-func (c *Connection) idValue() any       { return c.ID.Value() }
-func (c *TemplateCategory) idValue() any { return c.ID.Value() }
-func (t *Template) idValue() any         { return t.ID.Value() }
-func (a *Account) idValue() any          { return a.ID.Value() }
+func (p *Person) idText() string           { return p.ID.Text() }
+func (c *Channel) idText() string          { return c.ID.Text() }
+func (m *Message) idText() string          { return m.ID.Text() }
+func (o *Order) idText() string            { return o.ID.Text() }
+func (t *Tunnel) idText() string           { return t.ID.Text() }
+func (l *Leadgentool) idText() string      { return l.ID.Text() }
+func (s *TunnelStat) idText() string       { return s.TunnelID.Text() }
+func (u *User) idText() string             { return u.ID.Text() }
+func (t *Tag) idText() string              { return t.ID.Text() }
+func (c *Connection) idText() string       { return c.ID.Text() }
+func (c *TemplateCategory) idText() string { return c.ID.Text() }
+func (t *Template) idText() string         { return t.ID.Text() }
+func (a *Account) idText() string          { return a.ID.Text() }
 
 // decode decodes one list item into a new T and checks its key; keyField names the key in
 // the error.
@@ -387,7 +387,7 @@ func decode[T any, PT interface {
 	if err := decodeItem(raw, v); err != nil {
 		return nil, err
 	}
-	if id, ok := v.idValue().(string); !ok || id == "" {
+	if v.idText() == "" {
 		return nil, fmt.Errorf("field %s: missing or empty (the record's key)", keyField)
 	}
 	return (*T)(v), nil

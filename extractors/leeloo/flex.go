@@ -65,12 +65,12 @@ func (f FlexString) Value() any {
 	return f.V
 }
 
-// Text is the string, "" when absent.
+// Text is the string, "" when absent (Value's string, without boxing it).
 func (f FlexString) Text() string {
-	if v, ok := f.Value().(string); ok {
-		return v
+	if !f.Valid || f.V == notDefined {
+		return ""
 	}
-	return ""
+	return f.V
 }
 
 // FlexTime is a timestamp field parsed with apiclient.ParseTime; a number is read as Unix

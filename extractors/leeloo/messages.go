@@ -230,6 +230,7 @@ func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 	}
 
 	path := fmt.Sprintf(c.pathFmt, pathEscape(ref.id))
+	channelID := any(ref.id) // boxed once for every message row of the chat
 	finalSent := false
 	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, Ahead: r.e.cfg.Ahead},
 		r.e.listFetch(path, nil, "messages"),
@@ -244,7 +245,7 @@ func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 					allOld = false
 					continue
 				}
-				m.raw, m.channelID = raw, ref.id
+				m.raw, m.channelID = raw, channelID
 				if seen[m.ID.Text()] {
 					c.warnDuplicate(ref.id, m.ID.Text())
 				}
