@@ -132,6 +132,11 @@ type decoder struct {
 	obj    object
 	prefix string // prefix for field names in errors ("last_message.")
 	err    error
+	// checkOnly makes the readers that only fill columns (str, timestamp, int32Field,
+	// strs, ints) check the value as usual but return nil instead of building it: the messages
+	// stream lists contacts for a few fields and must pass over exactly the contacts the
+	// contacts stream rejects, without the cost of their rows.
+	checkOnly bool
 }
 
 func (d *decoder) fail(err error) {
@@ -145,6 +150,15 @@ func (d *decoder) raw(field string) json.RawMessage { return d.obj.get(field) }
 // str reads a text field. Numbers and booleans are accepted as their JSON text (an id sent
 // as a number); objects and arrays are errors. Null and missing give nil.
 func (d *decoder) str(field string) any {
+	if d.checkOnly {
+		// A string literal always decodes (the split validated it); other values are
+		// checked as strVal checks them.
+		if raw := bytes.TrimSpace(d.obj.get(field)); len(raw) > 0 && raw[0] == '"' {
+			return nil
+		}
+		d.strVal(field)
+		return nil
+	}
 	s, ok := d.strVal(field)
 	if !ok {
 		return nil
@@ -204,6 +218,9 @@ func (d *decoder) int32Field(field string) any {
 	}
 	if n < math.MinInt32 || n > math.MaxInt32 {
 		d.fail(badField(d.prefix+field, "a 32-bit integer", d.obj.get(field)))
+		return nil
+	}
+	if d.checkOnly {
 		return nil
 	}
 	return n
@@ -300,7 +317,7 @@ func (d *decoder) boolean(field string) any {
 // error naming the field.
 func (d *decoder) timestamp(field string) any {
 	t, ok := d.timeVal(field)
-	if !ok {
+	if !ok || d.checkOnly {
 		return nil
 	}
 	return t
@@ -363,9 +380,22 @@ func (d *decoder) strs(field string) []string {
 		d.fail(badField(d.prefix+field, "an array of strings", raw))
 		return nil
 	}
-	out := make([]string, 0, len(items))
+	var out []string
+	if !d.checkOnly {
+		out = make([]string, 0, len(items))
+	}
 	for _, it := range items {
 		if isNull(it) {
+			continue
+		}
+		if d.checkOnly {
+			if it[0] == '"' { // as in str: a literal always decodes
+				continue
+			}
+			if _, err := scalarString(it); err != nil {
+				d.fail(badField(d.prefix+field, "an array of strings", raw))
+				return nil
+			}
 			continue
 		}
 		s, err := scalarString(it)
@@ -389,7 +419,10 @@ func (d *decoder) ints(field string) []int64 {
 		d.fail(badField(d.prefix+field, "an array of integers", raw))
 		return nil
 	}
-	out := make([]int64, 0, len(items))
+	var out []int64
+	if !d.checkOnly {
+		out = make([]int64, 0, len(items))
+	}
 	for _, it := range items {
 		if isNull(it) {
 			continue
@@ -399,7 +432,9 @@ func (d *decoder) ints(field string) []int64 {
 			d.fail(badField(d.prefix+field, "an array of integers", raw))
 			return nil
 		}
-		out = append(out, n)
+		if !d.checkOnly {
+			out = append(out, n)
+		}
 	}
 	return out
 }
@@ -417,6 +452,7 @@ func (d *decoder) nested(field string) *decoder {
 			d.fail(badField(d.prefix+field, "an object", raw))
 			return nil
 		}
+		n.checkOnly = d.checkOnly
 		return n
 	}
 	var n *decoder
@@ -424,7 +460,7 @@ func (d *decoder) nested(field string) *decoder {
 		if len(m.key) > len(field) && m.key[len(field)] == '.' && string(m.key[:len(field)]) == field {
 			if n == nil {
 				n = decoderPool.Get().(*decoder)
-				n.prefix = prefix
+				n.prefix, n.checkOnly = prefix, d.checkOnly
 			}
 			n.obj = append(n.obj, member{key: m.key[len(field)+1:], val: m.val})
 		}

@@ -83,21 +83,40 @@ type contactRecord struct {
 var pendingStatuses = map[string]bool{"accepted": true, "queued": true, "sending": true}
 
 func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream.Reject) {
+	return decodeContact(dashboardID, raw, true)
+}
+
+// listContact is mapContact for the messages stream: the same checks, so it passes over
+// exactly the contacts the contacts stream rejects (ok false), and the same record
+// without its rows (Row, Tags, Groups and Fields are nil).
+func listContact(dashboardID int64, raw json.RawMessage) (rec *contactRecord, ok bool) {
+	rec, rej := decodeContact(dashboardID, raw, false)
+	return rec, rej == nil
+}
+
+func decodeContact(dashboardID int64, raw json.RawMessage, rows bool) (*contactRecord, *stream.Reject) {
 	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblContacts, "contact", raw, err)
 	}
 	defer d.close()
+	d.checkOnly = !rows
 	phone, ok := d.strVal("phone_number")
 	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
 		d.fail(&fieldError{field: "phone_number", msg: "missing"})
 	}
 	// The dashboard id and the phone are boxed once, for the row and its link rows.
-	dash, ph := any(dashboardID), any(phone)
-	b := newRow(contactsTable).
-		set("dashboard_id", dash).
+	var (
+		dash, ph, digits any
+		b                *rowBuilder // nil without rows: set does nothing
+	)
+	if rows {
+		dash, ph, digits = any(dashboardID), any(phone), phones.Digits(phone)
+		b = newRow(contactsTable)
+	}
+	b.set("dashboard_id", dash).
 		set("phone_number", ph).
-		set("phone_digits", phones.Digits(phone)).
+		set("phone_digits", digits).
 		set("first_name", d.str("first_name")).
 		set("last_name", d.str("last_name")).
 		set("display_name", d.str("display_name")).
@@ -114,17 +133,20 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 		set("total_msgs_sent", d.int32Field("total_msgs_sent")).
 		set("total_msgs_received", d.int32Field("total_msgs_received")).
 		set("response_count", d.int32Field("response_count")).
-		set("thread_id", d.str("thread_id")).
-		set("raw", raw)
+		set("thread_id", d.str("thread_id"))
 	rec := &contactRecord{Phone: phone}
 	if t, ok := d.timeVal("date_created_utc"); ok {
 		rec.Created = t
-		b.set("date_created_utc", t)
+		if rows {
+			b.set("date_created_utc", t)
+		}
 	}
 	if t, ok := d.timeVal("last_contact_date_utc"); ok {
 		rec.LastContact = t
 		rec.LastContactRaw, _ = d.strVal("last_contact_date_utc")
-		b.set("last_contact_date_utc", t)
+		if rows {
+			b.set("last_contact_date_utc", t)
+		}
 	}
 	lm := d.nested("last_message")
 	defer lm.close()
@@ -140,11 +162,14 @@ func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream
 
 	groups := d.ints("groups")
 	tags := d.strs("contact_tags")
-	b.set("groups", intArray(groups)).set("contact_tags", textArray(tags))
 	fields := contactFields(d)
 	if d.err != nil {
 		return nil, reject(tblContacts, "contact", raw, d.err)
 	}
+	if !rows {
+		return rec, nil
+	}
+	b.set("groups", intArray(groups)).set("contact_tags", textArray(tags)).set("raw", raw)
 	rec.Row = b.row
 
 	// Link rows, deduplicated: a repeated id would make the loader's upsert touch the
@@ -216,7 +241,13 @@ func contactFields(d *decoder) []fieldValue {
 			d.fail(badField("custom_fields", "an array of objects", raw))
 			return nil
 		}
-		id, _ := fd.strVal("id")
+		fd.checkOnly = d.checkOnly
+		var id string
+		if fd.checkOnly {
+			fd.str("id") // checked, not kept: no link row is built
+		} else {
+			id, _ = fd.strVal("id")
+		}
 		v := fd.str("value")
 		ferr := fd.err
 		fd.close()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,4 +318,67 @@ func TestDetectOrder(t *testing.T) {
 	require.True(t, olderThan(msg("2026-10-01T00:00:00Z", "2026-10-01T12:00:00"), cut))
 	require.False(t, olderThan(msg("2026-10-01T00:00:00Z", "2026-10-02T00:00:00Z"), cut))
 	require.False(t, olderThan(append(msg("2026-10-01T00:00:00Z"), json.RawMessage(`{"message_timestamp_utc":null}`)), cut))
+}
+
+// TestListContactMatchesMapContact: the messages stream's listContact passes over exactly
+// the contacts mapContact rejects, and reads the same record fields, on the recorded
+// contacts and on variants with each field (and each last_message and custom_fields
+// field) replaced by values of every kind.
+func TestListContactMatchesMapContact(t *testing.T) {
+	t.Parallel()
+
+	values := []string{`null`, `"x"`, `" "`, `""`, `"a\u00e9\n"`, `1`, `-2.5`, `2147483648`, `"7"`, `true`, `"False"`,
+		`{}`, `[]`, `["a",null,2]`, `["a",{}]`, `[1,"2",null]`, `[1.5]`, `"2026-01-01T00:00:00Z"`, `"2026-01-01 10:00"`,
+		`"2026-13-01T00:00:00Z"`, `{"body":"b","delivery_status":"Queued","mms_media":["u"]}`, `{"body":{}}`,
+		`{"mms_media":[{}]}`, `[{"id":"a","value":"v"},{"id":"a","value":2},null]`, `[{"id":{}}]`, `[{"id":"a","value":[1]}]`, `[1]`}
+	var variants []json.RawMessage
+	for _, item := range readPage(t, "contacts.json") {
+		variants = append(variants, item)
+		var m map[string]json.RawMessage
+		if json.Unmarshal(item, &m) != nil {
+			continue
+		}
+		keys := []string{"last_message.body", "last_message.mms_media", "last_message.message_timestamp_utc", "custom_fields", "groups", "contact_tags"}
+		for k := range m {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			for _, v := range values {
+				mm := map[string]json.RawMessage{}
+				for k2, v2 := range m {
+					mm[k2] = v2
+				}
+				if outer, inner, nested := strings.Cut(k, "."); nested {
+					var lm map[string]json.RawMessage
+					if json.Unmarshal(m[outer], &lm) != nil || lm == nil {
+						lm = map[string]json.RawMessage{}
+					}
+					lm[inner] = json.RawMessage(v)
+					b, err := json.Marshal(lm)
+					require.NoError(t, err)
+					mm[outer] = b
+				} else {
+					mm[k] = json.RawMessage(v)
+				}
+				b, err := json.Marshal(mm)
+				require.NoError(t, err)
+				variants = append(variants, b)
+			}
+		}
+	}
+	rejected := 0
+	for _, raw := range variants {
+		want, rej := mapContact(121, raw)
+		got, ok := listContact(121, raw)
+		require.Equal(t, rej == nil, ok, "%s", raw)
+		if !ok {
+			rejected++
+			continue
+		}
+		require.Nil(t, got.Row)
+		want.Row, want.Tags, want.Groups, want.Fields = nil, nil, nil, nil
+		require.Equal(t, want, got, "%s", raw)
+	}
+	require.Greater(t, rejected, len(variants)/10)
+	require.Less(t, rejected, len(variants)*9/10)
 }

@@ -105,8 +105,8 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		for _, raw := range items {
 			// Contacts that cannot be decoded are rejected by the contacts stream; here
 			// they are passed over.
-			c, rej := mapContact(p.dashboard, raw)
-			if rej != nil || done[c.Phone] || queued[c.Phone] {
+			c, ok := listContact(p.dashboard, raw)
+			if !ok || done[c.Phone] || queued[c.Phone] {
 				continue
 			}
 			queued[c.Phone] = true
