@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -102,7 +100,7 @@ func (r *run) accountMessages(ctx context.Context) error {
 // sent its batches, in page order, so it never moves past a chat not yet handed on.
 type chatPool struct {
 	c     *chats
-	g     *errgroup.Group
+	g     *pool
 	ctx   context.Context // cancelled when a chat fails
 	mu    sync.Mutex      // guards pages and their left counts
 	emit  sync.Mutex      // held while sending cursors, so they go out in page order
@@ -116,9 +114,8 @@ type listingPage struct {
 }
 
 func (c *chats) newPool(ctx context.Context) *chatPool {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(c.r.e.cfg.Concurrency, 1))
-	return &chatPool{c: c, g: g, ctx: gctx}
+	g := newPool(ctx, c.r.e.cfg.Concurrency)
+	return &chatPool{c: c, g: g, ctx: g.ctx}
 }
 
 // syncPage starts reading the chats of one listing page that need it; it blocks only
@@ -141,8 +138,8 @@ func (p *chatPool) syncPage(refs []chatRef, cursor json.RawMessage) error {
 		if err := p.ctx.Err(); err != nil {
 			return err // a chat failed: its page's cursor (and every later one) stays unsent
 		}
-		p.g.Go(func() error {
-			if err := p.c.syncChat(p.ctx, ref); err != nil {
+		p.g.Go(func(ctx context.Context) error {
+			if err := p.c.syncChat(ctx, ref); err != nil {
 				return err
 			}
 			p.mu.Lock()

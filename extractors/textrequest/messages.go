@@ -192,6 +192,10 @@ type contactJob struct {
 // per contact is what bounds this stream. Pages are handed on in list order from the
 // caller's goroutine (apply), so batches, cursors and resumption are as with one fetch at
 // a time; each contact fetched ahead holds at most a couple of pages until its turn.
+//
+// The fetches run on at most Concurrency goroutines that live as long as the window and
+// take the started jobs in order: a goroutine per contact grew its stack anew through the
+// HTTP client every time.
 type contactWindow struct {
 	e         *Extractor
 	ctx       context.Context
@@ -200,11 +204,13 @@ type contactWindow struct {
 	dashboard int64
 	jobs      []*contactJob
 	next      int // the next job to start
+	work      chan *contactJob
+	workers   int
 }
 
 func (e *Extractor) fetchAhead(ctx context.Context, dashboard int64, jobs []*contactJob) *contactWindow {
 	wctx, cancel := context.WithCancel(ctx)
-	return &contactWindow{e: e, ctx: wctx, cancel: cancel, dashboard: dashboard, jobs: jobs}
+	return &contactWindow{e: e, ctx: wctx, cancel: cancel, dashboard: dashboard, jobs: jobs, work: make(chan *contactJob)}
 }
 
 // apply starts the fetches of jobs up to i+Concurrency-1 and hands job i's pages to sink
@@ -224,10 +230,26 @@ func (w *contactWindow) apply(i int, sink func([]json.RawMessage) error) error {
 	return j.err
 }
 
+// start hands j to an idle goroutine, or to a new one while there are fewer than
+// Concurrency. At most Concurrency jobs are started and unfinished (apply starts job
+// i+Concurrency-1 only after job i-1 has ended), so this waits at most for the goroutine
+// of the job that just ended.
 func (w *contactWindow) start(j *contactJob) {
 	j.pages = make(chan []json.RawMessage, 2)
-	w.wg.Go(func() {
-		defer close(j.pages)
+	if w.workers < max(w.e.cfg.Concurrency, 1) {
+		select {
+		case w.work <- j:
+			return
+		default:
+		}
+		w.workers++
+		w.wg.Go(w.worker)
+	}
+	w.work <- j
+}
+
+func (w *contactWindow) worker() {
+	for j := range w.work {
 		j.err = w.e.contactMessages(w.ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
 			select {
 			case j.pages <- items:
@@ -236,12 +258,14 @@ func (w *contactWindow) start(j *contactJob) {
 				return w.ctx.Err()
 			}
 		})
-	})
+		close(j.pages)
+	}
 }
 
 // stop cancels the fetches still running (after an error) and waits for them.
 func (w *contactWindow) stop() {
 	w.cancel()
+	close(w.work)
 	w.wg.Wait()
 }
 
