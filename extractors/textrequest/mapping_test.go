@@ -3,6 +3,7 @@ package textrequest
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -381,4 +382,26 @@ func TestListContactMatchesMapContact(t *testing.T) {
 	}
 	require.Greater(t, rejected, len(variants)/10)
 	require.Less(t, rejected, len(variants)*9/10)
+}
+
+// keyOf prints key values as fmt.Fprint does.
+func TestKeyOfLikeFprint(t *testing.T) {
+	t.Parallel()
+
+	for _, tbl := range []stream.Table{contactsTable, messagesTable, tagsTable, groupsTable} {
+		for _, v := range []any{"a\x1fb", "", int64(-42), int64(1) << 62, nil, true, 1.5, []string{"x"}} {
+			row := make(stream.Row, len(tbl.Columns))
+			for i := range row {
+				row[i] = v
+			}
+			var sb strings.Builder
+			for i := range tbl.Key {
+				if i > 0 {
+					sb.WriteByte(0x1f)
+				}
+				fmt.Fprint(&sb, v)
+			}
+			require.Equal(t, sb.String(), keyOf(tbl, row), "%s %#v", tbl.Name, v)
+		}
+	}
 }

@@ -373,7 +373,7 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 		// A bad path: no attempt can fix it.
 		return nil, &attemptFailure{err: errors.New("build request: " + c.scrubText(unwrapURLError(err).Error())), reason: "bad request URL"}
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header["Accept"] = acceptJSON
 	if c.cfg.Auth != nil {
 		c.cfg.Auth(req)
 	}
@@ -460,6 +460,10 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 		}
 	}
 }
+
+// acceptJSON is every request's Accept header, one slice for all of them (net/http only
+// reads it; Header.Set would allocate one per request).
+var acceptJSON = []string{"application/json"}
 
 // giveUp builds the error a request ends with.
 func (c *Client) giveUp(f *attemptFailure, logPath string, attempts, lastStatus int) error {

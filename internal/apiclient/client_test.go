@@ -53,7 +53,8 @@ func TestClientGetJSON(t *testing.T) {
 	t.Parallel()
 
 	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
-		if r.URL.Path != "/api/v2/people" || r.Header.Get("X-Token") != testSecret || r.URL.Query().Get("limit") != "5" {
+		if r.URL.Path != "/api/v2/people" || r.Header.Get("X-Token") != testSecret || r.URL.Query().Get("limit") != "5" ||
+			r.Header.Get("Accept") != "application/json" {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
