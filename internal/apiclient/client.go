@@ -118,6 +118,7 @@ type Client struct {
 	http    *http.Client
 	log     *slog.Logger
 	limiter *rate.Limiter
+	sent    *sendLog
 	scrub   *strings.Replacer
 
 	// notBefore (Unix nanoseconds) is the source-wide pause a 429 sets: no attempt of
@@ -149,6 +150,7 @@ func New(cfg Config) (*Client, error) {
 	c.http = cmp.Or(cfg.HTTPClient, &http.Client{Transport: newTransport(), CheckRedirect: sameHostRedirects})
 	c.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("source", cfg.Source)
 	c.limiter = newLimiter(cfg.RateLimit)
+	c.sent = newSendLog(cfg.RateLimit)
 	return c, nil
 }
 
@@ -502,9 +504,13 @@ func (c *Client) waitTurn(ctx context.Context) error {
 		}
 		// A 429 may have paused the source while we waited for the token; the spent
 		// token only makes us slower, which is the point.
-		if time.Now().UnixNano() >= c.notBefore.Load() {
-			return nil
+		if time.Now().UnixNano() < c.notBefore.Load() {
+			continue
 		}
+		if err := c.sent.wait(ctx); err != nil {
+			return fmt.Errorf("wait for rate limiter: %w", err)
+		}
+		return nil
 	}
 }
 
