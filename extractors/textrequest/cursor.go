@@ -147,8 +147,10 @@ type messagesRun struct {
 	Started time.Time `json:"started"`
 	Plan    scanPlan  `json:"plan"`
 	// Done lists the contacts of the current contacts page whose messages are loaded.
-	Done []string          `json:"done,omitempty"`
-	Max  *time.Time        `json:"max,omitempty"`
+	Done []string   `json:"done,omitempty"`
+	Max  *time.Time `json:"max,omitempty"`
+	// Seen is what the run will add to messagesCursor.Seen, pruned after every contacts
+	// page as the final cursor will be (pruneSeen): at most maxSeen plus one page.
 	Seen map[string]string `json:"seen,omitempty"`
 }
 
