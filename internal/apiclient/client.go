@@ -285,6 +285,13 @@ func (c *Client) GetDecode(ctx context.Context, path string, query url.Values, d
 
 var errInvalidJSON = errors.New("body is not valid JSON")
 
+// Close closes the client's idle connections. Each idle keep-alive connection holds
+// buffers and two goroutines until the transport's idle timeout (90 s), so a process
+// that builds clients more than once (tests, benchmarks) or is done with its sources
+// closes them. A client given an http.Client by Config closes its idle connections
+// too. Requests still running are not affected; the Client stays usable.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
 	return Stats{

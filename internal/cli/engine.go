@@ -50,7 +50,13 @@ func openEngine(ctx context.Context, env Env, logger *slog.Logger, sources []*so
 	}, nil
 }
 
-func (e *engine) close() { e.pool.Close() }
+// close closes the database pool and the API clients' idle connections.
+func (e *engine) close() {
+	e.pool.Close()
+	for _, s := range e.sources {
+		s.client.Close()
+	}
+}
 
 // syncOptions are one pass's choices.
 type syncOptions struct {
