@@ -24,7 +24,7 @@ const (
 	DefaultBuffer       = 1
 	DefaultLoadWorkers  = 2
 	DefaultLoadGrace    = 10 * time.Second
-	DefaultGroupRows    = 1000
+	DefaultGroupRows    = 500
 	DefaultGroupBatches = 500
 	DefaultQueueRows    = DefaultGroupRows
 	DefaultQueueBatches = 2 * DefaultGroupBatches
@@ -46,28 +46,24 @@ type Config struct {
 	Buffer int
 	// QueueRows and QueueBatches bound what a stream has received but not committed
 	// yet (waiting for a load worker or being loaded): while either is reached the
-	// extractor is held back (defaults GroupRows rows, i.e. 1,000, and 1,000 batches).
+	// extractor is held back (defaults GroupRows rows, i.e. 500, and 1,000 batches).
 	// A stream therefore holds at most QueueRows rows plus one batch, Buffer batches in
-	// the channel and the one the extractor is building. A batch above QueueRows (a
-	// Text Request contacts page, ~2,300 rows) is admitted alone, so a stream of large
-	// pages has one page loading while the extractor builds the next; a stream of small
-	// batches (one per chat) still gathers hundreds of them while a group loads, which is
-	// what group commit needs. Measured (BenchmarkPeakMemory, BenchmarkFullSync, old
-	// and new defaults alternated twice on one tree): 5,000 queued rows, 2,500-row
-	// groups and Buffer 2 peaked at 25.5 and 29.9 MiB at scale 30, these defaults at
-	// 23.2 and 22.4 MiB; the full sync was no slower (20.7k, 23.4k against 27.1k, 26.5k
-	// rows/s). At scale 10 the peak is set by the Text Request extractor's pages (500
-	// contacts, ~2 MiB decoded, up to two per dashboard), not by this queue.
+	// the channel and the one the extractor is building. A batch above QueueRows is
+	// admitted alone, so a stream of large pages has one page loading while the
+	// extractor builds the next; a stream of small batches (one per chat) still gathers
+	// dozens of them while a group loads, which is what group commit needs.
 	QueueRows, QueueBatches int
 	// GroupRows and GroupBatches bound one group commit: a load worker commits every
 	// batch waiting for it in one Load, up to GroupRows rows (at least one batch) and
-	// GroupBatches batches (defaults 1,000 and 500). Small batches (one per chat, ~7
-	// rows) then share a transaction instead of paying one each; 1,000 rows already
-	// spread a transaction's fixed cost (a dozen round trips and a commit) thinly, and a
-	// stream of large batches (a page of 500 contacts) gets large transactions anyway: a
-	// batch above GroupRows is loaded alone. Larger groups only cost memory (the loader
-	// converts a group's rows into a second copy). GroupBatches 1 commits each batch on
-	// its own.
+	// GroupBatches batches (defaults 500 and 500). Small batches (one per chat, ~7
+	// rows) then share a transaction instead of paying one each, and a batch above
+	// GroupRows is loaded alone. Larger groups only cost memory: the loader converts a
+	// group's rows into a second copy, and the queue admits as many rows as a group
+	// holds. Measured with BenchmarkPeakMemory and BenchmarkFullSync, 1,000 and 500
+	// alternated on one tree: peak live heap at scale 10 9.2/8.0 MiB against 7.9/7.5
+	// MiB (scale 1 4.9/5.4 against 5.3/5.6); full sync 46.1k/46.4k/51.6k rows/s
+	// against 52.8k/46.7k/45.0k, in 200–226 transactions against 287–294. GroupBatches 1
+	// commits each batch on its own.
 	GroupRows, GroupBatches int
 	// GroupLinger is how long a load worker holds back a group below GroupRows and
 	// GroupBatches while the stream may still send more (default 10ms; negative: never).

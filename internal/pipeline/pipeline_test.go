@@ -565,7 +565,10 @@ func TestRunGroupCommitsWaitingBatches(t *testing.T) {
 		}
 		return nil
 	}
-	res, err := Run(context.Background(), tb.plan(job("a", extract)))
+	plan := tb.plan(job("a", extract))
+	// Room for everything the extractor sends while the loads wait for it to finish.
+	plan.Config.QueueRows = 2 * partitions * perPartition
+	res, err := Run(context.Background(), plan)
 	require.NoError(t, err)
 	r := res.Streams[0]
 	require.Equal(t, partitions*perPartition, r.Batches)
