@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/workpool"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -252,66 +252,11 @@ func (b *batch) done(partition string, cursor json.RawMessage, c *apiclient.Coun
 // forEach calls fn for 0..n-1 with at most limit calls at once; the first error cancels
 // the others and is returned.
 func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
-	p := newPool(ctx, limit)
+	p := workpool.New(ctx, limit)
 	for i := range n {
 		p.Go(func(ctx context.Context) error { return fn(ctx, i) })
 	}
 	return p.Wait()
-}
-
-// pool is errgroup.Group with a limit (WithContext, SetLimit, Go, Wait: the same
-// blocking, cancellation and first error), except that its goroutines live as long as
-// the pool and each runs many funcs: a goroutine per chat or account grew its stack anew
-// through the HTTP client every time (copying stacks was ~5% of the extraction's CPU).
-// Go must be called from one goroutine.
-type pool struct {
-	ctx     context.Context // cancelled by the first error
-	cancel  context.CancelCauseFunc
-	work    chan func(context.Context) error
-	wg      sync.WaitGroup
-	limit   int
-	started int // goroutines started, at most limit
-	once    sync.Once
-	err     error
-}
-
-func newPool(ctx context.Context, limit int) *pool {
-	ctx, cancel := context.WithCancelCause(ctx)
-	return &pool{ctx: ctx, cancel: cancel, work: make(chan func(context.Context) error), limit: max(limit, 1)}
-}
-
-// Go runs f on a free goroutine of the pool, blocking while all limit are busy. After an
-// error the funcs still run, with the pool's context cancelled, as errgroup's do.
-func (p *pool) Go(f func(context.Context) error) {
-	if p.started < p.limit {
-		select {
-		case p.work <- f: // an idle goroutine took it
-			return
-		default:
-		}
-		p.started++
-		p.wg.Go(p.worker)
-	}
-	p.work <- f
-}
-
-func (p *pool) worker() {
-	for f := range p.work {
-		if err := f(p.ctx); err != nil {
-			p.once.Do(func() {
-				p.err = err
-				p.cancel(err)
-			})
-		}
-	}
-}
-
-// Wait waits for every func and returns the first error.
-func (p *pool) Wait() error {
-	close(p.work)
-	p.wg.Wait()
-	p.cancel(p.err)
-	return p.err
 }
 
 // mustJSON marshals a cursor (plain structs of times and ints: it cannot fail).

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/workpool"
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -100,7 +101,7 @@ func (r *run) accountMessages(ctx context.Context) error {
 // sent its batches, in page order, so it never moves past a chat not yet handed on.
 type chatPool struct {
 	c     *chats
-	g     *pool
+	g     *workpool.Pool
 	ctx   context.Context // cancelled when a chat fails
 	mu    sync.Mutex      // guards pages and their left counts
 	emit  sync.Mutex      // held while sending cursors, so they go out in page order
@@ -114,8 +115,8 @@ type listingPage struct {
 }
 
 func (c *chats) newPool(ctx context.Context) *chatPool {
-	g := newPool(ctx, c.r.e.cfg.Concurrency)
-	return &chatPool{c: c, g: g, ctx: g.ctx}
+	g := workpool.New(ctx, c.r.e.cfg.Concurrency)
+	return &chatPool{c: c, g: g, ctx: g.Context()}
 }
 
 // syncPage starts reading the chats of one listing page that need it; it blocks only

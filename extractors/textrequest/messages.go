@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/workpool"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -197,24 +197,20 @@ type contactJob struct {
 // caller's goroutine (apply), so batches, cursors and resumption are as with one fetch at
 // a time; each contact fetched ahead holds at most a couple of pages until its turn.
 //
-// The fetches run on at most Concurrency goroutines that live as long as the window and
-// take the started jobs in order: a goroutine per contact grew its stack anew through the
-// HTTP client every time.
+// The fetches run on a workpool of at most Concurrency goroutines that live as long
+// as the window and take the started jobs in order.
 type contactWindow struct {
 	e         *Extractor
-	ctx       context.Context
 	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	pool      *workpool.Pool
 	dashboard int64
 	jobs      []*contactJob
 	next      int // the next job to start
-	work      chan *contactJob
-	workers   int
 }
 
 func (e *Extractor) fetchAhead(ctx context.Context, dashboard int64, jobs []*contactJob) *contactWindow {
 	wctx, cancel := context.WithCancel(ctx)
-	return &contactWindow{e: e, ctx: wctx, cancel: cancel, dashboard: dashboard, jobs: jobs, work: make(chan *contactJob)}
+	return &contactWindow{e: e, cancel: cancel, pool: workpool.New(wctx, e.cfg.Concurrency), dashboard: dashboard, jobs: jobs}
 }
 
 // apply starts the fetches of jobs up to i+Concurrency-1 and hands job i's pages to sink
@@ -234,43 +230,30 @@ func (w *contactWindow) apply(i int, sink func([]json.RawMessage) error) error {
 	return j.err
 }
 
-// start hands j to an idle goroutine, or to a new one while there are fewer than
-// Concurrency. At most Concurrency jobs are started and unfinished (apply starts job
-// i+Concurrency-1 only after job i-1 has ended), so this waits at most for the goroutine
-// of the job that just ended.
+// start hands j to the pool. At most Concurrency jobs are started and unfinished (apply
+// starts job i+Concurrency-1 only after job i-1 has ended), so this waits at most for
+// the goroutine of the job that just ended. A job's error is its own (apply returns
+// it), not the pool's.
 func (w *contactWindow) start(j *contactJob) {
 	j.pages = make(chan []json.RawMessage, 2)
-	if w.workers < max(w.e.cfg.Concurrency, 1) {
-		select {
-		case w.work <- j:
-			return
-		default:
-		}
-		w.workers++
-		w.wg.Go(w.worker)
-	}
-	w.work <- j
-}
-
-func (w *contactWindow) worker() {
-	for j := range w.work {
-		j.err = w.e.contactMessages(w.ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
+	w.pool.Go(func(ctx context.Context) error {
+		defer close(j.pages)
+		j.err = w.e.contactMessages(ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
 			select {
 			case j.pages <- items:
 				return nil
-			case <-w.ctx.Done():
-				return w.ctx.Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		})
-		close(j.pages)
-	}
+		return nil
+	})
 }
 
 // stop cancels the fetches still running (after an error) and waits for them.
 func (w *contactWindow) stop() {
 	w.cancel()
-	close(w.work)
-	w.wg.Wait()
+	_ = w.pool.Wait() // the jobs' errors are their own
 }
 
 // messageCutoff decides whether a listed contact's messages need reading, and down to

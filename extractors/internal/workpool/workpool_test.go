@@ -1,4 +1,4 @@
-package leeloo
+package workpool
 
 import (
 	"context"
@@ -9,9 +9,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// forEach keeps errgroup's contract: at most limit calls at once, every call made, the
+// forEach runs fn for 0..n-1 on a pool, as the extractors use it.
+func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	p := New(ctx, limit)
+	for i := range n {
+		p.Go(func(ctx context.Context) error { return fn(ctx, i) })
+	}
+	return p.Wait()
+}
+
+// A pool keeps errgroup's contract: at most limit calls at once, every call made, the
 // first error returned and the context cancelled for the calls after it.
-func TestForEachLikeErrgroup(t *testing.T) {
+func TestPoolLikeErrgroup(t *testing.T) {
 	t.Parallel()
 
 	var running, peak, calls, cancelled atomic.Int64
