@@ -125,32 +125,28 @@ func appendJSONStringPtr(b []byte, p *string) []byte {
 	return appendJSONString(b, *p)
 }
 
-func appendJSONStrings(b []byte, ss []string) []byte {
-	if ss == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, s)
-	}
-	return append(b, ']')
-}
-
-func appendJSONInts(b []byte, xs []int) []byte {
+// appendJSONArray appends xs as json.Marshal does a slice: null when nil, else each
+// element by elem, comma-separated.
+func appendJSONArray[T any](b []byte, xs []T, elem func([]byte, *T) []byte) []byte {
 	if xs == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i, x := range xs {
+	for i := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendInt(b, int64(x), 10)
+		b = elem(b, &xs[i])
 	}
 	return append(b, ']')
+}
+
+func appendJSONStrings(b []byte, ss []string) []byte {
+	return appendJSONArray(b, ss, func(b []byte, s *string) []byte { return appendJSONString(b, *s) })
+}
+
+func appendJSONInts(b []byte, xs []int) []byte {
+	return appendJSONArray(b, xs, func(b []byte, x *int) []byte { return strconv.AppendInt(b, int64(*x), 10) })
 }
 
 // appendJSONFloat is encoding/json's float64 format (ES6 number to string). NaN and
@@ -230,17 +226,7 @@ func (r *Ref) appendJSON(b []byte) []byte {
 }
 
 func appendRefs(b []byte, rs []Ref) []byte {
-	if rs == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i := range rs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = rs[i].appendJSON(b)
-	}
-	return append(b, ']')
+	return appendJSONArray(b, rs, func(b []byte, r *Ref) []byte { return r.appendJSON(b) })
 }
 
 func (m *Message) appendJSON(b []byte) []byte {
@@ -308,22 +294,13 @@ func (c *Contact) appendJSON(b []byte) []byte {
 	b = append(b, `,"contact_tags":`...)
 	b = appendJSONStrings(b, c.ContactTags)
 	b = append(b, `,"custom_fields":`...)
-	if c.CustomFields == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, f := range c.CustomFields {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"id":`...)
-			b = appendJSONString(b, f.ID)
-			b = append(b, `,"value":`...)
-			b = appendJSONStringPtr(b, f.Value)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONArray(b, c.CustomFields, func(b []byte, f *CustomFieldValue) []byte {
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, f.ID)
+		b = append(b, `,"value":`...)
+		b = appendJSONStringPtr(b, f.Value)
+		return append(b, '}')
+	})
 	b = append(b, `,"is_resolved":`...)
 	b = appendJSONBool(b, c.IsResolved)
 	b = append(b, `,"first_contact_utc":`...)
@@ -407,26 +384,17 @@ func (p *Person) appendFields(b []byte) []byte {
 	b = append(b, `,"tags":`...)
 	b = appendJSONStrings(b, p.Tags)
 	b = append(b, `,"accounts":`...)
-	if p.Accounts == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, a := range p.Accounts {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, `{"account_id":`...)
-			b = appendJSONString(b, a.AccountID)
-			b = append(b, `,"connection_id":`...)
-			b = appendJSONString(b, a.ConnectionID)
-			b = append(b, `,"connection_status":`...)
-			b = appendJSONString(b, a.ConnectionStatus)
-			b = append(b, `,"from":`...)
-			b = appendJSONString(b, a.From)
-			b = append(b, '}')
-		}
-		b = append(b, ']')
-	}
+	b = appendJSONArray(b, p.Accounts, func(b []byte, a *PersonAccount) []byte {
+		b = append(b, `{"account_id":`...)
+		b = appendJSONString(b, a.AccountID)
+		b = append(b, `,"connection_id":`...)
+		b = appendJSONString(b, a.ConnectionID)
+		b = append(b, `,"connection_status":`...)
+		b = appendJSONString(b, a.ConnectionStatus)
+		b = append(b, `,"from":`...)
+		b = appendJSONString(b, a.From)
+		return append(b, '}')
+	})
 	b = append(b, `,"lastMessageTime":`...)
 	b = appendJSONString(b, p.LastMessageTime)
 	b = append(b, `,"createdAt":`...)
@@ -473,23 +441,15 @@ func (l *Links) appendJSON(b []byte) []byte {
 }
 
 func appendSubscriptions(b []byte, subs []Subscription) []byte {
-	if subs == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, s := range subs {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	return appendJSONArray(b, subs, func(b []byte, s *Subscription) []byte {
 		b = append(b, `{"tunnelName":`...)
 		b = appendJSONString(b, s.TunnelName)
 		b = append(b, `,"leadgentoolName":`...)
 		b = appendJSONString(b, s.LeadgentoolName)
 		b = append(b, `,"trafficSource":`...)
 		b = appendJSONString(b, s.TrafficSource)
-		b = append(b, '}')
-	}
-	return append(b, ']')
+		return append(b, '}')
+	})
 }
 
 // appendJSON is defined because dashMessage would otherwise inherit TRMessage's.
