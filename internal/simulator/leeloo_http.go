@@ -110,6 +110,16 @@ func llListResp[T any](f Faults, items []T, limit, offset, total int) response {
 	return response{status: http.StatusOK, body: b, pooled: p}
 }
 
+// llViewResp serves one page of a view: the records at its refs, built by item.
+func llViewResp[T any](f Faults, v *view, limit, offset int, item func(ref int) T) response {
+	refs := v.page(offset, limit)
+	items := make([]T, 0, len(refs))
+	for _, ref := range refs {
+		items = append(items, item(ref))
+	}
+	return llListResp(f, items, limit, offset, v.total())
+}
+
 func rawResp(parts ...any) response {
 	n := 0
 	for _, p := range parts {
@@ -262,14 +272,11 @@ func (s *Sim) llPeople(r *http.Request) response {
 			return k >= from && k <= to && (pred == nil || pred(ref))
 		}, pred)
 	})
-	refs := v.page(offset, limit)
-	items := make([]Person, 0, len(refs))
-	for _, ref := range refs {
+	return llViewResp(f, v, limit, offset, func(ref int) Person {
 		p, _ := d.person(ref, false)
 		d.faultPerson(f, &p)
-		items = append(items, p)
-	}
-	return llListResp(f, items, limit, offset, v.total())
+		return p
+	})
 }
 
 type personDetailJSON struct {
@@ -402,14 +409,11 @@ func (s *Sim) llChannels(r *http.Request) response {
 		rng := baseRange(d.nChan, d.lmtBase, from, to)
 		return d.chans.view(&rng, func(ref int) bool { k := d.chanKey(ref); return k >= from && k <= to }, nil)
 	})
-	refs := v.page(offset, limit)
-	items := make([]Channel, 0, len(refs))
-	for _, ref := range refs {
+	return llViewResp(f, v, limit, offset, func(ref int) Channel {
 		c := d.chanRec(ref, false).ch
 		d.faultChannel(f, &c)
-		items = append(items, c)
-	}
-	return llListResp(f, items, limit, offset, v.total())
+		return c
+	})
 }
 
 func (s *Sim) llChannelPerson(r *http.Request) response {
@@ -479,14 +483,11 @@ func (s *Sim) llAccounts(r *http.Request) response {
 		}
 	}
 	v := s.cachedView("ll-accounts?"+canonicalQuery(q), func() *view { return d.chans.view(nil, pred, pred) })
-	refs := v.page(offset, limit)
-	items := make([]Account, 0, len(refs))
-	for _, ref := range refs {
+	return llViewResp(f, v, limit, offset, func(ref int) Account {
 		a, _ := d.account(ref, false)
 		d.faultAccount(f, &a)
-		items = append(items, a)
-	}
-	return llListResp(f, items, limit, offset, v.total())
+		return a
+	})
 }
 
 type accountDetailJSON struct {
@@ -577,12 +578,7 @@ func (s *Sim) llOrders(r *http.Request) response {
 	defer s.mu.RUnlock()
 	d := s.ll
 	v := d.orders.view(nil, nil, nil)
-	refs := v.page(offset, limit)
-	items := make([]Order, 0, len(refs))
-	for _, ref := range refs {
-		items = append(items, d.order(ref))
-	}
-	return llListResp(f, items, limit, offset, v.total())
+	return llViewResp(f, v, limit, offset, d.order)
 }
 
 func (s *Sim) llOrder(r *http.Request) response {

@@ -87,11 +87,20 @@ func trListResp[T any](f Faults, items []T, page, size, total int) response {
 }
 
 // trDash resolves the dashboard path parameter.
-func (s *Sim) trDash(r *http.Request) (int, *response) {
-	id, err := strconv.Atoi(r.PathValue("dashboard_id"))
+// trPathInt reads the integer path value name, or answers 400 naming it.
+func trPathInt(r *http.Request, name string) (int, *response) {
+	n, err := strconv.Atoi(r.PathValue(name))
 	if err != nil {
-		resp := trBad("dashboard_id must be an integer")
+		resp := trBad(name + " must be an integer")
 		return 0, &resp
+	}
+	return n, nil
+}
+
+func (s *Sim) trDash(r *http.Request) (int, *response) {
+	id, bad := trPathInt(r, "dashboard_id")
+	if bad != nil {
+		return 0, bad
 	}
 	di, ok := s.tr.dashIndex(id)
 	if !ok {
@@ -524,9 +533,9 @@ func (s *Sim) trGroup(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	id, err := strconv.Atoi(r.PathValue("group_id"))
-	if err != nil {
-		return trBad("group_id must be an integer")
+	id, bad := trPathInt(r, "group_id")
+	if bad != nil {
+		return *bad
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -651,9 +660,9 @@ func (s *Sim) trPayment(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	id, err := strconv.Atoi(r.PathValue("payment_id"))
-	if err != nil {
-		return trBad("payment_id must be an integer")
+	id, bad := trPathInt(r, "payment_id")
+	if bad != nil {
+		return *bad
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
