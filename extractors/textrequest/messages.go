@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"time"
 
@@ -392,13 +391,11 @@ func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone 
 	path := contactPath(dashboard, phone) + "/messages"
 	order := orderUnknown
 	var size, total int
-	scan := e.scanStep // usually stops after a page or two
+	ahead := 1 // usually stops after a page or two
 	if cutoff == nil {
-		scan = func(ctx context.Context, path string, q url.Values, start, size int, yield func(apiclient.Page, int, int) error) error {
-			return e.scan(ctx, path, q, start, size, e.cfg.Ahead, yield)
-		}
+		ahead = e.cfg.Ahead
 	}
-	err := scan(ctx, path, nil, 0, 0, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.scan(ctx, path, nil, 0, 0, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		if err := sink(pg.Items); err != nil {
 			return err
 		}

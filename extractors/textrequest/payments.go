@@ -49,13 +49,11 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	finished := false
 	// A sweep reads everything, fetching ahead; an incremental run stops early, so it
 	// reads strictly one page at a time.
-	scan := e.scanStep
+	ahead := 1
 	if run.Full {
-		scan = func(ctx context.Context, path string, q url.Values, start, size int, yield func(apiclient.Page, int, int) error) error {
-			return e.scan(ctx, path, q, start, size, e.cfg.Ahead, yield)
-		}
+		ahead = e.cfg.Ahead
 	}
-	err := scan(ctx, path, q, run.Page, run.Size, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.scan(ctx, path, q, run.Page, run.Size, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable, len(pg.Items))
 		var rejects []stream.Reject
 		if run.Full && len(pg.Items) > 0 {

@@ -21,7 +21,10 @@ type Page struct {
 	Items []json.RawMessage
 	// Total is the list's total as the server reported it on this page.
 	Total int
-	// Last is true on the final page of the scan.
+	// Last is true on a page known to be the list's final one: a short page, or one
+	// that reaches the total. A list that ends on an empty page (or a 204) ends the scan
+	// without a Last page, so a caller that commits a final cursor on Last must also
+	// do so when the scan returns without having seen one.
 	Last bool
 	// Number is the page number this page was fetched as (page APIs; for offset APIs
 	// it equals Offset). Use it, not StartPage+Index, for a cursor: a drift re-read
@@ -68,11 +71,16 @@ type OffsetConfig struct {
 // upserts. A list that keeps shrinking and growing so that the re-reads exceed twice
 // its size ends the scan with an error rather than looping.
 //
-// With Ahead > 1, up to Ahead pages after the first are fetched concurrently. Each page
-// is held until the next one shows whether it was the last (so Last is exact even when
-// the list ends on an empty page), so at most Ahead+1 pages are in memory. A fetch
-// error, a yield error or ctx ending cancels the outstanding fetches and is returned;
-// pages before a failed fetch are still handed on.
+// Each page is handed on as soon as it and the pages before it have arrived, and the
+// scan keeps no reference to it: with Ahead 1 the next page is fetched only after
+// yield returns, so a caller that blocks in yield (its loads are behind) holds one
+// page, not two. (Holding each page until the next showed whether it was the last cost
+// a page body per scan.)
+//
+// With Ahead > 1, up to Ahead pages after the first are fetched concurrently, so at
+// most Ahead pages are in memory besides the one yield has. A fetch error, a yield
+// error or ctx ending cancels the outstanding fetches and is returned; pages before a
+// failed fetch have been handed on.
 func OffsetPages(ctx context.Context, cfg OffsetConfig, fetch OffsetFetch, yield func(Page) error) error {
 	if cfg.Limit < 0 || cfg.Start < 0 || cfg.Ahead < 0 {
 		return fmt.Errorf("offset scan: Limit %d, Start %d, Ahead %d: want non-negative values", cfg.Limit, cfg.Start, cfg.Ahead)
@@ -274,22 +282,10 @@ func (s *scan) run(ctx context.Context, start int) error {
 		maxTotal   = 0
 		reread     = 0 // records stepped back over for drift, summed
 		index      = 0
-		handled    = 0   // pages fetched and looked at, re-reads included
-		firstTotal = -1  // the total on the first page
-		held       *Page // handled page waiting to learn whether it is the last
+		handled    = 0  // pages fetched and looked at, re-reads included
+		firstTotal = -1 // the total on the first page
 		firstDone  bool
 	)
-	emit := func(p *Page, last bool) error {
-		p.Index, p.Last = index, last
-		index++
-		return s.yield(*p)
-	}
-	finish := func() error {
-		if held == nil {
-			return nil
-		}
-		return emit(held, true)
-	}
 
 	for {
 		if !firstDone {
@@ -304,7 +300,7 @@ func (s *scan) run(ctx context.Context, start int) error {
 				next = s.after(next)
 			}
 			if len(queue) == 0 {
-				return finish()
+				return nil
 			}
 		}
 
@@ -315,18 +311,15 @@ func (s *scan) run(ctx context.Context, start int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		// Drop the scan's references to the page before it is handed on: the caller
+		// keeps what it needs of it, and the body can go as soon as the caller is done.
+		queue[0] = nil
 		queue = queue[1:]
 		r := head.res
+		head.res = fetched{}
 		if r.err != nil {
 			if err := ctx.Err(); err != nil {
 				return err
-			}
-			// Hand on what was read before the failure: its records are good, and the
-			// caller's checkpoint can then move past them.
-			if held != nil {
-				if err := emit(held, false); err != nil {
-					return err
-				}
 			}
 			return r.err
 		}
@@ -364,18 +357,16 @@ func (s *scan) run(ctx context.Context, start int) error {
 		}
 
 		if r.noContent || len(r.items) == 0 {
-			return finish()
+			return nil
 		}
-		page := &Page{Offset: s.offsetOf(head.pos), Items: r.items, Total: r.total, Number: head.pos, Size: s.size}
 		last := len(r.items) < s.size || r.total >= 0 && s.offsetOf(head.pos)+len(r.items) >= r.total
-		if held != nil {
-			if err := emit(held, false); err != nil {
-				return err
-			}
+		page := Page{Index: index, Offset: s.offsetOf(head.pos), Items: r.items, Total: r.total, Number: head.pos, Size: s.size, Last: last}
+		index++
+		if err := s.yield(page); err != nil {
+			return err
 		}
-		held = page
 		if last {
-			return finish()
+			return nil
 		}
 	}
 }

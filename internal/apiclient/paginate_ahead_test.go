@@ -274,14 +274,14 @@ func TestOffsetPagesAheadUnknownTotal(t *testing.T) {
 	t.Parallel()
 
 	// Without a total there is nothing to speculate on: one fetch at a time, ending on
-	// the empty page, with the page before it marked Last.
+	// the empty page, which is not handed on.
 	s := &slowList{fakeList: newFakeList(40)}
 	s.noTotal = true
 	fetch := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
 		defer s.enter()()
 		return s.offsetFetch(ctx, offset, limit)
 	}
-	var c collector
+	c := collector{endsEmpty: true}
 	require.NoError(t, OffsetPages(context.Background(), OffsetConfig{Limit: 10, Ahead: 4}, fetch, c.yield))
 	c.requireShape(t)
 	require.Len(t, c.pages, 4)
