@@ -21,7 +21,7 @@ import (
 // Defaults for Config's zero fields.
 const (
 	DefaultConcurrency  = 4
-	DefaultBuffer       = 1
+	DefaultBuffer       = 0
 	DefaultLoadWorkers  = 2
 	DefaultLoadGrace    = 10 * time.Second
 	DefaultGroupRows    = 500
@@ -41,14 +41,16 @@ type Config struct {
 	// loads, so the pool needs at least 2×Concurrency connections.
 	Concurrency int
 	// Buffer is the number of batches that may wait in the channel between a stream's
-	// extractor and the dispatcher that hands them to the load workers (default 1: the
-	// queue behind it already lets the extractor run ahead of the loads).
+	// extractor and the dispatcher that hands them to the load workers (default 0: the
+	// extractor hands each batch over directly; the queue behind the dispatcher already
+	// lets it run ahead of the loads, and a buffered batch is one more page in memory).
 	Buffer int
 	// QueueRows and QueueBatches bound what a stream has received but not committed
-	// yet (waiting for a load worker or being loaded): while either is reached the
-	// extractor is held back (defaults GroupRows rows, i.e. 500, and 1,000 batches).
-	// A stream therefore holds at most QueueRows rows plus one batch, Buffer batches in
-	// the channel and the one the extractor is building. A batch above QueueRows is
+	// yet (waiting for a load worker or being loaded): a batch is received only while
+	// one the size of the last still fits in QueueRows and fewer than QueueBatches are
+	// held, or when nothing is (defaults GroupRows rows, i.e. 500, and 1,000 batches).
+	// A stream therefore holds about QueueRows rows, Buffer batches in the channel and
+	// the one the extractor is building or waiting with. A batch above QueueRows is
 	// admitted alone, so a stream of large pages has one page loading while the
 	// extractor builds the next; a stream of small batches (one per chat) still gathers
 	// dozens of them while a group loads, which is what group commit needs.
@@ -99,9 +101,7 @@ func (c Config) withDefaults() Config {
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
 	}
-	if c.Buffer <= 0 {
-		c.Buffer = DefaultBuffer
-	}
+	c.Buffer = max(c.Buffer, DefaultBuffer)
 	if c.LoadWorkers <= 0 {
 		c.LoadWorkers = DefaultLoadWorkers
 	}

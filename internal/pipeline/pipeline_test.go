@@ -769,3 +769,58 @@ func TestRunFullQueueLeavesBatchInChannel(t *testing.T) {
 	require.Equal(t, batches, r.res.Streams[0].Batches)
 	require.Equal(t, batches*rows, tb.loader.rows("src.a"))
 }
+
+// What a stream's extractor gets to send while its first batch loads (and blocks): large
+// batches (two would not fit QueueRows) stop at one, the extractor waiting with the
+// second; small ones gather until the next would not fit. Every batch commits.
+func TestRunQueueAdmitsByLastBatchSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		rows, wantQueued int
+	}{
+		{"large batches", 6, 1},
+		{"small batches", 2, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			release := make(chan struct{})
+			tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			const batches = 8
+			var sent atomic.Int32
+			extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+				for i := 1; i <= batches; i++ {
+					b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, tc.rows)}}
+					select {
+					case out <- b:
+						sent.Add(1)
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				return nil
+			}
+			p := tb.plan(job("a", extract))
+			p.Config = Config{QueueRows: 10, LoadWorkers: 1}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Run(context.Background(), p)
+				done <- err
+			}()
+			require.Eventually(t, func() bool { return sent.Load() >= int32(tc.wantQueued) }, 10*time.Second, time.Millisecond)
+			require.Never(t, func() bool { return sent.Load() > int32(tc.wantQueued) }, 50*time.Millisecond, time.Millisecond)
+			close(release)
+			require.NoError(t, <-done)
+			require.Equal(t, batches*tc.rows, tb.loader.rows("src.a"))
+			require.Equal(t, json.RawMessage(strconv.Itoa(batches)), tb.loader.cursor["src.a"])
+		})
+	}
+}
