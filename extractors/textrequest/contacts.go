@@ -55,8 +55,12 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 					plan.Drift = true
 				}
 			}
+			// The advance closure takes Last, not pg: capturing pg would keep the page's
+			// body alive while onPage works through it (the messages stream fetches
+			// every listed contact's messages meanwhile).
+			last := pg.Last
 			return onPage(pg.Items, func() {
-				if pg.Last {
+				if last {
 					nextStep()
 					return
 				}
