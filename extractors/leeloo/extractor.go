@@ -215,6 +215,9 @@ type run struct {
 	out     chan<- stream.Batch
 	counter *apiclient.Counter
 	log     *slog.Logger
+	// windowFrom is the start of the listing window walkWindows is reading (zero
+	// outside one); page functions run on walkWindows' goroutine and may read it.
+	windowFrom time.Time
 }
 
 // send hands b to the loader, waiting while the channel is full.

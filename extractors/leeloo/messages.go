@@ -47,8 +47,28 @@ type chats struct {
 	r        *run
 	pathFmt  string // chat-messages path with %s for the chat id
 	mu       sync.Mutex
-	synced   map[string]bool // chats read in this run (listing windows overlap)
+	synced   map[string]time.Time // chats read in this run, by listed lastMessageTime
+	prunedTo time.Time            // synced holds no valid time before this
 	dupWarns int
+}
+
+// forgetBefore drops the chats listed with a lastMessageTime before from: the listing
+// windows only move forward, so such a chat is listed again only if a new message moved
+// it, and then reading it again is right. Without this the set grew with the account
+// (one entry per chat, every chat of a full pass); now it holds the window being read
+// and its overlap with the one before.
+func (c *chats) forgetBefore(from time.Time) {
+	if !from.After(c.prunedTo) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, last := range c.synced {
+		if !last.IsZero() && last.Before(from) {
+			delete(c.synced, id)
+		}
+	}
+	c.prunedTo = from
 }
 
 // messages reads the chats of every communication channel (partition = channel id).
@@ -58,9 +78,10 @@ type chats struct {
 // Afterwards only chats whose lastMessageTime is newer than their watermark are read,
 // newest-first, until a whole page is older than the watermark minus Lookback.
 func (r *run) messages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: map[string]bool{}}
+	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: map[string]time.Time{}}
 	p := c.newPool(ctx)
 	return p.wait(r.walkWindows(p.ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+		c.forgetBefore(r.windowFrom)
 		refs := make([]chatRef, 0, len(items))
 		for _, raw := range items {
 			var ch Channel
@@ -78,7 +99,7 @@ func (r *run) messages(ctx context.Context) error {
 // from /api/v1/accounts/{id}/chat-messages with the same watermarks, into leeloo.messages
 // (the account id is the channel id).
 func (r *run) accountMessages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: map[string]bool{}}
+	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: map[string]time.Time{}}
 	p := c.newPool(ctx)
 	return p.wait(r.walkScan(p.ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		refs := make([]chatRef, 0, len(items))
@@ -184,10 +205,14 @@ func (p *chatPool) wait(listErr error) error {
 func (c *chats) needsSync(ref chatRef) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.synced[ref.id] {
+	if _, seen := c.synced[ref.id]; seen {
 		return false
 	}
-	c.synced[ref.id] = true
+	var last time.Time
+	if ref.last.Valid {
+		last = ref.last.T
+	}
+	c.synced[ref.id] = last
 	if c.r.req.FullRefresh {
 		return true
 	}

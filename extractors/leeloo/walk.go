@@ -89,6 +89,7 @@ func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn
 		if pass.To.Before(pass.From) {
 			pass.To = pass.From
 		}
+		r.windowFrom = pass.From
 		q := url.Values{}
 		q.Set("filter[last_message][from]", pass.From.Format(filterLayout))
 		q.Set("filter[last_message][to]", pass.To.Format(filterLayout))

@@ -1,0 +1,31 @@
+package leeloo
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/stream"
+)
+
+// The run's set of chats already read keeps only the current listing window and its
+// overlap: a chat listed again in the overlap is not read twice, while the set does not
+// grow with the account.
+func TestChatsForgetBeforeWindow(t *testing.T) {
+	t.Parallel()
+	c := &chats{r: &run{req: stream.Request{FullRefresh: true}}, synced: map[string]time.Time{}}
+	at := func(h int) FlexTime { return FlexTime{T: testNow.Add(time.Duration(h) * time.Hour), Valid: true} }
+
+	for i, id := range []string{"a", "b", "c"} {
+		require.True(t, c.needsSync(chatRef{id: id, last: at(i * 10)}))
+	}
+	require.True(t, c.needsSync(chatRef{id: "undated"}))
+	require.False(t, c.needsSync(chatRef{id: "c", last: at(20)}), "listed again in the overlap")
+
+	c.forgetBefore(testNow.Add(15 * time.Hour)) // the next window starts after a and b
+	require.Len(t, c.synced, 2, "c (inside the window) and the undated chat stay")
+	require.False(t, c.needsSync(chatRef{id: "c", last: at(20)}))
+	require.False(t, c.needsSync(chatRef{id: "undated"}))
+	require.True(t, c.needsSync(chatRef{id: "a", last: at(30)}), "a new message moved a into this window")
+}
