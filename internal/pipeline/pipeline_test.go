@@ -726,30 +726,10 @@ func TestRunGroupLingerEnds(t *testing.T) {
 func TestRunFullQueueLeavesBatchInChannel(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
-	release := make(chan struct{})
-	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
-		select {
-		case <-release:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	release := holdLoads(tb)
 	const batches, rows = 5, 10
 	var sent atomic.Int32
-	extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-		for i := 1; i <= batches; i++ {
-			b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, rows)}}
-			select {
-			case out <- b:
-				sent.Add(1)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	}
-	p := tb.plan(job("a", extract))
+	p := tb.plan(job("a", countedBatches(batches, rows, &sent)))
 	p.Config = Config{QueueRows: rows, Buffer: 1, LoadWorkers: 1}
 	type result struct {
 		res *Result
@@ -785,30 +765,10 @@ func TestRunQueueAdmitsByLastBatchSize(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tb := setup(t)
-			release := make(chan struct{})
-			tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
-				select {
-				case <-release:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
+			release := holdLoads(tb)
 			const batches = 8
 			var sent atomic.Int32
-			extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-				for i := 1; i <= batches; i++ {
-					b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, tc.rows)}}
-					select {
-					case out <- b:
-						sent.Add(1)
-					case <-ctx.Done():
-						return ctx.Err()
-					}
-				}
-				return nil
-			}
-			p := tb.plan(job("a", extract))
+			p := tb.plan(job("a", countedBatches(batches, tc.rows, &sent)))
 			p.Config = Config{QueueRows: 10, LoadWorkers: 1}
 			done := make(chan error, 1)
 			go func() {
@@ -822,5 +782,36 @@ func TestRunQueueAdmitsByLastBatchSize(t *testing.T) {
 			require.Equal(t, batches*tc.rows, tb.loader.rows("src.a"))
 			require.Equal(t, json.RawMessage(strconv.Itoa(batches)), tb.loader.cursor["src.a"])
 		})
+	}
+}
+
+// holdLoads makes every Load wait until the returned channel is closed.
+func holdLoads(tb *testBundle) chan struct{} {
+	release := make(chan struct{})
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return release
+}
+
+// countedBatches sends n batches of rows rows each, cursors 1 to n, counting the sends
+// the dispatcher took.
+func countedBatches(n, rows int, sent *atomic.Int32) func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+	return func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		for i := 1; i <= n; i++ {
+			b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, rows)}}
+			select {
+			case out <- b:
+				sent.Add(1)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
 	}
 }
