@@ -97,6 +97,18 @@ func trPathInt(r *http.Request, name string) (int, *response) {
 	return n, nil
 }
 
+// trDashPaging reads a dashboard list request's page and page_size (capped as the
+// faults f say) and its dashboard; a bad one comes back as the answer to send, paging
+// checked first.
+func (s *Sim) trDashPaging(r *http.Request) (f Faults, di, page, size, served int, bad *response) {
+	f = s.Faults()
+	if page, size, served, bad = trPaging(r, f.TextRequestPageCap); bad != nil {
+		return f, 0, 0, 0, 0, bad
+	}
+	di, bad = s.trDash(r)
+	return f, di, page, size, served, bad
+}
+
 func (s *Sim) trDash(r *http.Request) (int, *response) {
 	id, bad := trPathInt(r, "dashboard_id")
 	if bad != nil {
@@ -326,12 +338,7 @@ func splitList(v string) []string {
 }
 
 func (s *Sim) trContacts(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
-	di, bad := s.trDash(r)
+	f, di, page, size, served, bad := s.trDashPaging(r)
 	if bad != nil {
 		return *bad
 	}
@@ -392,12 +399,7 @@ func (s *Sim) trContact(r *http.Request) response {
 // trContactMessages serves a contact's messages oldest first (the reference leaves the
 // order undocumented; chronological is what it suggests).
 func (s *Sim) trContactMessages(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
-	di, bad := s.trDash(r)
+	f, di, page, size, served, bad := s.trDashPaging(r)
 	if bad != nil {
 		return *bad
 	}
@@ -420,12 +422,7 @@ func (s *Sim) trContactMessages(r *http.Request) response {
 }
 
 func (s *Sim) trConversations(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
-	di, bad := s.trDash(r)
+	f, di, page, size, served, bad := s.trDashPaging(r)
 	if bad != nil {
 		return *bad
 	}
@@ -568,12 +565,7 @@ func (s *Sim) trFields(r *http.Request) response {
 }
 
 func (s *Sim) trPayments(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
-	di, bad := s.trDash(r)
+	f, di, page, size, served, bad := s.trDashPaging(r)
 	if bad != nil {
 		return *bad
 	}
@@ -689,12 +681,7 @@ type msgRef struct{ ref, k int }
 // §6): every message of the dashboard, oldest first, optionally limited to
 // [start_date, end_date] (UTC, inclusive); 204 when nothing matches.
 func (s *Sim) trDashboardMessages(r *http.Request) response {
-	f := s.Faults()
-	page, size, served, bad := trPaging(r, f.TextRequestPageCap)
-	if bad != nil {
-		return *bad
-	}
-	di, bad := s.trDash(r)
+	f, di, page, size, served, bad := s.trDashPaging(r)
 	if bad != nil {
 		return *bad
 	}
