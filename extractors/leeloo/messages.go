@@ -48,7 +48,7 @@ type chats struct {
 	pathFmt  string // chat-messages path with %s for the chat id
 	mu       sync.Mutex
 	synced   map[string]time.Time // chats read in this run, by listed lastMessageTime
-	prunedTo time.Time            // synced holds no valid time before this
+	prunedTo time.Time            // synced holds no valid time before this (guarded by mu)
 	dupWarns int
 }
 
@@ -58,11 +58,11 @@ type chats struct {
 // (one entry per chat, every chat of a full pass); now it holds the window being read
 // and its overlap with the one before.
 func (c *chats) forgetBefore(from time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if !from.After(c.prunedTo) {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for id, last := range c.synced {
 		if !last.IsZero() && last.Before(from) {
 			delete(c.synced, id)
