@@ -167,7 +167,7 @@ func (e *Extractor) Streams() []stream.Desc {
 
 // Extract runs one stream once; see the package doc for each stream's reading and cursor.
 func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-	ctx, counter := apiclient.WithCounter(ctx)
+	ctx, counter := apiclient.WithCounter(apiclient.WithGate(ctx, stream.AwaitRoom))
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}

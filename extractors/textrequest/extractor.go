@@ -112,6 +112,7 @@ func (e *Extractor) Streams() []stream.Desc {
 // Extract runs one stream once; see the package doc for what each stream reads and the
 // cursor it keeps.
 func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+	ctx = apiclient.WithGate(ctx, stream.AwaitRoom)
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}

@@ -308,6 +308,9 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 	u := c.requestURL(path, query)
 	logPath := c.scrubText(pathOnly(path))
 	lastStatus := 0 // the last HTTP answer, for an error that ends on a transport failure
+	if err := awaitGate(ctx); err != nil {
+		return nil, c.ctxErr(ctx, logPath, err)
+	}
 	for attempt := 1; ; attempt++ {
 		if err := c.waitTurn(ctx); err != nil {
 			return nil, c.ctxErr(ctx, logPath, err)

@@ -86,6 +86,49 @@ func TestClientRetries5xxThenSucceeds(t *testing.T) {
 	require.Equal(t, 0, counter.Take())
 }
 
+// A request waits for its context's gate (WithGate) before it is sent, and its retries do not wait again; a cancellation while waiting ends it.
+func TestClientRequestWaitsForRoom(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		if call == 1 {
+			http.Error(w, "oops", http.StatusBadGateway)
+			return
+		}
+		w.Write([]byte(`{}`))
+	})
+	room := make(chan struct{})
+	var waits atomic.Int64
+	ctx := WithGate(context.Background(), func(ctx context.Context) error {
+		waits.Add(1)
+		select {
+		case <-room:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.client.GetJSON(ctx, "/x", nil, &struct{}{})
+		done <- err
+	}()
+	require.Never(t, func() bool { return b.calls.Load() > 0 }, 50*time.Millisecond, time.Millisecond)
+	close(room)
+	require.NoError(t, <-done)
+	require.Equal(t, int64(2), b.calls.Load(), "one failed attempt and its retry")
+	require.Equal(t, int64(1), waits.Load())
+
+	cctx, cancel := context.WithCancel(WithGate(context.Background(), func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	time.AfterFunc(10*time.Millisecond, cancel)
+	_, err := b.client.GetJSON(cctx, "/y", nil, &struct{}{})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, int64(2), b.calls.Load(), "the cancelled request was never sent")
+}
+
 func TestClient4xxNoRetry(t *testing.T) {
 	t.Parallel()
 

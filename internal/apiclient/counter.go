@@ -27,3 +27,20 @@ func count(ctx context.Context) {
 		c.n.Add(1)
 	}
 }
+
+type gateKey struct{}
+
+// WithGate returns a context whose requests first call wait, once each (a retry does
+// not wait again), and fail with its error. The pipeline holds back a stream's next
+// request this way while the stream already holds as many uncommitted rows as it may.
+func WithGate(ctx context.Context, wait func(context.Context) error) context.Context {
+	return context.WithValue(ctx, gateKey{}, wait)
+}
+
+// awaitGate calls the context's gate, if it has one.
+func awaitGate(ctx context.Context) error {
+	if wait, ok := ctx.Value(gateKey{}).(func(context.Context) error); ok {
+		return wait(ctx)
+	}
+	return nil
+}

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/stream"
@@ -182,4 +184,36 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// RoomWaits runs one stream of ex with a context that carries a room gate
+// (stream.WithRoom) counting its calls, and returns the requests the stream's batches
+// report and the gate's calls: equal when every API request waited for room first.
+func RoomWaits(t testing.TB, ex Extractor, name string, started time.Time) (requests, waits int) {
+	t.Helper()
+	var desc stream.Desc
+	for _, d := range ex.Streams() {
+		if d.Name == name {
+			desc = d
+		}
+	}
+	require.NotEmpty(t, desc.Name, "no stream %s", name)
+	var gate atomic.Int64
+	ctx := stream.WithRoom(context.Background(), func(context.Context) error {
+		gate.Add(1)
+		return nil
+	})
+	out := make(chan stream.Batch)
+	total := make(chan int)
+	go func() {
+		n := 0
+		for b := range out {
+			n += b.Requests
+		}
+		total <- n
+	}()
+	err := ex.Extract(ctx, stream.Request{Stream: desc, Started: started}, out)
+	close(out)
+	require.NoError(t, err)
+	return <-total, int(gate.Load())
 }

@@ -420,11 +420,14 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 		stopExtract(err)
 	}
 
+	// The budget bounds what waits or loads; while it is full the dispatcher, and the
+	// extractor's next API request, wait.
+	held := newBudget(cfg.QueueRows, cfg.QueueBatches)
 	g.Go(func() (err error) {
 		defer func() { extractErr = err }()
 		defer close(batches) // the extractor never closes out; its owner does.
 		defer recoverInto(&err, "extractor")
-		if err := job.Extractor.Extract(xctx, req, batches); err != nil {
+		if err := job.Extractor.Extract(stream.WithRoom(xctx, held.waitRoom), req, batches); err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}
 		return nil
@@ -432,9 +435,7 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 
 	// Load workers: each takes every batch waiting in its queue (up to a group's
 	// limits) and commits them in one Load, so a stream of many small batches (one per
-	// chat) pays one transaction per group, not one per batch. The budget bounds what
-	// waits or loads; while it is full the dispatcher, and so the extractor, waits.
-	held := newBudget(cfg.QueueRows, cfg.QueueBatches)
+	// chat) pays one transaction per group, not one per batch.
 	queues := make([]*loadQueue, cfg.LoadWorkers)
 	for i := range queues {
 		q := newLoadQueue()

@@ -785,6 +785,58 @@ func TestRunQueueAdmitsByLastBatchSize(t *testing.T) {
 	}
 }
 
+// While a stream's queue is full, its extractor's next API request waits
+// (stream.AwaitRoom) instead of fetching a page that could only wait in memory: with
+// every load held, a stream of pages larger than half the queue has fetched only the
+// page that is loading; once loads go on, every page is fetched and committed.
+func TestRunHoldsBackRequestsWhileQueueFull(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	release := holdLoads(tb)
+	held := tb.loader.hook
+	loading := make(chan struct{})
+	var once sync.Once
+	tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+		once.Do(func() { close(loading) })
+		return held(ctx, d, b)
+	}
+	const pages, rows = 5, 6
+	var fetched atomic.Int32
+	p := tb.plan(job("a", func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		for i := 1; i <= pages; i++ {
+			if err := stream.AwaitRoom(ctx); err != nil { // what an API client does first
+				return err
+			}
+			fetched.Add(1)
+			b := stream.Batch{Cursor: json.RawMessage(strconv.Itoa(i)), Rows: map[string][]stream.Row{"src.a": make([]stream.Row, rows)}}
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if i == 1 {
+				// The dispatcher counts a batch just after receiving it: wait until it
+				// is loading so the next request sees it counted (see budget.waitRoom).
+				<-loading
+			}
+		}
+		return nil
+	}))
+	p.Config = Config{QueueRows: 10, LoadWorkers: 1}
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), p)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return fetched.Load() >= 1 }, 10*time.Second, time.Millisecond)
+	require.Never(t, func() bool { return fetched.Load() > 1 }, 50*time.Millisecond, time.Millisecond)
+	close(release)
+	require.NoError(t, <-done)
+	require.Equal(t, int32(pages), fetched.Load())
+	require.Equal(t, pages*rows, tb.loader.rows("src.a"))
+	require.Equal(t, json.RawMessage(strconv.Itoa(pages)), tb.loader.cursor["src.a"])
+}
+
 // holdLoads makes every Load wait until the returned channel is closed.
 func holdLoads(tb *testBundle) chan struct{} {
 	release := make(chan struct{})

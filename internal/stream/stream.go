@@ -13,6 +13,7 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"time"
@@ -219,4 +220,23 @@ type RunRecord struct {
 	Loaded LoadResult
 	// Error is the failure, with no secrets ("" on success).
 	Error string
+}
+
+type roomKey struct{}
+
+// WithRoom returns a context that carries wait for AwaitRoom: the pipeline gives it to
+// an extractor to hold back its next API request while the stream already holds as
+// many uncommitted rows as it may, so that a page is not fetched only to wait in memory.
+func WithRoom(ctx context.Context, wait func(context.Context) error) context.Context {
+	return context.WithValue(ctx, roomKey{}, wait)
+}
+
+// AwaitRoom waits as WithRoom set up for ctx; it returns at once without it.
+// Extractors call it before each API request (their client does, given it as a gate),
+// not before a retry: the request has its room.
+func AwaitRoom(ctx context.Context) error {
+	if wait, ok := ctx.Value(roomKey{}).(func(context.Context) error); ok {
+		return wait(ctx)
+	}
+	return nil
 }
