@@ -49,10 +49,11 @@ type Config struct {
 	// yet (waiting for a load worker or being loaded): a batch is received only while
 	// one the size of the last still fits in QueueRows and fewer than QueueBatches are
 	// held, or when nothing is (defaults GroupRows rows, i.e. 500, and 1,000 batches).
-	// A stream therefore holds about QueueRows rows, Buffer batches in the channel and
-	// the one the extractor is building or waiting with. A batch above QueueRows is
-	// admitted alone, so a stream of large pages has one page loading while the
-	// extractor builds the next; a stream of small batches (one per chat) still gathers
+	// The extractor's API requests wait for the same room (stream.WithRoom), so a
+	// stream holds about QueueRows rows, Buffer batches in the channel and what the
+	// requests under way when the room ran out bring. A batch above QueueRows is
+	// admitted alone, so a stream of large pages fetches its next page once the one
+	// loading has committed; a stream of small batches (one per chat) still gathers
 	// dozens of them while a group loads, which is what group commit needs.
 	QueueRows, QueueBatches int
 	// GroupRows and GroupBatches bound one group commit: a load worker commits every

@@ -37,10 +37,10 @@ func newBudget(maxRows, maxBatches int) *budget {
 // The dispatcher waits for room before it receives the next batch, so it cannot know
 // that batch's size; a stream's batches are mostly alike (a page each, or a chat
 // each), so the last one's is the guess. A stream of large pages then has one page
-// loading while the extractor builds the next and waits with it, rather than a second
-// page queued behind the first, a third in the channel and a fourth with the extractor:
-// at scale 10 a Text Request contacts page is ~100 KB of body and as much again
-// decoded. A stream of small batches (one per chat) still gathers up to maxRows of them
+// loading and asks for the next once it has committed (see waitRoom), rather than a
+// second page queued behind the first, a third in the channel and a fourth with the
+// extractor: at scale 10 a Text Request contacts page is ~100 KB of body and as much
+// again decoded. A stream of small batches (one per chat) still gathers up to maxRows of them
 // while a group loads, which is what group commit needs.
 func (b *budget) room() bool {
 	return b.count == 0 || (b.rows+b.last <= b.maxRows && b.count < b.maxBatches)
