@@ -60,9 +60,9 @@ type Config struct {
 	// batch waiting for it in one Load, up to GroupRows rows (at least one batch) and
 	// GroupBatches batches (defaults 500 and 500). Small batches (one per chat, ~7
 	// rows) then share a transaction instead of paying one each, and a batch above
-	// GroupRows is loaded alone. Larger groups only cost memory: the loader converts a
-	// group's rows into a second copy, and the queue admits as many rows as a group
-	// holds. Measured with BenchmarkPeakMemory and BenchmarkFullSync, 1,000 and 500
+	// GroupRows is loaded alone. Larger groups only cost memory: a group's rows and the
+	// loader's working data for them are held until it commits, and the queue admits
+	// as many rows as a group holds. Measured with BenchmarkPeakMemory and BenchmarkFullSync, 1,000 and 500
 	// alternated on one tree: peak live heap at scale 10 9.2/8.0 MiB against 7.9/7.5
 	// MiB (scale 1 4.9/5.4 against 5.3/5.6); full sync 46.1k/46.4k/51.6k rows/s
 	// against 52.8k/46.7k/45.0k, in 200–226 transactions against 287–294. GroupBatches 1

@@ -125,7 +125,8 @@ type Reject struct {
 }
 
 // Batch is one unit of work for the loader: rows for the stream's tables plus the
-// partition cursor to store in the same transaction.
+// partition cursor to store in the same transaction. A sent batch belongs to the
+// loader, which converts its rows' values in place.
 type Batch struct {
 	// Partition identifies the checkpoint partition ("" for unpartitioned streams;
 	// a dashboard id or channel id otherwise).

@@ -258,6 +258,8 @@ func (ct colType) numeric(v any) (any, bool, error) {
 		s = strconv.Itoa(x)
 	case json.Number:
 		s = x.String()
+	case pgtype.Numeric:
+		return v, false, nil // converted already (a row loaded twice)
 	default:
 		return nil, false, fmt.Errorf("want a decimal, got %T", v)
 	}

@@ -25,9 +25,9 @@ type tablePlan struct {
 	// keys holds the rows' key values as text (see keyText), one slice per key column:
 	// keys[j][i] is key column j of row i. The probe and the child deletes send them.
 	keys [][]string
-	// rows are the converted rows (key-unique); src the rows as received, for rejects.
-	rows [][]any
-	src  []stream.Row
+	// rows are the converted rows (key-unique): the batch's own rows, converted in
+	// place, since a copy would add 16 bytes per value to every load in progress.
+	rows []stream.Row
 	// rawIdx is the position of the raw column, -1 without one.
 	rawIdx      int
 	nulsCleaned int
@@ -61,8 +61,7 @@ func prepare(t stream.Table, rows []stream.Row) (*tablePlan, error) {
 		}
 		p.keyIdx = append(p.keyIdx, i)
 	}
-	p.rows = make([][]any, 0, len(rows))
-	p.src = make([]stream.Row, 0, len(rows))
+	p.rows = make([]stream.Row, 0, len(rows))
 	seen := make(map[string]int, len(rows))
 	p.keys = make([][]string, len(p.keyIdx))
 	for j := range p.keys {
@@ -70,15 +69,15 @@ func prepare(t stream.Table, rows []stream.Row) (*tablePlan, error) {
 	}
 	kts := make([]string, len(p.keyIdx))
 	var kb strings.Builder
-	// One backing array for all converted values: one allocation instead of one per row.
-	vals := make([]any, len(rows)*len(p.cols))
 rows:
-	for n, r := range rows {
+	for _, r := range rows {
 		if len(r) != len(p.cols) {
 			p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("row has %d values for %d columns", len(r), len(p.cols))))
 			continue
 		}
-		out := vals[n*len(p.cols) : (n+1)*len(p.cols) : (n+1)*len(p.cols)]
+		// Converted in place: the loader owns a batch's rows once it is sent. A reject's
+		// payload is then the raw column with its NULs removed, as sync.rejects keeps
+		// it anyway.
 		for i, v := range r {
 			cv, cleaned, err := p.types[i].convert(v)
 			if cleaned {
@@ -88,10 +87,10 @@ rows:
 				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("column %s: %v", p.cols[i], err)))
 				continue rows
 			}
-			out[i] = cv
+			r[i] = cv
 		}
 		for j, ki := range p.keyIdx {
-			kt, ok := keyText(out[ki])
+			kt, ok := keyText(r[ki])
 			if !ok {
 				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("key column %s is empty or not a key type", p.cols[ki])))
 				continue rows
@@ -112,12 +111,11 @@ rows:
 		if at, dup := seen[key]; dup {
 			// The last occurrence wins: it is the freshest the API sent. Its key texts
 			// are the same.
-			p.rows[at], p.src[at] = out, r
+			p.rows[at] = r
 			continue
 		}
 		seen[key] = len(p.rows)
-		p.rows = append(p.rows, out)
-		p.src = append(p.src, r)
+		p.rows = append(p.rows, r)
 		for j, kt := range kts {
 			p.keys[j] = append(p.keys[j], kt)
 		}
@@ -400,10 +398,10 @@ func (p *tablePlan) isKey(i int) bool {
 
 // rejectRow builds the reject of converted row i.
 func (p *tablePlan) rejectRow(i int, reason string) reject {
-	return p.rejectSrc(p.src[i], reason)
+	return p.rejectSrc(p.rows[i], reason)
 }
 
-// rejectSrc builds a reject from a row as received: its payload is the raw column
+// rejectSrc builds a reject from a row: its payload is the raw column
 // when the table has one (the record exactly as the API sent it), else the row as a
 // JSON object of column values.
 func (p *tablePlan) rejectSrc(r stream.Row, reason string) reject {
