@@ -37,17 +37,39 @@ type DBTX interface {
 // cursor commits (or rolls back) together with the rows it covers. Use "" as the
 // partition of an unpartitioned stream.
 func Save(ctx context.Context, db DBTX, source, streamName, partition string, cursor json.RawMessage) error {
-	if !json.Valid(cursor) {
-		return fmt.Errorf("save cursor of %s.%s partition %q: cursor is not valid JSON", source, streamName, partition)
+	return SaveAll(ctx, db, source, streamName, []string{partition}, []json.RawMessage{cursor})
+}
+
+// SaveAll is Save for several partitions of one stream at once: cursors[i] is
+// partitions[i]'s, and each partition appears once. It is one statement however many
+// there are: a group commit of a stream of one partition per chat stores dozens of
+// cursors, and one statement for each cost more than the group's rows.
+func SaveAll(ctx context.Context, db DBTX, source, streamName string, partitions []string, cursors []json.RawMessage) error {
+	if len(partitions) != len(cursors) {
+		return fmt.Errorf("save cursors of %s.%s: %d partitions for %d cursors", source, streamName, len(partitions), len(cursors))
+	}
+	if len(partitions) == 0 {
+		return nil
+	}
+	texts := make([]string, len(cursors))
+	for i, c := range cursors {
+		if !json.Valid(c) {
+			return fmt.Errorf("save cursor of %s.%s partition %q: cursor is not valid JSON", source, streamName, partitions[i])
+		}
+		texts[i] = string(c)
 	}
 	_, err := db.Exec(ctx, `
 		insert into sync.state (source, stream, partition, cursor, updated_at)
-		values ($1, $2, $3, $4, now())
+		select $1, $2, c.partition, c.cursor::jsonb, now()
+		from unnest($3::text[], $4::text[]) as c(partition, cursor)
 		on conflict (source, stream, partition)
 		do update set cursor = excluded.cursor, updated_at = excluded.updated_at`,
-		source, streamName, partition, string(cursor))
+		source, streamName, partitions, texts)
 	if err != nil {
-		return fmt.Errorf("save cursor of %s.%s partition %q: %w", source, streamName, partition, err)
+		if len(partitions) == 1 {
+			return fmt.Errorf("save cursor of %s.%s partition %q: %w", source, streamName, partitions[0], err)
+		}
+		return fmt.Errorf("save %d cursors of %s.%s: %w", len(partitions), source, streamName, err)
 	}
 	return nil
 }

@@ -44,6 +44,37 @@ func TestSaveAndState(t *testing.T) {
 	require.JSONEq(t, `{"page":1}`, string(st["34"]))
 }
 
+// TestSaveAll: one call stores many partitions' cursors and moves the ones stored
+// before; a broken cursor fails the call naming its partition and stores none.
+func TestSaveAll(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	store := checkpoint.New(pool)
+
+	require.NoError(t, checkpoint.Save(ctx, pool, "leeloo", "messages", "c1", json.RawMessage(`{"wm":1}`)))
+	parts := make([]string, 200)
+	cursors := make([]json.RawMessage, 200)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("c%d", i)
+		cursors[i] = json.RawMessage(fmt.Sprintf(`{"wm":%d}`, 1000+i))
+	}
+	require.NoError(t, checkpoint.SaveAll(ctx, pool, "leeloo", "messages", parts, cursors))
+	st, err := store.State(ctx, "leeloo", "messages")
+	require.NoError(t, err)
+	require.Len(t, st, 200)
+	require.JSONEq(t, `{"wm":1001}`, string(st["c1"]))
+	require.JSONEq(t, `{"wm":1199}`, string(st["c199"]))
+
+	err = checkpoint.SaveAll(ctx, pool, "leeloo", "messages", []string{"c1", "c2"},
+		[]json.RawMessage{json.RawMessage(`{"wm":5}`), json.RawMessage(`{broken`)})
+	require.ErrorContains(t, err, `partition "c2": cursor is not valid JSON`)
+	require.ErrorContains(t, checkpoint.SaveAll(ctx, pool, "leeloo", "messages", []string{"c1"}, nil), "1 partitions for 0 cursors")
+	st, err = store.State(ctx, "leeloo", "messages")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"wm":1001}`, string(st["c1"]))
+}
+
 func TestSaveRollsBackWithTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

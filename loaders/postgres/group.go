@@ -153,7 +153,7 @@ func rowKey(r stream.Row, idx []int) string {
 }
 
 // queuedExec is a checkpoint.DBTX that queues statements on a pgx.Batch, so a group's
-// cursors (one per partition, possibly hundreds) cost one round trip, not one each.
+// cursors cost no round trip of their own.
 type queuedExec struct{ b *pgx.Batch }
 
 func (q queuedExec) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
@@ -161,13 +161,15 @@ func (q queuedExec) Exec(_ context.Context, sql string, args ...any) (pgconn.Com
 	return pgconn.CommandTag{}, nil
 }
 
-// queueCursors queues every partition's cursor write on batch, so a group's cursors
-// (one per partition, possibly hundreds) cost no round trip of their own.
+// queueCursors queues the statement that stores every partition's cursor on batch.
 func queueCursors(ctx context.Context, batch *pgx.Batch, desc stream.Desc, cursors []partitionCursor) error {
-	for _, c := range cursors {
-		if err := checkpoint.Save(ctx, queuedExec{batch}, desc.Source, desc.Name, c.partition, c.cursor); err != nil {
-			return err
-		}
+	if len(cursors) == 0 {
+		return nil
 	}
-	return nil
+	partitions := make([]string, len(cursors))
+	values := make([]json.RawMessage, len(cursors))
+	for i, c := range cursors {
+		partitions[i], values[i] = c.partition, c.cursor
+	}
+	return checkpoint.SaveAll(ctx, queuedExec{batch}, desc.Source, desc.Name, partitions, values)
 }
