@@ -429,3 +429,29 @@ func TestSchedule(t *testing.T) {
 	require.Equal(t, exitOK, <-done, errOut.String())
 	require.Equal(t, len(tb.sim.Truth().Leeloo.Users), tb.count(t, "leeloo.users"))
 }
+
+// TestOpenPoolDescriptionCache: the default mode goes without pgx's statement
+// descriptions cache (it never uses it); a DSN that picks the describe mode keeps it,
+// and its queries work.
+func TestOpenPoolDescriptionCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	base := pgtest.URL(t)
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	for dsn, want := range map[string]int{
+		base: 0,
+		base + sep + "default_query_exec_mode=cache_describe": 512,
+		base + sep + "description_cache_capacity=64":          64,
+	} {
+		pool, _, err := openPool(ctx, dsn, 1)
+		require.NoError(t, err)
+		require.Equal(t, want, pool.Config().ConnConfig.DescriptionCacheCapacity, dsn)
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, "select $1::int + 1", 41).Scan(&n), dsn)
+		require.Equal(t, 42, n)
+		pool.Close()
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmsync/crmsync/internal/pipeline"
@@ -47,6 +48,13 @@ func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 	}
 	if want := int32(concurrency*(1+pipeline.DefaultLoadWorkers) + 2); cfg.MaxConns < want {
 		cfg.MaxConns = want
+	}
+	// Each connection allocates its statement descriptions cache (512 entries) even in
+	// the default mode, which never uses it: ~26 KB per connection for nothing. A DSN
+	// that picks the describe mode (default_query_exec_mode=cache_describe, e.g. behind
+	// PgBouncer) or sizes the cache keeps it.
+	if cfg.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeCacheDescribe && !strings.Contains(dsn, "description_cache_capacity") {
+		cfg.ConnConfig.DescriptionCacheCapacity = 0
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
