@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
@@ -250,7 +251,7 @@ func (r *run) accounts(ctx context.Context) error {
 				b.add(tabAccounts, accountsTable.row(a))
 				b.merge(subs[i])
 				if a.detailRaw != nil && !keys[i].IsZero() {
-					pass.Band[a.ID.Text()] = keys[i]
+					pass.Band[strings.Clone(a.ID.Text())] = keys[i] // kept for the run
 				}
 			}
 			if wm := newWM(); wm != nil {

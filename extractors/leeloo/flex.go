@@ -40,7 +40,10 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	switch {
 	case len(b) == 0 || string(b) == "null":
 	case b[0] == '"':
-		s, err := apiclient.Unquote(b)
+		// Shared with the body: the rows keep the body anyway (their raw column is a
+		// sub-slice of it), so copying would only double the text. What a run keeps
+		// longer, such as ids in maps, is cloned where it is kept.
+		s, err := apiclient.UnquoteShared(b)
 		if err != nil {
 			f.Bad = true
 			return nil

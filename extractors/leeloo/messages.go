@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,7 @@ func (r *run) messages(ctx context.Context) error {
 			if decodeItem(raw, &ch) != nil || ch.ID.Text() == "" {
 				continue // the communication_channels stream rejects it
 			}
-			refs = append(refs, chatRef{id: ch.ID.Text(), last: ch.LastMessageTime})
+			refs = append(refs, chatRef{id: strings.Clone(ch.ID.Text()), last: ch.LastMessageTime})
 		}
 		return p.syncPage(refs, cursor)
 	}))
@@ -108,7 +109,7 @@ func (r *run) accountMessages(ctx context.Context) error {
 			if decodeItem(raw, &a) != nil || a.ID.Text() == "" {
 				continue // the accounts stream rejects it
 			}
-			refs = append(refs, chatRef{id: a.ID.Text(), last: a.LastMessageTime})
+			refs = append(refs, chatRef{id: strings.Clone(a.ID.Text()), last: a.LastMessageTime})
 		}
 		return p.syncPage(refs, cursor)
 	}))

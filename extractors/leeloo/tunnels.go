@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
@@ -118,7 +119,7 @@ func (r *run) tunnels(ctx context.Context) error {
 					ID FlexString `json:"id"`
 				}
 				if !pass.Full && json.Unmarshal(raw, &id) == nil && id.ID.Text() != "" && cur.Seen[id.ID.Text()] == fp {
-					pass.Seen[id.ID.Text()] = fp // unchanged: no row, no detail
+					pass.Seen[strings.Clone(id.ID.Text())] = fp // unchanged: no row, no detail
 					continue
 				}
 				if t := addRecord(b, raw, "id", &tunnelsTable, func(t *Tunnel) { t.raw = raw }); t != nil {
@@ -138,7 +139,7 @@ func (r *run) tunnels(ctx context.Context) error {
 			for i, pb := range per {
 				b.merge(pb)
 				if ok[i] {
-					pass.Seen[tunnels[i].ID.Text()] = fps[i]
+					pass.Seen[strings.Clone(tunnels[i].ID.Text())] = fps[i]
 				}
 			}
 			pass.Offset = p.Offset + len(p.Items)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The functions below split a JSON body into its parts in one validating pass, without
@@ -368,6 +369,30 @@ func Unquote(lit []byte) (string, error) {
 		return "", err
 	}
 	return s, nil
+}
+
+// UnquoteShared is Unquote without the copy in the common case: a string without
+// escapes in valid UTF-8 shares lit's memory. The string then keeps lit's whole array
+// alive and lit must never change, so use it only for a response body's values that
+// live no longer than the body does anyway (the rows that keep sub-slices of it as
+// their raw JSON), and copy (strings.Clone) what outlives it, such as map keys kept
+// for a run.
+func UnquoteShared(lit []byte) (string, error) {
+	if n := len(lit); n >= 2 && lit[0] == '"' && lit[n-1] == '"' {
+		inner := lit[1 : n-1]
+		if len(inner) == 0 {
+			return "", nil
+		}
+		for _, c := range inner {
+			if !strPlain[c] {
+				return Unquote(lit)
+			}
+		}
+		if utf8.Valid(inner) {
+			return unsafe.String(&inner[0], len(inner)), nil
+		}
+	}
+	return Unquote(lit)
 }
 
 // IsNumber reports whether b is exactly one JSON number (no surrounding space).

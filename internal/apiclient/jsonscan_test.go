@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -103,9 +104,29 @@ func TestUnquoteMatchesEncodingJSON(t *testing.T) {
 		got, err := Unquote([]byte(lit))
 		require.NoError(t, err, lit)
 		require.Equal(t, want, got, lit)
+		got, err = UnquoteShared([]byte(lit))
+		require.NoError(t, err, lit)
+		require.Equal(t, want, got, lit)
 	}
 	_, err := Unquote([]byte(`"open`))
 	require.Error(t, err)
+	_, err = UnquoteShared([]byte(`"open`))
+	require.Error(t, err)
+}
+
+// TestUnquoteSharedSharesPlainStrings: a plain string is the literal's own bytes, one
+// that needed decoding is not.
+func TestUnquoteSharedSharesPlainStrings(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"a":"plain text","b":"esc\"aped"}`)
+	s, err := UnquoteShared(body[5:17])
+	require.NoError(t, err)
+	require.Equal(t, "plain text", s)
+	require.Equal(t, &body[6], unsafe.StringData(s))
+	s, err = UnquoteShared(body[22:33])
+	require.NoError(t, err)
+	require.Equal(t, `esc"aped`, s)
+	require.False(t, unsafe.StringData(s) == &body[23], "a decoded string is a copy")
 }
 
 func TestGetDecodeRetriesMalformedBodies(t *testing.T) {
