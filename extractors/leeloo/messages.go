@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -48,28 +49,82 @@ type chats struct {
 	r        *run
 	pathFmt  string // chat-messages path with %s for the chat id
 	mu       sync.Mutex
-	synced   map[string]time.Time // chats read in this run, by listed lastMessageTime
-	prunedTo time.Time            // synced holds no valid time before this (guarded by mu)
+	synced   chatSet // chats read in this run (guarded by mu)
 	dupWarns int
 }
 
-// forgetBefore drops the chats listed with a lastMessageTime before from: the listing
-// windows only move forward, so such a chat is listed again only if a new message moved
-// it, and then reading it again is right. Without this the set grew with the account
-// (one entry per chat, every chat of a full pass); now it holds the window being read
-// and its overlap with the one before.
+// chatSet is the set of chats read in a run, each with the lastMessageTime it was
+// listed with. A chat is remembered by a 64-bit hash of its id (16 bytes an entry, the
+// id's text not kept): two ids with the same hash would make the second chat look read
+// already, and it would then be read by the next run, its watermark not having moved
+// (a chance of about n²/2⁶⁵ for n chats in the set, 10⁻¹³ for a full window).
+//
+// It must not grow with the account. The v2 listing reads last-message windows
+// forward: forgetBefore drops the chats listed before the window being read, which are
+// listed again only if a new message moved them, and then reading them again is right;
+// the set holds one window and its overlap with the one before. The v1 account listing
+// has no such order (paged): nextPage keeps the chats of the current and the previous
+// listing page only, which is where a list shifted by new accounts lists one again; one
+// listed again further on is read twice (harmless upserts).
+type chatSet struct {
+	seed      maphash.Seed
+	cur, prev map[uint64]int64 // hash of the id → listed lastMessageTime (Unix ns; 0: none)
+	prunedTo  int64            // cur holds no listed time before this
+	paged     bool
+}
+
+func newChatSet(paged bool) chatSet {
+	return chatSet{seed: maphash.MakeSeed(), cur: map[uint64]int64{}, paged: paged}
+}
+
+// add records id, listed with last, and reports whether it was there already.
+func (s *chatSet) add(id string, last FlexTime) (seen bool) {
+	h := maphash.String(s.seed, id)
+	if _, ok := s.cur[h]; ok {
+		return true
+	}
+	if _, ok := s.prev[h]; ok {
+		return true
+	}
+	var ns int64
+	if last.Valid {
+		ns = last.T.UnixNano()
+	}
+	s.cur[h] = ns
+	return false
+}
+
+// forgetBefore drops the chats listed with a lastMessageTime before from (v2 windows).
+func (s *chatSet) forgetBefore(from time.Time) {
+	at := from.UnixNano()
+	if at <= s.prunedTo {
+		return
+	}
+	for h, last := range s.cur {
+		if last != 0 && last < at {
+			delete(s.cur, h)
+		}
+	}
+	s.prunedTo = at
+}
+
+// nextPage forgets the chats of the page before the one just listed (v1 pages).
+func (s *chatSet) nextPage() {
+	if s.paged {
+		s.prev, s.cur = s.cur, make(map[uint64]int64, len(s.cur))
+	}
+}
+
 func (c *chats) forgetBefore(from time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !from.After(c.prunedTo) {
-		return
-	}
-	for id, last := range c.synced {
-		if !last.IsZero() && last.Before(from) {
-			delete(c.synced, id)
-		}
-	}
-	c.prunedTo = from
+	c.synced.forgetBefore(from)
+}
+
+func (c *chats) nextPage() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.synced.nextPage()
 }
 
 // messages reads the chats of every communication channel (partition = channel id).
@@ -79,7 +134,7 @@ func (c *chats) forgetBefore(from time.Time) {
 // Afterwards only chats whose lastMessageTime is newer than their watermark are read,
 // newest-first, until a whole page is older than the watermark minus Lookback.
 func (r *run) messages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: map[string]time.Time{}}
+	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: newChatSet(false)}
 	p := c.newPool(ctx)
 	return p.wait(r.walkWindows(p.ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		c.forgetBefore(r.windowFrom)
@@ -100,9 +155,10 @@ func (r *run) messages(ctx context.Context) error {
 // from /api/v1/accounts/{id}/chat-messages with the same watermarks, into leeloo.messages
 // (the account id is the channel id).
 func (r *run) accountMessages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: map[string]time.Time{}}
+	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: newChatSet(true)}
 	p := c.newPool(ctx)
 	return p.wait(r.walkScan(p.ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+		c.nextPage()
 		refs := make([]chatRef, 0, len(items))
 		for _, raw := range items {
 			var a AccountFields
@@ -206,14 +262,9 @@ func (p *chatPool) wait(listErr error) error {
 func (c *chats) needsSync(ref chatRef) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, seen := c.synced[ref.id]; seen {
+	if c.synced.add(ref.id, ref.last) {
 		return false
 	}
-	var last time.Time
-	if ref.last.Valid {
-		last = ref.last.T
-	}
-	c.synced[ref.id] = last
 	if c.r.req.FullRefresh {
 		return true
 	}
