@@ -516,14 +516,15 @@ func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 const envCLIChild = "CRMSYNC_TEST_CLI_ARGS"
 
 // childRunRSS runs `crmsync run` against base (a simulator URL) in a child process, into
-// a fresh database, and returns the child's peak resident set size as it reports it
-// (VmHWM). The rusage of a child is no good here: Go starts it with vfork, so its
-// ru_maxrss includes the benchmark process's own resident set at that moment.
+// an empty database it migrates first, as an operator's first run does, and returns the
+// child's peak resident set size as it reports it (VmHWM). The rusage of a child is no
+// good here: Go starts it with vfork, so its ru_maxrss includes the benchmark process's
+// own resident set at that moment.
 func childRunRSS(b *testing.B, base string) uint64 {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCLIChild+"=run --no-migrate",
-		"DATABASE_URL="+pgtest.URL(b),
+	cmd.Env = append(os.Environ(), envCLIChild+"=run",
+		"DATABASE_URL="+pgtest.EmptyURL(b),
 		"LEELOO_BASE_URL="+base, "LEELOO_AUTH_TOKEN=demo-leeloo-token", "LEELOO_RATE_LIMIT=off",
 		"TEXTREQUEST_BASE_URL="+base+"/api/v3", "TEXTREQUEST_API_KEY=demo-textrequest-key", "TEXTREQUEST_RATE_LIMIT=off")
 	out, err := cmd.CombinedOutput()

@@ -42,6 +42,7 @@ func openEngine(ctx context.Context, env Env, logger *slog.Logger, sources []*so
 			pool.Close()
 			return nil, fmt.Errorf("migrate database %s: %w", target, err)
 		}
+		releaseMigrationBuffers()
 	}
 	return &engine{
 		env: env, logger: logger, pool: pool, target: target,
