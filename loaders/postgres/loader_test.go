@@ -165,6 +165,28 @@ func TestInsertUpdateUnchanged(t *testing.T) {
 	})
 }
 
+// TestSameBatchLoadedTwice: the loader converts a batch's rows in place; loading the
+// very same batch again (already converted values: a numeric, a truncated time, JSON
+// whose NULs were removed) finds every row unchanged.
+func TestSameBatchLoadedTwice(t *testing.T) {
+	t.Parallel()
+	forLayouts(t, func(t *testing.T, withHash bool) {
+		ctx := context.Background()
+		_, l := setupLayout(t, withHash)
+		p := person(1, "ann")
+		p[6] = seen.Add(1500 * time.Nanosecond)
+		p[7] = json.RawMessage(`{"id":1,"name":"a\u0000nn"}`)
+		b := batch(`{"n":1}`, p, person(2, "bob"))
+
+		res, err := l.Load(ctx, 0, testDesc, b)
+		require.NoError(t, err)
+		require.Equal(t, stream.LoadResult{Inserted: 2, NULsCleaned: 1}, res)
+		res, err = l.Load(ctx, 0, testDesc, b)
+		require.NoError(t, err)
+		require.Equal(t, stream.LoadResult{Unchanged: 2}, res)
+	})
+}
+
 func TestValueKinds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
