@@ -15,7 +15,7 @@ import (
 // grow with the account.
 func TestChatsForgetBeforeWindow(t *testing.T) {
 	t.Parallel()
-	c := &chats{r: &run{req: stream.Request{FullRefresh: true}}, synced: newChatSet(false)}
+	c := &chats{r: &run{req: stream.Request{FullRefresh: true}}, synced: newChatSet()}
 	at := func(h int) FlexTime { return FlexTime{T: testNow.Add(time.Duration(h) * time.Hour), Valid: true} }
 
 	for i, id := range []string{"a", "b", "c"} {
@@ -36,7 +36,7 @@ func TestChatsForgetBeforeWindow(t *testing.T) {
 // does not grow with the accounts.
 func TestChatsRememberTwoPagesOfAccounts(t *testing.T) {
 	t.Parallel()
-	c := &chats{r: &run{req: stream.Request{FullRefresh: true}}, synced: newChatSet(true)}
+	c := &chats{r: &run{req: stream.Request{FullRefresh: true}}, synced: newChatSet()}
 	for page := range 100 {
 		c.nextPage()
 		for i := range 50 {

@@ -70,11 +70,10 @@ type chatSet struct {
 	seed      maphash.Seed
 	cur, prev map[uint64]int64 // hash of the id → listed lastMessageTime (Unix ns; 0: none)
 	prunedTo  int64            // cur holds no listed time before this
-	paged     bool
 }
 
-func newChatSet(paged bool) chatSet {
-	return chatSet{seed: maphash.MakeSeed(), cur: map[uint64]int64{}, paged: paged}
+func newChatSet() chatSet {
+	return chatSet{seed: maphash.MakeSeed(), cur: map[uint64]int64{}}
 }
 
 // add records id, listed with last, and reports whether it was there already.
@@ -110,9 +109,7 @@ func (s *chatSet) forgetBefore(from time.Time) {
 
 // nextPage forgets the chats of the page before the one just listed (v1 pages).
 func (s *chatSet) nextPage() {
-	if s.paged {
-		s.prev, s.cur = s.cur, make(map[uint64]int64, len(s.cur))
-	}
+	s.prev, s.cur = s.cur, make(map[uint64]int64, len(s.cur))
 }
 
 func (c *chats) forgetBefore(from time.Time) {
@@ -134,7 +131,7 @@ func (c *chats) nextPage() {
 // Afterwards only chats whose lastMessageTime is newer than their watermark are read,
 // newest-first, until a whole page is older than the watermark minus Lookback.
 func (r *run) messages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: newChatSet(false)}
+	c := &chats{r: r, pathFmt: "/api/v2/communication-channels/%s/chat-messages", synced: newChatSet()}
 	p := c.newPool(ctx)
 	return p.wait(r.walkWindows(p.ctx, "/api/v2/communication-channels", "channels", false, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		c.forgetBefore(r.windowFrom)
@@ -155,7 +152,7 @@ func (r *run) messages(ctx context.Context) error {
 // from /api/v1/accounts/{id}/chat-messages with the same watermarks, into leeloo.messages
 // (the account id is the channel id).
 func (r *run) accountMessages(ctx context.Context) error {
-	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: newChatSet(true)}
+	c := &chats{r: r, pathFmt: "/api/v1/accounts/%s/chat-messages", synced: newChatSet()}
 	p := c.newPool(ctx)
 	return p.wait(r.walkScan(p.ctx, "/api/v1/accounts", nil, "accounts", func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		c.nextPage()

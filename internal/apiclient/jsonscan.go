@@ -351,24 +351,10 @@ func SplitArray(b []byte) ([]json.RawMessage, error) {
 // surrogate pairs, invalid UTF-8 replaced by U+FFFD). The common case, a string without
 // escapes in valid UTF-8, costs one scan and one allocation.
 func Unquote(lit []byte) (string, error) {
-	if n := len(lit); n >= 2 && lit[0] == '"' && lit[n-1] == '"' {
-		inner := lit[1 : n-1]
-		plain := true
-		for _, c := range inner {
-			if !strPlain[c] {
-				plain = false
-				break
-			}
-		}
-		if plain && utf8.Valid(inner) {
-			return string(inner), nil
-		}
+	if inner, ok := plainString(lit); ok {
+		return string(inner), nil
 	}
-	var s string
-	if err := json.Unmarshal(lit, &s); err != nil {
-		return "", err
-	}
-	return s, nil
+	return unmarshalString(lit)
 }
 
 // UnquoteShared is Unquote without the copy in the common case: a string without
@@ -378,21 +364,35 @@ func Unquote(lit []byte) (string, error) {
 // their raw JSON), and copy (strings.Clone) what outlives it, such as map keys kept
 // for a run.
 func UnquoteShared(lit []byte) (string, error) {
-	if n := len(lit); n >= 2 && lit[0] == '"' && lit[n-1] == '"' {
-		inner := lit[1 : n-1]
-		if len(inner) == 0 {
-			return "", nil
-		}
-		for _, c := range inner {
-			if !strPlain[c] {
-				return Unquote(lit)
-			}
-		}
-		if utf8.Valid(inner) {
-			return unsafe.String(&inner[0], len(inner)), nil
+	if inner, ok := plainString(lit); ok {
+		return unsafe.String(unsafe.SliceData(inner), len(inner)), nil
+	}
+	return unmarshalString(lit)
+}
+
+// plainString returns the bytes between a string literal's quotes when they are its
+// value as they stand: no escapes, valid UTF-8.
+func plainString(lit []byte) ([]byte, bool) {
+	n := len(lit)
+	if n < 2 || lit[0] != '"' || lit[n-1] != '"' {
+		return nil, false
+	}
+	inner := lit[1 : n-1]
+	for _, c := range inner {
+		if !strPlain[c] {
+			return nil, false
 		}
 	}
-	return Unquote(lit)
+	return inner, utf8.Valid(inner)
+}
+
+// unmarshalString decodes a string literal through encoding/json.
+func unmarshalString(lit []byte) (string, error) {
+	var s string
+	if err := json.Unmarshal(lit, &s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // IsNumber reports whether b is exactly one JSON number (no surrounding space).

@@ -455,7 +455,6 @@ func BenchmarkPeakMemory(b *testing.B) {
 	scales := []int{1, 10, 30}
 	peaks := map[int]peak{}
 	var matched heapPeak // scale 1 over as many samples as scale 10
-	var syncs1 int
 	for b.Loop() {
 		for _, scale := range scales {
 			base := startChildSimulator(b, fmt.Sprintf("--scale %d", scale))
@@ -475,7 +474,8 @@ func BenchmarkPeakMemory(b *testing.B) {
 			b.Logf("scale %d: %d rows in %s; peak live heap %.1f MiB (%.1f MiB before the sync; %d samples); peak heap objects %.1f MiB; peak RSS of crmsync run %.1f MiB",
 				scale, sum(res).read, wall.Round(time.Millisecond), mib(p.live), mib(p.base), p.samples, mib(p.objects), mib(rss))
 		}
-		matched, syncs1 = peaks[1].heapPeak, 1
+		matched = peaks[1].heapPeak
+		syncs1 := 1
 		base := startChildSimulator(b, "--scale 1")
 		for matched.samples < peaks[10].samples {
 			eng, jobs := benchEngine(b, base)

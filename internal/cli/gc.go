@@ -15,7 +15,7 @@ import (
 // price is memory: up to five times the live heap between collections. Peak RSS of a
 // first `crmsync run` (migrating an empty database) measured 42–43 MiB at scale 10 and
 // 44–45 MiB at scale 30 with 400, 29–30 MiB at both with GOGC=100, once
-// releaseMigrationBuffers had gone in (before it: 72–118 MiB with 400). GOGC (and
+// releaseMigrationBuffers had gone in (before it: 78–118 MiB with 400). GOGC (and
 // GOMEMLIMIT, which the runtime applies on its own) still decide when set;
 // deploy/kubernetes sets GOMEMLIMIT under the container's limit.
 const defaultGCPercent = 400
@@ -31,7 +31,7 @@ func tuneGC(getenv func(string) string) {
 // SQL parser scans each migration file with a 4 MiB buffer kept in a sync.Pool, so
 // migrating holds ~16 MiB for a while; with defaultGCPercent the collection that finds
 // them sets the next heap target at five times that, and `crmsync run` peaked at
-// 75–110 MiB RSS at scale 30 against ~45 MiB without migrating. A pooled buffer
+// 78–118 MiB RSS at scale 30 against ~45 MiB without migrating. A pooled buffer
 // survives one collection (the pool's victim cache), hence two: the second, in
 // FreeOSMemory, also returns the pages to the OS.
 func releaseMigrationBuffers() {

@@ -402,7 +402,7 @@ func (p *tablePlan) rejectRow(i int, reason string) reject {
 }
 
 // rejectSrc builds a reject from a row: its payload is the raw column
-// when the table has one (the record exactly as the API sent it), else the row as a
+// when the table has one (the record as the API sent it, NULs removed), else the row as a
 // JSON object of column values.
 func (p *tablePlan) rejectSrc(r stream.Row, reason string) reject {
 	rej := reject{table: p.table.Name, reason: reason}
