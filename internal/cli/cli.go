@@ -91,8 +91,11 @@ func (a *app) main(ctx context.Context, args []string) int {
 			return c.run(ctx, a, args[1:])
 		}
 	}
-	fmt.Fprintf(a.stderr, "crmsync: unknown command %q\n\n", args[0])
-	a.usage(a.stderr)
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	fmt.Fprintf(a.stderr, "crmsync: unknown command %q; commands: %s (see crmsync --help)\n", args[0], strings.Join(names, ", "))
 	return exitUsage
 }
 
@@ -144,10 +147,37 @@ func (a *app) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		fs.Usage()
 		return exitOK, false
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage, false
+	// flag prints its error and then the whole usage, which buries the one line that
+	// matters; print the error alone, with a hint, as for every other usage problem.
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(a.stderr)
+	if err != nil {
+		return a.usageErr(strings.TrimPrefix(fs.Name(), "crmsync "), flagHint(fs, err)), false
 	}
 	return 0, true
+}
+
+// flagHint turns flag's parse error into our wording: the flag as the user wrote it
+// (with two dashes) and, for an unknown one, the defined flag it most likely meant.
+func flagHint(fs *flag.FlagSet, err error) error {
+	const unknown = "flag provided but not defined: -"
+	msg := err.Error()
+	name, ok := strings.CutPrefix(msg, unknown)
+	if !ok {
+		return errors.New(strings.Replace(msg, " -", " --", 1))
+	}
+	want := strings.ReplaceAll(strings.ToLower(name), "_", "-")
+	guess := ""
+	fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == want || strings.TrimSuffix(f.Name, "s") == strings.TrimSuffix(want, "s") {
+			guess = f.Name
+		}
+	})
+	if guess != "" {
+		return fmt.Errorf("unknown flag --%s; did you mean --%s?", name, guess)
+	}
+	return fmt.Errorf("unknown flag --%s", name)
 }
 
 // usageErr prints a usage or configuration problem and returns exit code 2.
@@ -156,7 +186,7 @@ func (a *app) usageErr(cmd string, err error) int {
 	if strings.Contains(msg, "\n") {
 		msg = "\n  " + strings.ReplaceAll(msg, "\n", "\n  ")
 	}
-	fmt.Fprintf(a.stderr, "crmsync %s: %s\nRun 'crmsync %s --help' for usage.\n", cmd, msg, cmd)
+	fmt.Fprintf(a.stderr, "crmsync %s: %s (see crmsync %s --help)\n", cmd, msg, cmd)
 	return exitUsage
 }
 
@@ -172,6 +202,9 @@ func (a *app) env(cmd string, need requirement) (Env, int, bool) {
 	e, err := ParseEnv(a.getenv)
 	if err == nil {
 		err = e.require(need)
+	}
+	if err == nil && need&needDatabase != 0 {
+		err = checkDSN(e.DatabaseURL)
 	}
 	if err != nil {
 		return e, a.usageErr(cmd, err), false

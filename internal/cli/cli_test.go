@@ -158,7 +158,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 	}{
 		{"no command", good, nil, []string{"Usage: crmsync <command>"}},
 		{"unknown command", good, []string{"sink"}, []string{`unknown command "sink"`}},
-		{"bad flag", good, []string{"run", "--bogus"}, []string{"flag provided but not defined: -bogus"}},
+		{"bad flag", good, []string{"run", "--bogus"}, []string{"unknown flag --bogus", "see crmsync run --help"}},
 		{"stray argument", good, []string{"run", "people"}, []string{`unexpected argument "people"`}},
 		{"unknown stream", good, []string{"run", "--stream", "peeple"}, []string{`--stream: unknown stream "peeple"; valid streams: leeloo.people, leeloo.communication_channels`}},
 		{"source not enabled", good, []string{"run", "--source", "textrequest"}, []string{"Text Request is not enabled: set TEXTREQUEST_API_KEY"}},

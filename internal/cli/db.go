@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -34,7 +35,7 @@ func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgconn redacts the password in its parse errors; say which variable anyway.
-		return nil, "", fmt.Errorf("%s: cannot be parsed: %v", envDatabaseURL, scrubDSN(err.Error(), dsn))
+		return nil, "", checkDSN(dsn)
 	}
 	params := cfg.ConnConfig.RuntimeParams
 	for k, v := range sessionDefaults {
@@ -63,15 +64,57 @@ func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, target, fmt.Errorf("connect to database %s: %v", target, scrubDSN(err.Error(), dsn))
+		return nil, target, fmt.Errorf("connect to database %s: %s", target, connectReason(err, dsn))
 	}
 	pctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
 		pool.Close()
-		return nil, target, fmt.Errorf("connect to database %s: %v", target, scrubDSN(err.Error(), dsn))
+		return nil, target, fmt.Errorf("connect to database %s: %s", target, connectReason(err, dsn))
 	}
 	return pool, target, nil
+}
+
+// checkDSN tells a DATABASE_URL that cannot work from one that merely does not answer
+// yet: a wrong scheme or a malformed DSN is a configuration error (exit 2), said in
+// words that name the variable and the expected form, never echoing the password.
+func checkDSN(dsn string) error {
+	const want = "want postgres://user:password@host:5432/dbname?sslmode=disable or key=value pairs"
+	if scheme, _, ok := strings.Cut(dsn, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
+		return fmt.Errorf("%s: scheme %q is not PostgreSQL; %s", envDatabaseURL, scheme, want)
+	}
+	if _, err := pgxpool.ParseConfig(dsn); err != nil {
+		return fmt.Errorf("%s: cannot be parsed (%s); %s", envDatabaseURL, parseReason(err, dsn), want)
+	}
+	return nil
+}
+
+// parseReason is the innermost cause of pgx's parse error, which otherwise repeats
+// "cannot parse `…`" around it.
+func parseReason(err error, dsn string) string {
+	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(u) {
+		err = u
+	}
+	msg := scrubDSN(err.Error(), dsn)
+	if _, after, ok := strings.Cut(msg, "`: "); ok {
+		return after
+	}
+	return msg
+}
+
+// connectReason shortens pgx's connect error: it lists every address and TLS mode it
+// tried, which for sslmode=prefer repeats the same refusal twice.
+func connectReason(err error, dsn string) string {
+	lines := strings.Split(scrubDSN(err.Error(), dsn), "\n")
+	seen := make(map[string]bool, len(lines))
+	out := lines[:0]
+	for _, l := range lines {
+		if k := strings.TrimSpace(l); !seen[k] {
+			seen[k] = true
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // dbTarget is what we log about a database: host, port and name, never the user's
