@@ -1,6 +1,7 @@
-// Package phones holds the one phone-number rule both extractors share: the digits-only
-// form stored beside every phone (`phone_digits`), which analysts join on across tables
-// and across Leeloo and Text Request, so both sources must compute it the same way.
+// Package phones holds the phone-number rules every extractor shares, so all sources
+// compute them the same way: the digits-only form stored beside every phone
+// (`phone_digits`), and the E.164 form (`phone_e164`, [E164]) that joins a person across
+// tables and platforms however each source wrote the number.
 package phones
 
 import "strings"
