@@ -127,7 +127,7 @@ func Parse(b []byte) (*Spec, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty: want a jobs: list")
 		}
-		return nil, fmt.Errorf("decode: %w", err)
+		return nil, explainYAML(b, err)
 	}
 	return &spec, nil
 }
