@@ -67,7 +67,8 @@ type Config struct {
 	RateLimit Limit
 	// MaxAttempts caps the tries of one request, the first included (default 8).
 	MaxAttempts int
-	// RequestTimeout bounds one attempt, body read included (default 60s).
+	// RequestTimeout bounds one attempt, body read included (default 30s). A request
+	// gives up after MaxTimeouts attempts that timed out, whatever MaxAttempts says.
 	RequestTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the exponential backoff (defaults 500ms, 30s).
 	MinBackoff, MaxBackoff time.Duration
@@ -86,7 +87,11 @@ type Config struct {
 // Defaults for the zero fields of Config.
 const (
 	DefaultMaxAttempts    = 8
-	DefaultRequestTimeout = 60 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+	// MaxTimeouts is how many attempts of one request may time out: an API that accepts
+	// connections and never answers is down or misaddressed, and eight attempts of a
+	// full timeout each would hold a pass for minutes before saying so.
+	MaxTimeouts = 2
 	DefaultMinBackoff     = 500 * time.Millisecond
 	DefaultMaxBackoff     = 30 * time.Second
 )
@@ -308,6 +313,7 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 	u := c.requestURL(path, query)
 	logPath := c.scrubText(pathOnly(path))
 	lastStatus := 0 // the last HTTP answer, for an error that ends on a transport failure
+	timeouts := 0
 	if err := awaitGate(ctx); err != nil {
 		return nil, c.ctxErr(ctx, logPath, err)
 	}
@@ -340,7 +346,10 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 		if ctx.Err() != nil {
 			return nil, c.ctxErr(ctx, logPath, ctx.Err())
 		}
-		if !fail.retryable || attempt >= c.cfg.MaxAttempts {
+		if fail.timedOut {
+			timeouts++
+		}
+		if !fail.retryable || attempt >= c.cfg.MaxAttempts || timeouts >= MaxTimeouts {
 			c.failures.Add(1)
 			return nil, c.giveUp(fail, logPath, attempt, lastStatus)
 		}
@@ -370,6 +379,7 @@ type attemptFailure struct {
 	statusErr  *StatusError // set for a non-2xx answer
 	err        error        // the transport or decode error
 	retryable  bool
+	timedOut   bool // no complete answer within RequestTimeout
 	retryAfter time.Duration
 	reason     string // scrubbed, for the retry log line
 }
@@ -409,15 +419,16 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 
 	if err != nil {
 		err = unwrapURLError(err)
-		if actx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("attempt timed out after %s: %w", c.cfg.RequestTimeout, err)
+		timedOut := actx.Err() != nil && ctx.Err() == nil
+		if timedOut {
+			err = fmt.Errorf("no complete answer within %s: %w", c.cfg.RequestTimeout, err)
 		}
 		// A transport failure of a GET is worth another try: refused and reset
 		// connections, a body cut short (io.ErrUnexpectedEOF), a timeout. A bad
 		// certificate or a refused redirect will not heal within the backoff.
 		var certErr *tls.CertificateVerificationError
 		retry := !errors.As(err, &certErr) && !errors.Is(err, errCrossHostRedirect)
-		return nil, &attemptFailure{status: status, err: err, retryable: retry, reason: c.scrubText(err.Error())}
+		return nil, &attemptFailure{status: status, err: err, retryable: retry, timedOut: timedOut, reason: c.scrubText(err.Error())}
 	}
 
 	if status >= 200 && status < 300 {

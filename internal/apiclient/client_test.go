@@ -479,3 +479,22 @@ func TestClientGiveUpNamesLastStatus(t *testing.T) {
 	_, err := b.client.GetJSON(context.Background(), "/x", url.Values{"authToken": {testSecret}}, &struct{}{})
 	require.EqualError(t, err, "testapi GET /x: gave up after 2 attempts: body is not valid JSON (last answer: HTTP 502)")
 }
+
+// An API that accepts the request and never answers fails the request after
+// MaxTimeouts attempts, not MaxAttempts full timeouts.
+func TestClientSilentServerGivesUpAfterTwoTimeouts(t *testing.T) {
+	t.Parallel()
+
+	release := make(chan struct{})
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}, func(c *Config) { c.RequestTimeout = 100 * time.Millisecond; c.MaxAttempts = 8 })
+	t.Cleanup(func() { close(release) })
+	var v struct{ A int }
+	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	require.ErrorContains(t, err, "gave up after 2 attempts: no complete answer within 100ms")
+	require.Equal(t, int64(MaxTimeouts), b.calls.Load())
+}

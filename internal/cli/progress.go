@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -33,6 +34,11 @@ type progressView struct {
 
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// logger, when set, carries the periodic progress line off a terminal, so that it
+	// is a record in the run's log format (JSON for a CronJob) rather than plain text
+	// between JSON lines.
+	logger *slog.Logger
 }
 
 const (
@@ -102,13 +108,20 @@ func (p *progressView) stop() {
 
 func (p *progressView) tick() {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.tty {
 		p.clearLocked()
 		p.drawLocked()
+		p.mu.Unlock()
 		return
 	}
-	fmt.Fprintln(p.w, "progress: "+p.lineLocked(0))
+	line := p.lineLocked(0)
+	p.mu.Unlock()
+	// The logger writes through p (Write), so it is called without p.mu held.
+	if p.logger != nil {
+		p.logger.Info("progress", "status", line)
+		return
+	}
+	fmt.Fprintln(p.w, "progress: "+line)
 }
 
 func (p *progressView) clearLocked() {

@@ -55,6 +55,7 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 
 	view := newProgressView(a.stderr, a.stderrTTY)
 	logger := a.newLogger(format, env.LogLevel, view)
+	view.logger = logger
 	sources, err := buildSources(env, logger, a.tune)
 	if err != nil {
 		return a.usageErr("run", err)
