@@ -91,9 +91,9 @@ const (
 	// MaxTimeouts is how many attempts of one request may time out: an API that accepts
 	// connections and never answers is down or misaddressed, and eight attempts of a
 	// full timeout each would hold a pass for minutes before saying so.
-	MaxTimeouts = 2
-	DefaultMinBackoff     = 500 * time.Millisecond
-	DefaultMaxBackoff     = 30 * time.Second
+	MaxTimeouts       = 2
+	DefaultMinBackoff = 500 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
 )
 
 // maxBody caps how much of one answer the client reads, so a broken server cannot
