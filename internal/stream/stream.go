@@ -10,6 +10,32 @@
 // could not decode, and the partition's cursor to store once those rows are committed.
 // The loader writes a batch's rows and its cursor in one transaction, so the stored
 // cursor never runs ahead of the data.
+//
+// # Deletions
+//
+// Every entity table has deleted_at timestamptz, NULL while the record is in the source.
+// A stream that reads a complete list marks what it did not see, in three steps an
+// extractor writes with [Pass]:
+//
+//  1. Every batch of the pass carries Batch.Passes = []Pass{{Table: t, Scope: s}} with
+//     its rows for t; the first batch also sets Start (it forgets what an unfinished
+//     earlier pass saw). The loader records the rows' keys as seen, in the batch's
+//     transaction, so a pass cut off by --max-duration and resumed from its cursor
+//     by a later run keeps what it saw; unchanged rows are never rewritten for it.
+//  2. The batch that completes the list (often the cursor-only one) sets Done: in its
+//     transaction, together with its rows and the cursor saying the pass is over, the
+//     rows of t within s that the pass did not see get deleted_at, and their children
+//     (tables whose ParentKey points at t) follow. A pass cut off before Done marks
+//     nothing.
+//  3. Whatever a stream loads (pass or not) is live: a marked row that comes back has
+//     deleted_at cleared.
+//
+// The delete guard (CRMSYNC_DELETE_GUARD, the loader's share) holds a Done back when it
+// would mark more than that share of the scope's live rows (an API answering an empty
+// or truncated list): nothing is marked, the run's sync.runs row says why, and the next
+// complete pass tries again. Desc.Deletions tells `crmsync streams` which streams do this.
+// A stream that never sees a complete list (messages by watermark, snapshots) leaves it
+// DeletionsUndetected and says so in its table comment.
 package stream
 
 import (
@@ -86,6 +112,9 @@ type Desc struct {
 	Partitioned bool
 	// DefaultOff is true for streams that run only when named explicitly.
 	DefaultOff bool
+	// Deletions says when the stream marks records deleted at the source (see the
+	// package doc); the zero value says it never does.
+	Deletions Deletions
 	// Tables are the tables the stream fills. Tables[0] is the main table; the others
 	// are child tables (ParentKey set) or further tables written in the same
 	// transaction.
@@ -141,6 +170,9 @@ type Batch struct {
 	// Requests is the number of API requests made to produce this batch (counted
 	// into sync.runs).
 	Requests int
+	// Passes ties the batch to passes over complete lists (see Pass); nil for a batch
+	// that is part of no complete list.
+	Passes []Pass
 }
 
 // Len is the number of rows of the batch in all tables.
@@ -178,6 +210,15 @@ type LoadResult struct {
 	Rejected  int
 	// NULsCleaned counts values from which NUL characters were removed.
 	NULsCleaned int
+	// MarkedDeleted counts rows a complete pass did not see and marked deleted
+	// (deleted_at set), children included; Restored counts marked rows that came
+	// back (deleted_at cleared).
+	MarkedDeleted int
+	Restored      int
+	// PassesDone counts completed passes; PassesHeld those of them the delete guard
+	// held back (nothing marked).
+	PassesDone int
+	PassesHeld int
 }
 
 // Add accumulates o into r.
@@ -188,6 +229,10 @@ func (r *LoadResult) Add(o LoadResult) {
 	r.Deleted += o.Deleted
 	r.Rejected += o.Rejected
 	r.NULsCleaned += o.NULsCleaned
+	r.MarkedDeleted += o.MarkedDeleted
+	r.Restored += o.Restored
+	r.PassesDone += o.PassesDone
+	r.PassesHeld += o.PassesHeld
 }
 
 // RunStatus is the outcome of one stream run, as stored in sync.runs.

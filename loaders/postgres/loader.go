@@ -110,6 +110,8 @@ type Loader struct {
 	// a table's load: "probed" (keys looked up, when the probe runs) and "copied" (rows COPYed, before the
 	// merge). An error from it fails the load.
 	hookFunc func(ctx context.Context, tx pgx.Tx, step string) error
+	// del is the state of deletion marking (deletions.go).
+	del deletions
 }
 
 // New returns a Loader writing through pool. A nil logger discards logs.
@@ -182,6 +184,12 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		rejects = append(rejects, p.rejects...)
 		plans = append(plans, p)
 	}
+	// Passes over complete lists: the keys each one saw, read once the rows are
+	// converted (deletions.go).
+	work, err := collectPasses(desc, batches)
+	if err != nil {
+		return stream.LoadResult{}, fmt.Errorf("load %s: %w", desc.ID(), err)
+	}
 	// Parents of child tables: the main table's keys in this batch, one slice per key
 	// column.
 	var parents [][]string
@@ -192,10 +200,10 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 	// First attempt without savepoints: a refused row or an existing key (after an
 	// optimistic COPY) aborts the transaction, and the Load is run again carefully,
 	// with a savepoint around every step (see the package doc).
-	res, err := l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, false)
+	res, err := l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, false)
 	if err != nil && ctx.Err() == nil && (isDataError(err) || isUniqueViolation(err)) {
 		l.logger.DebugContext(ctx, "load refused, running it again with savepoints", "stream", desc.ID(), "err", err)
-		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, true)
+		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, true)
 	}
 	if err != nil {
 		if len(batches) > 1 {
@@ -211,7 +219,7 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 // refused row or an existing key. Careful attempts isolate refused rows (see isolate)
 // and never COPY optimistically.
 func (l *Loader) loadTx(ctx context.Context, runID int64, desc stream.Desc, plans []*tablePlan, parents [][]string,
-	rejects []reject, cursors []partitionCursor, nulsCleaned int, careful bool) (stream.LoadResult, error) {
+	rejects []reject, cursors []partitionCursor, nulsCleaned int, work []passWork, careful bool) (stream.LoadResult, error) {
 	var res stream.LoadResult
 	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
 		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
@@ -234,6 +242,11 @@ func (l *Loader) loadTx(ctx context.Context, runID int64, desc stream.Desc, plan
 				children = append(children, p)
 			}
 		}
+		dr, err := l.applyDeletions(ctx, tx, runID, desc, plans, work)
+		if err != nil {
+			return err
+		}
+		r.Add(dr)
 		all := append(slices.Clip(rejects), rej...)
 		if err := writeRejects(ctx, tx, runID, desc, all); err != nil {
 			return err
