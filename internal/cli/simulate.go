@@ -15,8 +15,9 @@ import (
 // cmdSimulate is `crmsync simulate`: serve both simulators until SIGINT/SIGTERM.
 func cmdSimulate(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("simulate", "[--addr 127.0.0.1:8900] [--seed N] [--scale N] [fault flags]",
-		"Serves deterministic stand-ins for the Leeloo v1/v2 and Text Request v3 APIs on one address\n"+
-			"(Leeloo under /api/v1 and /api/v2, Text Request under /api/v3) and prints the environment\n"+
+		"Serves deterministic stand-ins for the Leeloo v1/v2, Text Request v3 and TWIN APIs on one\n"+
+			"address (Leeloo under /api/v1 and /api/v2, Text Request under /api/v3, TWIN under\n"+
+			"/twin/iam/api/v1 and /twin/chat/api/v1) and prints the environment\n"+
 			"that points crmsync at them. Stops on SIGINT or SIGTERM.", false)
 	addr := fs.String("addr", "127.0.0.1:8900", "listen address")
 	var opts simulator.Options
@@ -45,14 +46,19 @@ func cmdSimulate(ctx context.Context, a *app, args []string) int {
 
 	base := "http://" + reachable(ln.Addr().String())
 	f := opts.Faults
-	fmt.Fprintf(a.stdout, "Simulated Leeloo and Text Request APIs on %s (seed %d, scale %d). Point crmsync at them with:\n\n", base, opts.Seed, opts.Scale)
+	fmt.Fprintf(a.stdout, "Simulated Leeloo, Text Request and TWIN APIs on %s (seed %d, scale %d). Point crmsync at them with:\n\n", base, opts.Seed, opts.Scale)
 	fmt.Fprintf(a.stdout, "export LEELOO_BASE_URL=%s\n", base)
 	fmt.Fprintf(a.stdout, "export LEELOO_AUTH_TOKEN=%s\n", cmp.Or(opts.LeelooToken, "demo-leeloo-token"))
 	fmt.Fprintf(a.stdout, "export LEELOO_RATE_LIMIT=%s\n", simLimit(f.LeelooRateLimit, f.RateWindow))
 	fmt.Fprintf(a.stdout, "export TEXTREQUEST_BASE_URL=%s/api/v3\n", base)
 	fmt.Fprintf(a.stdout, "export TEXTREQUEST_API_KEY=%s\n", cmp.Or(opts.TextRequestKey, "demo-textrequest-key"))
 	fmt.Fprintf(a.stdout, "export TEXTREQUEST_RATE_LIMIT=%s\n", simLimit(f.TextRequestRateLimit, f.RateWindow))
-	if f.LeelooRateLimit == 0 && f.TextRequestRateLimit == 0 {
+	fmt.Fprintf(a.stdout, "export TWIN_IAM_URL=%s%s\n", base, simulator.TwinIAMPath)
+	fmt.Fprintf(a.stdout, "export TWIN_CHAT_URL=%s%s\n", base, simulator.TwinChatPath)
+	fmt.Fprintf(a.stdout, "export TWIN_EMAIL=%s\n", cmp.Or(opts.TwinEmail, simulator.DefaultTwinEmail))
+	fmt.Fprintf(a.stdout, "export TWIN_PASSWORD=%s\n", cmp.Or(opts.TwinPassword, simulator.DefaultTwinPassword))
+	fmt.Fprintf(a.stdout, "export TWIN_RATE_LIMIT=%s\n", simLimit(f.TwinRateLimit, f.RateWindow))
+	if f.LeelooRateLimit == 0 && f.TextRequestRateLimit == 0 && f.TwinRateLimit == 0 {
 		fmt.Fprintln(a.stdout, "\nThe simulators run without the real APIs' rate limits (see --rate-limit-textrequest).")
 	}
 	fmt.Fprintln(a.stdout, "\nStop with Ctrl-C.")

@@ -1,6 +1,7 @@
 // Package simulator serves faithful local stand-ins for the Leeloo.ai v1/v2 and Text
-// Request v3 read APIs, written from /work/shared/reference/leeloo-api.md and
-// textrequest-api.md (never from the extractors, so a misreading on either side shows
+// Request v3 read APIs and TWIN's IAM and chat APIs (reads and the client-attribute
+// writes), written from /work/shared/reference/leeloo-api.md, textrequest-api.md and
+// twin-api.md (never from the extractors, so a misreading on either side shows
 // up as a failing test). Tests run it through httptest, `crmsync simulate` serves it,
 // and `make demo` and the benchmarks pull data through it.
 //
@@ -86,6 +87,55 @@
 //   - Timestamps are "2006-01-02T15:04:05.000Z" (Faults.OmitTimeZone drops the Z).
 //   - The rate limit is a rolling window per key; 429 carries Retry-After in whole
 //     seconds until the oldest counted request leaves the window.
+//
+// TWIN (twin-api.md; served under TwinIAMPath and TwinChatPath, since Leeloo has
+// /api/v1 on the same address):
+//   - Data is materialised at New: 3+N chats, 7 attributes (A2), 150·N clients with
+//     1–3 sessions each (~300·N), 2–13 messages per session derived on demand. Client
+//     values cover about half the attributes; phones come in eight formats (+7…, 8…,
+//     "+7 (9xx) xxx-xx-xx", spaced, 7…, a Ukrainian +380, ten bare digits, and an
+//     unreadable "тел. 12345"). Sessions of whatsapp and viber chats are named after the
+//     client's phone, others after the client's name or @handle.
+//   - Login: POST /auth/login {email, password, ttl?, companyId?} → 200 {token,
+//     refreshToken} (also as cookies token and refresh_token). Wrong credentials: 401
+//     {"error":"Invalid credentials."}; a companyId other than the user's: 403; missing
+//     fields: 422 {"error","details"}. The token is an HS256 JWT with sub, companyId,
+//     iat, exp, jti; ttl is in seconds, default one week, at most 30 days [INF], capped
+//     by Options.TwinTokenTTL. Refresh: POST /auth/refresh {refreshToken, ttl?}; the
+//     Authorization header is not required [INF]; each refresh token is good once and
+//     for Options.TwinRefreshTTL (default 30 days [UNK]); a used, unknown or expired
+//     one: 401. An access token stays valid until its exp after a refresh [INF].
+//   - Chat API auth: Authorization: Bearer <token>. Missing or forged: 401
+//     {"error":"Unauthorized."}; lapsed (exp, or Faults.TwinTokenRequests uses): 401
+//     {"error":"Token is expired."}. Errors are {"error": ..., "details": ...}; unknown
+//     ids 404 (e.g. "Client not found.") [INF]; bad parameters 400; bad bodies 422.
+//   - Lists are {"count": total, "items": [...]}: limit defaults to 10 (0 = default)
+//     and is clamped to Faults.TwinPageCap (default 100) [INF]; count stays the total;
+//     past the end items is []. withoutCount=true serves count null. The same paging
+//     applies to A2 and A6 [INF], so a client that does not page gets 10.
+//   - /sessions: from/to inclusive, ISO-8601 with an offset (without one: UTC; a
+//     date-only to: the end of that day); dateRangeField createdAt (default) or
+//     updatedAt; sort started_at or name with +/- (default -started_at, newest first
+//     [INF]; anything else 400); chatId, sessionId, keyword (session name substring or
+//     the exact clientId). Other documented filters are accepted and ignored. Session
+//     items carry createdAt and updatedAt [INF] (the filter names them; SessionInfo
+//     does not list them), clientId is a string, clientExternalId is set for clients
+//     started with one [INF]. updatedAt moves with a new message or a status/tag
+//     change; never with an attribute edit.
+//   - Messages (/sessions/{id}/messages, /clients/{id}/messages) are served oldest
+//     first (sort=-createdAt reverses) [INF], from/to on createdAt. authorType is
+//     client, operator or bot; answers is an array of strings and keyboard an object
+//     {buttons} [INF].
+//   - Attributes: A1 answers 200 {"id"} [INF: status]; names need not be unique
+//     [UNK]; A5 overwrites (idempotent), value must be a JSON string of at most 1000
+//     characters (else 422) [INF]; A7 of an unset value is 200 [INF]; A4 removes the
+//     definition and every client's value of it; A6 lists only set values, in the
+//     attributes' creation order [INF]. A client exists once a session names it.
+//   - Faults apply as to the other APIs (latency, 5xx, truncation, rate limit per user
+//     with Faults.TwinRateLimit, unknown fields, NULs in session names and message
+//     bodies); OffsetDrift starts a session of a new client before any /sessions page
+//     after the first. Mutation.Twin changes sessions, values and attributes between
+//     syncs; TwinTruth shows the result.
 //
 // # Faults
 //

@@ -18,6 +18,9 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.Scale, "scale", o.Scale, "multiply every record count by N (1: ~200 Leeloo people, 3x150 Text Request contacts)")
 	fs.StringVar(&o.LeelooToken, "leeloo-token", o.LeelooToken, `accepted X-Leeloo-AuthToken (default "demo-leeloo-token")`)
 	fs.StringVar(&o.TextRequestKey, "textrequest-key", o.TextRequestKey, `accepted x-api-key (default "demo-textrequest-key")`)
+	fs.StringVar(&o.TwinEmail, "twin-email", o.TwinEmail, `accepted TWIN login e-mail (default "`+DefaultTwinEmail+`")`)
+	fs.StringVar(&o.TwinPassword, "twin-password", o.TwinPassword, `accepted TWIN password (default "`+DefaultTwinPassword+`")`)
+	fs.DurationVar(&o.TwinTokenTTL, "twin-token-ttl", o.TwinTokenTTL, "cap the lifetime of TWIN access tokens (e.g. 30s), so they lapse during a sync; 0 = as asked (a week by default)")
 	fs.Func("now", "present of the generated data, RFC 3339 (default 2026-11-01T00:00:00Z)", func(v string) error {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -41,5 +44,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&f.OmitTimeZone, "omit-time-zone", f.OmitTimeZone, "Text Request: serve timestamps without the trailing Z")
 	fs.IntVar(&f.LeelooPageCap, "leeloo-page-cap", f.LeelooPageCap, "largest Leeloo limit served (default 100)")
 	fs.IntVar(&f.TextRequestPageCap, "textrequest-page-cap", f.TextRequestPageCap, "largest Text Request page_size served (default 500)")
+	fs.IntVar(&f.TwinRateLimit, "rate-limit-twin", f.TwinRateLimit, "TWIN requests per rate window per user, 0 = off")
+	fs.IntVar(&f.TwinPageCap, "twin-page-cap", f.TwinPageCap, "largest TWIN limit served (default 100)")
+	fs.IntVar(&f.TwinTokenRequests, "twin-token-requests", f.TwinTokenRequests, `TWIN access tokens expire after N requests (401 "Token is expired."), 0 = off`)
 	fs.BoolVar(&f.StrictPeopleFilter, "strict-people-filter", f.StrictPeopleFilter, "Leeloo /people requires filter[last_message] as documented")
 }

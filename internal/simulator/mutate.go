@@ -24,6 +24,9 @@ type Mutation struct {
 	ArchivedConversations int
 	EditedContacts        int // names, note and tags change; no timestamp moves
 
+	// TWIN (see TwinMutation).
+	Twin TwinMutation
+
 	// At is the time of the new activity (default: the simulator's present + 1h). The
 	// k-th change gets At + k ms. Times before the present are raised to it, so
 	// newest-first lists stay ordered. The present then advances to the last change.
@@ -79,6 +82,7 @@ func (s *Sim) Mutate(m Mutation) {
 	for range m.EditedContacts {
 		tr.editContact(r)
 	}
+	s.tw.mutate(m.Twin, tick, r)
 	s.version++
 }
 

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -24,6 +25,16 @@ type Options struct {
 	// Now is the "present" of the generated data: every generated timestamp is before
 	// it (default 2026-11-01T00:00:00Z, fixed so the data is deterministic).
 	Now time.Time
+	// TwinEmail and TwinPassword are the TWIN login accepted by POST /auth/login
+	// (defaults DefaultTwinEmail, DefaultTwinPassword); TwinCompanyID is the company
+	// (default DefaultTwinCompanyID).
+	TwinEmail, TwinPassword string
+	TwinCompanyID           int64
+	// TwinTokenTTL caps the lifetime of TWIN access tokens (0 = as asked, default one
+	// week), so tokens can be made to lapse within a sync.
+	TwinTokenTTL time.Duration
+	// TwinRefreshTTL is the lifetime of a TWIN refresh token (default 30 days).
+	TwinRefreshTTL time.Duration
 	// Faults are the injected faults at start; SetFaults changes them later.
 	Faults Faults
 }
@@ -71,6 +82,14 @@ type Faults struct {
 	// StrictPeopleFilter makes Leeloo /people require filter[last_message] as the docs
 	// say (the default is lenient, as observed by third parties).
 	StrictPeopleFilter bool
+	// TwinRateLimit is TWIN's requests per RateWindow per user (0 = off; TWIN documents
+	// none).
+	TwinRateLimit int
+	// TwinPageCap is the largest TWIN limit served (default 100); the default is 10.
+	TwinPageCap int
+	// TwinTokenRequests makes a TWIN access token expire after that many requests
+	// (0 = only its exp claim counts): 401 {"error": "Token is expired."}.
+	TwinTokenRequests int
 }
 
 func (f Faults) withDefaults() Faults {
@@ -82,6 +101,9 @@ func (f Faults) withDefaults() Faults {
 	}
 	if f.TextRequestPageCap <= 0 {
 		f.TextRequestPageCap = 500
+	}
+	if f.TwinPageCap <= 0 {
+		f.TwinPageCap = 100
 	}
 	return f
 }
@@ -105,6 +127,8 @@ type Sim struct {
 	version int   // bumped by every data change (invalidates cached views)
 	ll      *leelooData
 	tr      *trData
+	tw      *twinData
+	twTok   *twinTokens
 	mutN    uint64 // mutations applied, seeds the choice of touched records
 
 	fmu    sync.RWMutex
@@ -133,6 +157,10 @@ func New(opts Options) *Sim {
 	if opts.TextRequestKey == "" {
 		opts.TextRequestKey = "demo-textrequest-key"
 	}
+	opts.TwinEmail = cmp.Or(opts.TwinEmail, DefaultTwinEmail)
+	opts.TwinPassword = cmp.Or(opts.TwinPassword, DefaultTwinPassword)
+	opts.TwinCompanyID = cmp.Or(opts.TwinCompanyID, DefaultTwinCompanyID)
+	opts.TwinRefreshTTL = cmp.Or(opts.TwinRefreshTTL, 30*24*time.Hour)
 	if opts.Now.IsZero() {
 		opts.Now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -147,6 +175,8 @@ func New(opts Options) *Sim {
 	s.st.reset()
 	s.ll = newLeelooData(s)
 	s.tr = newTRData(s)
+	s.tw = newTwinData(s)
+	s.twTok = newTwinTokens(s.seed)
 	return s
 }
 
@@ -204,6 +234,8 @@ type response struct {
 	body   []byte
 	header map[string]string
 	pooled *[]byte // body's buffer came from bodyPool and goes back after writing
+	// cookies are Set-Cookie values (TWIN's login sets the tokens as cookies too).
+	cookies []string
 }
 
 // bodyPool recycles the buffers of big bodies: a sync's thousands of list and detail
@@ -237,6 +269,7 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.leelooRoutes(mux)
 	s.trRoutes(mux)
+	s.twinRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
@@ -267,7 +300,7 @@ func (s *Sim) endpoint(api, route string, h func(r *http.Request) response) http
 }
 
 func (s *Sim) serve(api, route string, f Faults, r *http.Request, h func(*http.Request) response) response {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if !isTwin(api) && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return s.errorResp(api, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "only GET is simulated")
 	}
 	key, authResp, ok := s.auth(api, r)
@@ -277,6 +310,9 @@ func (s *Sim) serve(api, route string, f Faults, r *http.Request, h func(*http.R
 	limit := f.TextRequestRateLimit
 	if api == APILeeloo {
 		limit = f.LeelooRateLimit
+	}
+	if isTwin(api) {
+		limit = f.TwinRateLimit
 	}
 	if wait, ok := s.st.admit(api, key, limit, f.RateWindow, time.Now()); !ok {
 		secs := int((wait + time.Second - 1) / time.Second)
@@ -312,6 +348,9 @@ func (s *Sim) write(w http.ResponseWriter, f Faults, resp response) {
 	for k, v := range resp.header {
 		hd.Set(k, v)
 	}
+	for _, c := range resp.cookies {
+		hd.Add("Set-Cookie", c)
+	}
 	body := resp.body
 	if resp.status == http.StatusNoContent {
 		w.WriteHeader(resp.status)
@@ -343,6 +382,9 @@ func (s *Sim) write(w http.ResponseWriter, f Faults, resp response) {
 
 // errorResp builds an error in the API's own error shape.
 func (s *Sim) errorResp(api string, status int, code, msg string) response {
+	if isTwin(api) {
+		return twinErr(status, msg)
+	}
 	if api == APILeeloo {
 		return jsonResp(status, map[string]any{"status": 0, "error": map[string]any{"code": code}})
 	}
@@ -358,6 +400,9 @@ type trError struct {
 
 // auth checks the API's credential and returns the key to rate-limit by.
 func (s *Sim) auth(api string, r *http.Request) (string, response, bool) {
+	if isTwin(api) {
+		return s.twinAuth(api, r)
+	}
 	if api == APILeeloo {
 		tok := r.Header.Get("X-Leeloo-AuthToken")
 		if tok == "" {
