@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/crmsync/crmsync/extractors/internal/workpool"
@@ -202,6 +203,11 @@ func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- 
 	default:
 		return fmt.Errorf("leeloo stream %q: %w", req.Stream.Name, stream.ErrUnknownStream)
 	}
+	// What no batch reported (a cut-off or failure before the next batch): sent
+	// whatever ctx says, since the receiver drains the channel until it is closed.
+	if n := counter.Take() + int(r.unreported.Load()); n > 0 {
+		out <- stream.Batch{Requests: n}
+	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err() // cancelled: say so plainly, whatever layer noticed first
 	}
@@ -214,7 +220,10 @@ type run struct {
 	req     stream.Request
 	out     chan<- stream.Batch
 	counter *apiclient.Counter
-	log     *slog.Logger
+	// unreported sums the requests of nested counters (one per chat) that no batch
+	// carried; Extract reports them at its end.
+	unreported atomic.Int64
+	log        *slog.Logger
 	// windowFrom is the start of the listing window walkWindows is reading (zero
 	// outside one); page functions run on walkWindows' goroutine and may read it.
 	windowFrom time.Time

@@ -279,6 +279,7 @@ var errEnough = errors.New("reached the watermark")
 func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 	r := c.r
 	ctx, counter := apiclient.WithCounter(ctx) // this chat's requests, for its batches
+	defer func() { r.unreported.Add(int64(counter.Take())) }()
 	var cur chatCursor
 	if r.req.FullRefresh || !r.parseCursor(ref.id, &cur) {
 		cur = chatCursor{V: cursorVersion}

@@ -155,6 +155,15 @@ type partition struct {
 // partition counts its own requests and sends its batches in order.
 func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out chan<- stream.Batch, logger *slog.Logger, run func(context.Context, *partition) error) error {
 	ctx, listCounter := apiclient.WithCounter(ctx)
+	var counters []*apiclient.Counter // every partition's, for what no batch reported
+	var countersMu sync.Mutex
+	defer func() {
+		n := listCounter.Take()
+		for _, c := range counters {
+			n += c.Take()
+		}
+		sendRequests(out, n)
+	}()
 	ids, err := e.dashboardIDs(ctx, req.Started)
 	if err != nil {
 		return err
@@ -164,6 +173,9 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 	for _, id := range ids {
 		g.Go(func() error {
 			pctx, counter := apiclient.WithCounter(gctx)
+			countersMu.Lock()
+			counters = append(counters, counter)
+			countersMu.Unlock()
 			key := strconv.FormatInt(id, 10)
 			p := &partition{req: req, dashboard: id, key: key, logger: logger.With("dashboard", id)}
 			if !req.FullRefresh {
@@ -182,6 +194,14 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 		})
 	}
 	return g.Wait()
+}
+
+// sendRequests reports n requests no batch carried (see stream.Batch.Requests). It
+// sends whatever ctx says: the receiver drains the channel until it is closed.
+func sendRequests(out chan<- stream.Batch, n int) {
+	if n > 0 {
+		out <- stream.Batch{Requests: n}
+	}
 }
 
 func send(ctx context.Context, out chan<- stream.Batch, b stream.Batch) error {

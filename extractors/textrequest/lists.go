@@ -148,6 +148,7 @@ func (e *Extractor) runCustomFields(ctx context.Context, p *partition) error {
 // one by one (GET /dashboards/{id}), or the account's list.
 func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, out chan<- stream.Batch, logger *slog.Logger) error {
 	ctx, counter := apiclient.WithCounter(ctx)
+	defer func() { sendRequests(out, counter.Take()) }()
 	emit := func(b stream.Batch) error {
 		b.Requests = counter.Take()
 		return send(ctx, out, b)

@@ -520,7 +520,7 @@ func (c *Client) waitTurn(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := c.limiter.Wait(ctx); err != nil {
+		if err := c.waitToken(ctx); err != nil {
 			return fmt.Errorf("wait for rate limiter: %w", err)
 		}
 		// A 429 may have paused the source while we waited for the token; the spent
@@ -533,6 +533,29 @@ func (c *Client) waitTurn(ctx context.Context) error {
 		}
 		return nil
 	}
+}
+
+// waitToken waits for the limiter's next token. rate.Limiter.Wait fails at once when
+// the token comes after ctx's deadline, while ctx is still live: the caller would see a
+// plain error and report the stream as failed, not cut off. Here the request instead
+// waits for the deadline and returns ctx's error, so a --max-duration cut-off reads as
+// a cancellation wherever it finds the stream; the token is given back.
+func (c *Client) waitToken(ctx context.Context) error {
+	r := c.limiter.Reserve()
+	if !r.OK() {
+		return errors.New("request exceeds the limiter's burst")
+	}
+	d := r.Delay()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		r.Cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	if err := sleep(ctx, d); err != nil {
+		r.Cancel()
+		return err
+	}
+	return nil
 }
 
 // pauseUntil moves the source-wide pause forward (never back).

@@ -167,3 +167,23 @@ func TestClientRetryAfterPausesWholeSource(t *testing.T) {
 	}
 	require.Equal(t, Stats{Requests: 5, Retries: 1, Throttled: 1}, b.client.Stats())
 }
+
+// A request whose token comes after ctx's deadline returns once the deadline has
+// passed, with ctx's error: the caller sees a cut-off (ctx.Err() set), never a plain
+// "would exceed context deadline" error while its context is still live.
+func TestRateLimitWaitPastDeadlineIsCutOff(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.Write([]byte(`{}`))
+	}, func(c *Config) { c.RateLimit = Limit{N: 1, Per: time.Hour} })
+	_, err := b.client.Get(context.Background(), "/people", nil) // spends the one token
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = b.client.Get(ctx, "/people", nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Error(t, ctx.Err(), "returned before the deadline: the caller would call it a failure")
+	require.Equal(t, int64(1), b.calls.Load())
+}

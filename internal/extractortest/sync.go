@@ -133,7 +133,9 @@ func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loade
 	var loadErr error
 	per := res.PerStream[desc.Name]
 	for b := range batches {
-		if loadErr != nil || res.Cancelled {
+		res.Requests += b.Requests
+		rec.Requests += b.Requests
+		if loadErr != nil || res.Cancelled || b.RequestsOnly() {
 			continue // drain so the extractor can finish
 		}
 		lr, err := loader.Load(ctx, runID, desc, b)
@@ -143,9 +145,7 @@ func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loade
 			continue
 		}
 		res.Batches++
-		res.Requests += b.Requests
 		res.Read += b.Len() + len(b.Rejects)
-		rec.Requests += b.Requests
 		rec.Read += b.Len() + len(b.Rejects)
 		rec.Loaded.Add(lr)
 		res.Loaded.Add(lr)

@@ -516,7 +516,12 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			}
 			mu.Lock()
 			r.Requests += b.Requests
+			snapshot := *r
 			mu.Unlock()
+			if b.RequestsOnly() {
+				progress(cfg, snapshot)
+				continue // nothing to commit
+			}
 			// Both cases of the select may have been ready; never queue a load after a stop.
 			if lctx.Err() != nil {
 				return nil

@@ -275,7 +275,7 @@ func TestRunExtractorIgnoringContextDoesNotHang(t *testing.T) {
 	// Sends without a select on ctx: after the loader fails nobody would receive.
 	careless := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
 		for i := 0; i < 20; i++ {
-			out <- stream.Batch{Requests: 1}
+			out <- stream.Batch{Requests: 1, Cursor: json.RawMessage(`1`)}
 		}
 		return nil
 	}
@@ -866,4 +866,26 @@ func countedBatches(n, rows int, sent *atomic.Int32) func(ctx context.Context, r
 		}
 		return nil
 	}
+}
+
+// Requests an extractor made after its last batch (cut off before the next one) are
+// reported in a requests-only batch, which is counted in the run's record and not loaded.
+func TestRunCountsRequestsOfCutOffStream(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	cutOff := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		out <- stream.Batch{Rows: map[string][]stream.Row{"src.a": make([]stream.Row, 3)}, Cursor: json.RawMessage(`1`), Requests: 2}
+		<-ctx.Done()                     // waiting for the rate limiter when the pass ends
+		out <- stream.Batch{Requests: 5} // what no batch carried
+		return ctx.Err()
+	}
+	res, err := Run(ctx, tb.plan(job("a", cutOff)))
+	require.NoError(t, err)
+	r := res.Streams[0]
+	require.Equal(t, stream.RunCancelled, r.Status)
+	require.Equal(t, 7, r.Requests)
+	require.Equal(t, 1, r.Batches, "the requests-only batch is not loaded")
+	require.Equal(t, 7, tb.cps.finishedByStream()["src.a"].Requests)
 }

@@ -168,11 +168,20 @@ type Batch struct {
 	// stored cursor as it is.
 	Cursor json.RawMessage
 	// Requests is the number of API requests made to produce this batch (counted
-	// into sync.runs).
+	// into sync.runs). An extractor that ends (done, failed or cut off) with requests
+	// not yet reported sends them in a batch that carries nothing else (RequestsOnly),
+	// even after ctx is done: the pipeline receives until the channel is closed.
 	Requests int
 	// Passes ties the batch to passes over complete lists (see Pass); nil for a batch
 	// that is part of no complete list.
 	Passes []Pass
+}
+
+// RequestsOnly reports whether b only reports requests: it has nothing to load and no
+// cursor to store, so the pipeline counts it without a transaction. A field added to
+// Batch that the loader acts on belongs here too.
+func (b Batch) RequestsOnly() bool {
+	return b.Len() == 0 && len(b.Rejects) == 0 && b.Cursor == nil
 }
 
 // Len is the number of rows of the batch in all tables.
