@@ -181,7 +181,7 @@ type Batch struct {
 // cursor to store, so the pipeline counts it without a transaction. A field added to
 // Batch that the loader acts on belongs here too.
 func (b Batch) RequestsOnly() bool {
-	return b.Len() == 0 && len(b.Rejects) == 0 && b.Cursor == nil
+	return b.Len() == 0 && len(b.Rejects) == 0 && b.Cursor == nil && len(b.Passes) == 0
 }
 
 // Len is the number of rows of the batch in all tables.
