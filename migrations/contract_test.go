@@ -36,6 +36,12 @@ var contract = map[string][]string{
 	"textrequest.groups":                {"dashboard_id", "id"},
 	"textrequest.tags":                  {"dashboard_id", "id"},
 	"textrequest.custom_fields":         {"dashboard_id", "id"},
+	"twin.attributes":                   {"id"},
+	"twin.chats":                        {"id"},
+	"twin.sessions":                     {"id"},
+	"twin.messages":                     {"id"},
+	"twin.clients":                      {"id"},
+	"twin.client_attributes":            {"client_id", "attribute_id"},
 	"sync.state":                        {"source", "stream", "partition"},
 	"sync.runs":                         {"id"},
 	"sync.rejects":                      {"id"},
@@ -43,9 +49,13 @@ var contract = map[string][]string{
 
 // contractColumns are further columns the contract names.
 var contractColumns = map[string][]string{
-	"textrequest.messages": {"dashboard_id", "phone_number"},
-	"textrequest.payments": {"dashboard_id"},
-	"sync.state":           {"cursor"},
+	"textrequest.messages":   {"dashboard_id", "phone_number"},
+	"textrequest.payments":   {"dashboard_id"},
+	"sync.state":             {"cursor"},
+	"twin.attributes":        {"company_id", "name"},
+	"twin.sessions":          {"client_id", "chat_id"},
+	"twin.messages":          {"session_id"},
+	"twin.client_attributes": {"value"},
 }
 
 func TestWarehouseContract(t *testing.T) {
@@ -98,13 +108,13 @@ func TestEveryTableAndColumnCommented(t *testing.T) {
 		from pg_class c
 		join pg_namespace n on n.oid = c.relnamespace
 		left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest')
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin')
 		  and (case when a.attname is null then obj_description(c.oid, 'pg_class')
 		            else col_description(c.oid, a.attnum) end) is null
 		union all
 		select c.oid::regclass::text
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest')
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin')
 		  and obj_description(c.oid, 'pg_class') is null
 		order by 1`)
 	require.NoError(t, err)
