@@ -19,7 +19,7 @@ import (
 // cmdSchedule is `crmsync schedule`: the long-running scheduler with /healthz and
 // /metrics. Every job runs through the same engine.sync as `crmsync run`.
 func cmdSchedule(ctx context.Context, a *app, args []string) int {
-	fs := a.flags("schedule", "[--config schedules.yaml] [--http 127.0.0.1:9108]",
+	fs := a.flags("schedule", "[--config schedules.yaml] [--http 127.0.0.1:9108] [--run-now]",
 		"Runs the jobs of the schedules file on their cron schedules until SIGINT/SIGTERM, serving\n"+
 			"/healthz and /metrics on --http. A job still running at its next time is skipped, and\n"+
 			"advisory locks keep two processes from running one stream at once. On SIGTERM it stops\n"+
@@ -32,6 +32,7 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 		logFmt      = fs.String("log-format", "", "text or json (default: text on a terminal, json otherwise)")
 		noMigrate   = fs.Bool("no-migrate", false, "do not apply pending migrations at start")
 		softStop    = fs.Duration("soft-stop", scheduler.DefaultSoftStopTimeout, "how long running jobs may finish after SIGTERM before they are cancelled")
+		runNow      = fs.Bool("run-now", false, "at start, run every job once (one after another; full_refresh jobs excepted) instead of waiting for their first cron time")
 	)
 	if code, ok := a.parse(fs, args); !ok {
 		return code
@@ -141,6 +142,17 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	}
 
 	sched.Start()
+	if *runNow {
+		// A first pass reads everything anyway, so a full-refresh job would only read
+		// it all a second time.
+		var now []string
+		for _, j := range spec.Jobs {
+			if _, planned := plans[j.Name]; planned && !j.FullRefresh {
+				now = append(now, j.Name)
+			}
+		}
+		sched.RunNow(now)
+	}
 	m.SetUp(true)
 	logger.Info("scheduler started", "jobs", len(jobs), "config", *path, "timezone", spec.Location().String(), "database", eng.target)
 	code = exitOK

@@ -82,6 +82,10 @@ type Scheduler struct {
 	running atomic.Int64
 	stopped sync.Once
 	stopErr error
+	// halt is closed when Stop begins, so RunNow starts no further job; now tracks
+	// RunNow's goroutine, which Stop waits for like cron's own runs.
+	halt chan struct{}
+	now  sync.WaitGroup
 }
 
 type jobStats struct {
@@ -112,6 +116,7 @@ func New(cfg Config) (*Scheduler, error) {
 		stats:  make(map[string]*jobStats, len(cfg.Jobs)),
 		ctx:    ctx,
 		cancel: cancel,
+		halt:   make(chan struct{}),
 	}
 	s.cron = cron.New(
 		cron.WithLocation(cfg.Location),
@@ -180,6 +185,30 @@ func (s *Scheduler) Start() {
 	}
 }
 
+// RunNow runs the named jobs once each, one after another in the given order, in a
+// background goroutine, without waiting for their schedules: a new deployment fills
+// its tables at once instead of waiting up to a day for a daily job. A job whose
+// scheduled run is still going is skipped as usual. Call it after Start.
+func (s *Scheduler) RunNow(names []string) {
+	s.now.Add(1)
+	go func() {
+		defer s.now.Done()
+		for _, name := range names {
+			id, ok := s.ids[name]
+			if !ok {
+				continue
+			}
+			select {
+			case <-s.halt:
+				return
+			default:
+			}
+			s.logger.Info("running job now (--run-now)", "job", name)
+			s.cron.Entry(id).WrappedJob.Run()
+		}
+	}()
+}
+
 // Stop stops scheduling and waits for running jobs: up to SoftStopTimeout for them to
 // finish, then it cancels their context and waits for them to return. It returns
 // ctx's error if ctx ends first (the jobs are then cancelled but not awaited).
@@ -190,7 +219,14 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 }
 
 func (s *Scheduler) stop(ctx context.Context) error {
-	done := s.cron.Stop() // no new runs from here on; done closes when running jobs return
+	close(s.halt)
+	cronDone := s.cron.Stop() // no new runs from here on; cronDone closes when running jobs return
+	done, allDone := context.WithCancel(context.Background())
+	go func() {
+		<-cronDone.Done()
+		s.now.Wait()
+		allDone()
+	}()
 	defer s.cancel()
 	if n := s.running.Load(); n > 0 {
 		s.logger.Info("scheduler stopping: waiting for running jobs", "running", n, "soft_timeout", s.cfg.SoftStopTimeout)

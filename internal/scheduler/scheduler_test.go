@@ -294,3 +294,33 @@ func TestNewErrors(t *testing.T) {
 	_, err = New(Config{Jobs: []Job{{Name: "a", Schedule: "@hourly"}}})
 	require.ErrorContains(t, err, "Run is required")
 }
+
+// RunNow runs the named jobs at once, one after another in the given order, and Stop
+// waits for them like for scheduled runs.
+func TestRunNow(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu    sync.Mutex
+			order []string
+		)
+		s, _ := setup(t, Config{
+			Jobs: []Job{{Name: "daily", Schedule: "@daily"}, {Name: "hourly", Schedule: "@hourly"}, {Name: "weekly", Schedule: "@weekly"}},
+			Run: func(ctx context.Context, name string) error {
+				time.Sleep(time.Second) // a run takes a while
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+				return nil
+			},
+		})
+		s.Start()
+		s.RunNow([]string{"hourly", "daily"})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.NoError(t, s.Stop(context.Background()))
+		mu.Lock()
+		defer mu.Unlock()
+		require.Equal(t, []string{"hourly", "daily"}, order, "run at once, in order, not waiting for their schedules")
+	})
+}
