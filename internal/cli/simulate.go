@@ -15,9 +15,10 @@ import (
 // cmdSimulate is `crmsync simulate`: serve both simulators until SIGINT/SIGTERM.
 func cmdSimulate(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("simulate", "[--addr 127.0.0.1:8900] [--seed N] [--scale N] [fault flags]",
-		"Serves deterministic stand-ins for the Leeloo v1/v2, Text Request v3 and TWIN APIs on one\n"+
-			"address (Leeloo under /api/v1 and /api/v2, Text Request under /api/v3, TWIN under\n"+
-			"/twin/iam/api/v1 and /twin/chat/api/v1) and prints the environment\n"+
+		"Serves deterministic stand-ins for the Leeloo v1/v2, Text Request v3, TWIN and Calltouch APIs\n"+
+			"on one address (Leeloo under /api/v1 and /api/v2, Text Request under /api/v3, TWIN under\n"+
+			"/twin/iam/api/v1 and /twin/chat/api/v1, Calltouch under /calls-service and /lead-service)\n"+
+			"and prints the environment\n"+
 			"that points crmsync at them. Stops on SIGINT or SIGTERM.", false)
 	addr := fs.String("addr", "127.0.0.1:8900", "listen address")
 	var opts simulator.Options
@@ -46,7 +47,7 @@ func cmdSimulate(ctx context.Context, a *app, args []string) int {
 
 	base := "http://" + reachable(ln.Addr().String())
 	f := opts.Faults
-	fmt.Fprintf(a.stdout, "Simulated Leeloo, Text Request and TWIN APIs on %s (seed %d, scale %d). Point crmsync at them with:\n\n", base, opts.Seed, opts.Scale)
+	fmt.Fprintf(a.stdout, "Simulated Leeloo, Text Request, TWIN and Calltouch APIs on %s (seed %d, scale %d). Point crmsync at them with:\n\n", base, opts.Seed, opts.Scale)
 	fmt.Fprintf(a.stdout, "export LEELOO_BASE_URL=%s\n", base)
 	fmt.Fprintf(a.stdout, "export LEELOO_AUTH_TOKEN=%s\n", cmp.Or(opts.LeelooToken, "demo-leeloo-token"))
 	fmt.Fprintf(a.stdout, "export LEELOO_RATE_LIMIT=%s\n", simLimit(f.LeelooRateLimit, f.RateWindow))
@@ -58,7 +59,11 @@ func cmdSimulate(ctx context.Context, a *app, args []string) int {
 	fmt.Fprintf(a.stdout, "export TWIN_EMAIL=%s\n", cmp.Or(opts.TwinEmail, simulator.DefaultTwinEmail))
 	fmt.Fprintf(a.stdout, "export TWIN_PASSWORD=%s\n", cmp.Or(opts.TwinPassword, simulator.DefaultTwinPassword))
 	fmt.Fprintf(a.stdout, "export TWIN_RATE_LIMIT=%s\n", simLimit(f.TwinRateLimit, f.RateWindow))
-	if f.LeelooRateLimit == 0 && f.TextRequestRateLimit == 0 && f.TwinRateLimit == 0 {
+	fmt.Fprintf(a.stdout, "export CALLTOUCH_BASE_URL=%s\n", base)
+	fmt.Fprintf(a.stdout, "export CALLTOUCH_API_TOKEN=%s\n", cmp.Or(opts.CalltouchToken, "demo-calltouch-token"))
+	fmt.Fprintf(a.stdout, "export CALLTOUCH_SITE_ID=%d\n", cmp.Or(opts.CalltouchSiteID, 51234))
+	fmt.Fprintf(a.stdout, "export CALLTOUCH_RATE_LIMIT=%s\n", simLimit(f.CalltouchRateLimit, time.Second))
+	if f.LeelooRateLimit == 0 && f.TextRequestRateLimit == 0 && f.TwinRateLimit == 0 && f.CalltouchRateLimit == 0 {
 		fmt.Fprintln(a.stdout, "\nThe simulators run without the real APIs' rate limits (see --rate-limit-textrequest).")
 	}
 	fmt.Fprintln(a.stdout, "\nStop with Ctrl-C.")

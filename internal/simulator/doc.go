@@ -1,9 +1,10 @@
 // Package simulator serves faithful local stand-ins for the Leeloo.ai v1/v2 and Text
-// Request v3 read APIs and TWIN's IAM and chat APIs (reads and the client-attribute
-// writes), written from /work/shared/reference/leeloo-api.md, textrequest-api.md and
-// twin-api.md (never from the extractors, so a misreading on either side shows
-// up as a failing test). Tests run it through httptest, `crmsync simulate` serves it,
-// and `make demo` and the benchmarks pull data through it.
+// Request v3 read APIs, TWIN's IAM and chat APIs (reads and the client-attribute
+// writes) and Calltouch's journals and lead-comment API, written from
+// /work/shared/reference/leeloo-api.md, textrequest-api.md, twin-api.md and
+// calltouch-api.md (never from the extractors, so a misreading on either side shows up
+// as a failing test). Tests run it through httptest, `crmsync simulate` serves it, and
+// `make demo` and the benchmarks pull data through it.
 //
 // # Data
 //
@@ -136,6 +137,62 @@
 //     bodies); OffsetDrift starts a session of a new client before any /sessions page
 //     after the first. Mutation.Twin changes sessions, values and attributes between
 //     syncs; TwinTruth shows the result.
+//
+// Calltouch (calltouch-api.md and the seed; records are generated on first use and kept
+// in memory: 180 days before Options.Now with 4–12 calls and 1–4 requests a day per
+// scale unit, ids growing with time, ~250 callers per scale unit who call and fill in
+// forms again):
+//   - Auth: the journals take the token in clientApiId, the lead-service in the
+//     Access-Token header with the cabinet in SiteId. A wrong or missing token: 401
+//     {"message":"Access token не найден"} (the seed's body; the status is ours). Another
+//     site id: 403, {"message":"Ошибка доступа"} on the journals and the seed's
+//     {"meta":[],"data":{"message":"Ошибка доступа"}} on the lead-service. Journal errors
+//     are 400 {"message": ...}; unknown routes 404.
+//   - Dates are the cabinet's wall clock, Moscow (UTC+3). Calls serve date as
+//     dd/mm/yyyy hh:mm:ss; requests serve date as unix ms and dateStr as
+//     dd/mm/yyyy hh:mm:ss; comments on calls carry a date in the same form.
+//   - Calls journal: dateFrom/dateTo dd/mm/yyyy, both days included, at most 92 days
+//     apart (400 beyond: the "3 months" of third-party code). Without page and limit
+//     the two must be the same day (400 otherwise) and the answer is a bare array; with
+//     either, the envelope {page, pageTotal, pageSize, recordsTotal, records}: page is
+//     1-based (default 1), limit defaults to 100 and is clamped to 1000
+//     (Faults.CalltouchPageCap lowers it; pageSize shows the applied value), pageTotal
+//     is ceil(recordsTotal/pageSize) (0 when empty), a page past the end has no
+//     records. Calls are ordered by date, oldest first. callTags, comments and orders
+//     are served only with withCallTags, withComments and withOrders = true.
+//   - Requests journal: siteId in the query (400 when missing), dateFrom/dateTo
+//     mm/dd/yyyy with the same 92-day rule, optional timeFrom/timeTo (hh:mm:ss, both
+//     included) on each day's clock; page and limit are ignored: a bare array of the
+//     whole window, oldest first. RequestTags only with withRequestTags=true.
+//   - Types wander per record: about 15 % of records serve their booleans as
+//     "True"/"False" and another ~15 % their numbers (ids, durations, date in ms) as
+//     strings. Phones come in many formats (79161234567, +7 (916) 123-45-67,
+//     8 916..., Belarusian and Ukrainian numbers, "" for an anonymous caller); text is
+//     Russian. Truth holds the values, not their wire form.
+//   - Lead comments: the whole request is validated first (1–100 leads, 1–20 rules
+//     each, a non-blank addComment, the params object of the rule's type, callId /
+//     requestId as a number or a string of digits, date as dd-mm-yyyy hh:mm:ss in
+//     cabinet time, searchDepth 1–525600, *TypeToMatch one of nearest, nearestUniq,
+//     nearestUniqLead, nearestTarget, nearestUniqTarget, tagsLogic and/or and required
+//     with two tags or more); any violation answers 400 with the seed's validationError
+//     body listing them all, and nothing is commented. Otherwise each lead's rules are
+//     tried in order against the simulator's own calls and requests: by id, or by phone
+//     (normalised to 11 digits: 8XXXXXXXXXX and 10-digit numbers become 7...) and, for
+//     requestContact, then by e-mail (any case), within searchDepth minutes before or
+//     after the date, the nearest winning; Uniq/Target in the type restrict to unique /
+//     target leads; tags must be present (and: all, or: any). The first rule that finds
+//     a lead wins: the comment is appended to that call's or request's comments (so
+//     the journals show it) and recorded for CalltouchLeadComments; results come back
+//     in request order with callInfo or requestInfo, commented and error ("Лид для
+//     комментирования не найден" when no rule matched). Every request adds its
+//     comments again: there is no duplicate protection.
+//   - The rate limit (Faults.CalltouchRateLimit, the real API's 5 a second) is per
+//     client IP over a rolling second across all Calltouch routes; 429 carries
+//     Retry-After in whole seconds. Faults.CalltouchLostAnswerRate processes a
+//     lead-comment request and then answers 502.
+//   - Mutate adds calls and requests at the present, edits calls of the last 7 days
+//     (tags, comments, deals, the target flag and manager) and the 20 newest requests,
+//     and deletes calls of the last 7 days (CalltouchTruth.DeletedCalls lists them).
 //
 // # Faults
 //

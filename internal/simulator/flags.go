@@ -21,6 +21,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.TwinEmail, "twin-email", o.TwinEmail, `accepted TWIN login e-mail (default "`+DefaultTwinEmail+`")`)
 	fs.StringVar(&o.TwinPassword, "twin-password", o.TwinPassword, `accepted TWIN password (default "`+DefaultTwinPassword+`")`)
 	fs.DurationVar(&o.TwinTokenTTL, "twin-token-ttl", o.TwinTokenTTL, "cap the lifetime of TWIN access tokens (e.g. 30s), so they lapse during a sync; 0 = as asked (a week by default)")
+	fs.StringVar(&o.CalltouchToken, "calltouch-token", o.CalltouchToken, `accepted Calltouch API token (default "demo-calltouch-token")`)
+	fs.Int64Var(&o.CalltouchSiteID, "calltouch-site-id", o.CalltouchSiteID, "Calltouch cabinet (site) id served (default 51234)")
 	fs.Func("now", "present of the generated data, RFC 3339 (default 2026-11-01T00:00:00Z)", func(v string) error {
 		t, err := time.Parse(time.RFC3339, v)
 		if err != nil {
@@ -47,5 +49,8 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.TwinRateLimit, "rate-limit-twin", f.TwinRateLimit, "TWIN requests per rate window per user, 0 = off")
 	fs.IntVar(&f.TwinPageCap, "twin-page-cap", f.TwinPageCap, "largest TWIN limit served (default 100)")
 	fs.IntVar(&f.TwinTokenRequests, "twin-token-requests", f.TwinTokenRequests, `TWIN access tokens expire after N requests (401 "Token is expired."), 0 = off`)
+	fs.IntVar(&f.CalltouchRateLimit, "rate-limit-calltouch", f.CalltouchRateLimit, "Calltouch requests per second per client IP, 0 = off (the real API: 5)")
+	fs.IntVar(&f.CalltouchPageCap, "calltouch-page-cap", f.CalltouchPageCap, "largest Calltouch calls-journal limit served (default 1000)")
+	fs.Float64Var(&f.CalltouchLostAnswerRate, "calltouch-lost-answer-rate", f.CalltouchLostAnswerRate, "share of Calltouch lead-comment requests processed and then answered 502")
 	fs.BoolVar(&f.StrictPeopleFilter, "strict-people-filter", f.StrictPeopleFilter, "Leeloo /people requires filter[last_message] as documented")
 }

@@ -26,6 +26,12 @@ type Mutation struct {
 
 	// TWIN (see TwinMutation).
 	Twin TwinMutation
+	// Calltouch. Edits and deletions touch calls of the last 7 days before the present.
+	NewCalls       int
+	EditedCalls    int // a tag, a comment or a deal added, or the target flag and manager changed
+	DeletedCalls   int
+	NewRequests    int
+	EditedRequests int // a tag, or a comment and the manager, on one of the 20 newest requests
 
 	// At is the time of the new activity (default: the simulator's present + 1h). The
 	// k-th change gets At + k ms. Times before the present are raised to it, so
@@ -83,6 +89,7 @@ func (s *Sim) Mutate(m Mutation) {
 		tr.editContact(r)
 	}
 	s.tw.mutate(m.Twin, tick, r)
+	s.mutateCalltouch(m, tick)
 	s.version++
 }
 

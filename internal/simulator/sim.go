@@ -22,6 +22,11 @@ type Options struct {
 	LeelooToken string
 	// TextRequestKey is the accepted x-api-key (default "demo-textrequest-key").
 	TextRequestKey string
+	// CalltouchToken is the accepted Calltouch API token: clientApiId of the journals,
+	// Access-Token of the lead-service (default "demo-calltouch-token").
+	CalltouchToken string
+	// CalltouchSiteID is the Calltouch cabinet served (default 51234).
+	CalltouchSiteID int64
 	// Now is the "present" of the generated data: every generated timestamp is before
 	// it (default 2026-11-01T00:00:00Z, fixed so the data is deterministic).
 	Now time.Time
@@ -90,6 +95,15 @@ type Faults struct {
 	// TwinTokenRequests makes a TWIN access token expire after that many requests
 	// (0 = only its exp claim counts): 401 {"error": "Token is expired."}.
 	TwinTokenRequests int
+	// CalltouchRateLimit is Calltouch's requests per second per client IP across its
+	// API; past it the API answers 429 with Retry-After. 0 = off. The real API: 5.
+	CalltouchRateLimit int
+	// CalltouchPageCap lowers the largest calls-journal limit served (default 1000).
+	CalltouchPageCap int
+	// CalltouchLostAnswerRate is the share of lead-comment requests that are processed
+	// (their comments added) and then answered 502, as when the answer is lost after
+	// the server acted.
+	CalltouchLostAnswerRate float64
 }
 
 func (f Faults) withDefaults() Faults {
@@ -112,6 +126,7 @@ func (f Faults) withDefaults() Faults {
 const (
 	APILeeloo      = "leeloo"
 	APITextRequest = "textrequest"
+	APICalltouch   = "calltouch"
 )
 
 // Sim serves the Leeloo and Text Request simulators. It is safe for concurrent use.
@@ -140,6 +155,8 @@ type Sim struct {
 	cver     int
 
 	st statsState
+
+	ctLazy // Calltouch data, generated on first use
 }
 
 // New builds a simulator. Nothing is generated up front: records are derived on demand
@@ -161,6 +178,12 @@ func New(opts Options) *Sim {
 	opts.TwinPassword = cmp.Or(opts.TwinPassword, DefaultTwinPassword)
 	opts.TwinCompanyID = cmp.Or(opts.TwinCompanyID, DefaultTwinCompanyID)
 	opts.TwinRefreshTTL = cmp.Or(opts.TwinRefreshTTL, 30*24*time.Hour)
+	if opts.CalltouchToken == "" {
+		opts.CalltouchToken = "demo-calltouch-token"
+	}
+	if opts.CalltouchSiteID == 0 {
+		opts.CalltouchSiteID = ctDefaultSiteID
+	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	}
@@ -270,6 +293,7 @@ func (s *Sim) Handler() http.Handler {
 	s.leelooRoutes(mux)
 	s.trRoutes(mux)
 	s.twinRoutes(mux)
+	s.ctRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
@@ -321,24 +345,33 @@ func (s *Sim) serve(api, route string, f Faults, r *http.Request, h func(*http.R
 		resp.header = map[string]string{"Retry-After": strconv.Itoa(secs)}
 		return resp
 	}
+	if resp, ok := s.injectedError(api, f); ok {
+		return resp
+	}
+	return h(r)
+}
+
+// injectedError draws whether this request gets an injected 500, 502 or 503
+// (Faults.ErrorRate).
+func (s *Sim) injectedError(api string, f Faults) (response, bool) {
 	if f.ErrorRate > 0 {
 		n := s.st.nextFaultN()
 		u := hash3(s.seed, kindFault, 1, n)
 		if float64(u>>11)/float64(1<<53) < f.ErrorRate {
 			switch u % 3 {
 			case 0:
-				return s.errorResp(api, http.StatusInternalServerError, "INTERNAL_ERROR", "internal server error")
+				return s.errorResp(api, http.StatusInternalServerError, "INTERNAL_ERROR", "internal server error"), true
 			case 1:
 				return response{status: http.StatusBadGateway, body: []byte("<html><body><h1>502 Bad Gateway</h1></body></html>"),
-					header: map[string]string{"Content-Type": "text/html"}}
+					header: map[string]string{"Content-Type": "text/html"}}, true
 			default:
 				resp := s.errorResp(api, http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE", "service unavailable")
 				resp.header = map[string]string{"Retry-After": "1"}
-				return resp
+				return resp, true
 			}
 		}
 	}
-	return h(r)
+	return response{}, false
 }
 
 // write sends resp, cutting the body of some 200 answers when TruncateRate says so.
@@ -387,6 +420,9 @@ func (s *Sim) errorResp(api string, status int, code, msg string) response {
 	}
 	if api == APILeeloo {
 		return jsonResp(status, map[string]any{"status": 0, "error": map[string]any{"code": code}})
+	}
+	if api == APICalltouch {
+		return ctMessage(status, msg)
 	}
 	return jsonResp(status, trError{Status: status, Message: msg, ErrorCode: code})
 }
