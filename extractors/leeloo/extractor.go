@@ -134,7 +134,9 @@ const (
 )
 
 // Streams describes every Leeloo stream.
-func (e *Extractor) Streams() []stream.Desc {
+func (e *Extractor) Streams() []stream.Desc { return streams() }
+
+func streams() []stream.Desc {
 	d := func(name, descr string, mode stream.Mode, tables ...stream.Table) stream.Desc {
 		return stream.Desc{Source: Source, Name: name, Description: descr, Mode: mode, Tables: tables}
 	}

@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"strings"
 	"time"
 
 	"github.com/crmsync/crmsync/migrations"
@@ -15,8 +15,12 @@ const checkTimeout = 20 * time.Second
 // cmdCheck is `crmsync check`: can we reach the database and each enabled source
 // with the configured credentials? One cheap request per source.
 func cmdCheck(ctx context.Context, a *app, args []string) int {
+	var requests []string
+	for _, p := range platforms {
+		requests = append(requests, p.Title+": "+p.Check.String())
+	}
 	fs := a.flags("check", "", "Connects to DATABASE_URL and makes one cheap request to each enabled source\n"+
-		"(Leeloo: GET /api/v2/users?limit=1; Text Request: GET /dashboards?page=0&page_size=1),\n"+
+		"("+strings.Join(requests, "; ")+"),\n"+
 		"printing a line per target. Exit 0 when every target answers, 1 otherwise.", true)
 	if code, ok := a.parse(fs, args); !ok {
 		return code
@@ -70,14 +74,14 @@ func cmdCheck(ctx context.Context, a *app, args []string) int {
 	for _, s := range sources {
 		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		start := time.Now()
-		_, err := s.client.Get(cctx, s.checkPath, url.Values(s.checkQuery))
+		_, err := s.client.Get(cctx, s.check.Path, s.check.Query)
 		cancel()
 		target := s.name + " " + s.baseURL
 		if err != nil {
 			report(false, target, err.Error())
 			continue
 		}
-		report(true, target, fmt.Sprintf("GET %s answered in %s", s.checkPath, roundDuration(time.Since(start))))
+		report(true, target, fmt.Sprintf("GET %s answered in %s", s.check.Path, roundDuration(time.Since(start))))
 	}
 	if failed {
 		return exitFailed

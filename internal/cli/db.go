@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/pipeline"
 )
 
@@ -81,10 +82,10 @@ func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 func checkDSN(dsn string) error {
 	const want = "want postgres://user:password@host:5432/dbname?sslmode=disable or key=value pairs"
 	if scheme, _, ok := strings.Cut(dsn, "://"); ok && scheme != "postgres" && scheme != "postgresql" {
-		return fmt.Errorf("%s: scheme %q is not PostgreSQL; %s", envDatabaseURL, scheme, want)
+		return fmt.Errorf("%s: scheme %q is not PostgreSQL; %s", config.EnvDatabaseURL, scheme, want)
 	}
 	if _, err := pgxpool.ParseConfig(dsn); err != nil {
-		return fmt.Errorf("%s: cannot be parsed (%s); %s", envDatabaseURL, parseReason(err, dsn), want)
+		return fmt.Errorf("%s: cannot be parsed (%s); %s", config.EnvDatabaseURL, parseReason(err, dsn), want)
 	}
 	return nil
 }

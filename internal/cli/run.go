@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/pipeline"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -19,7 +20,7 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 			"off by --max-duration; 1 when some stream failed (the others still ran and committed) or\n"+
 			"the run was interrupted; 2 on bad usage or configuration.", true)
 	var (
-		sourceName  = fs.String("source", "", "run only this source's streams (leeloo, textrequest)")
+		sourceName  = fs.String("source", "", "run only this source's streams ("+platformNames()+")")
 		streams     stringList
 		fullRefresh = fs.Bool("full-refresh", false, "ignore stored cursors and re-read everything (cursors are still written)")
 		maxDuration = fs.Duration("max-duration", 0, "stop after this long; streams cut off resume from their checkpoint next run (0 = no limit)")
@@ -47,8 +48,8 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 	}
 	conc := env.Concurrency
 	if isSet(fs, "concurrency") {
-		if *concurrency < 1 || *concurrency > maxConcurrency {
-			return a.usageErr("run", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, maxConcurrency))
+		if *concurrency < 1 || *concurrency > config.MaxConcurrency {
+			return a.usageErr("run", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, config.MaxConcurrency))
 		}
 		conc = *concurrency
 	}
@@ -102,11 +103,12 @@ func selectionHint(err error, sourceName string, env Env) error {
 	if !errors.Is(err, stream.ErrUnknownStream) {
 		return err
 	}
-	switch {
-	case sourceName == "leeloo" && env.Leeloo == nil:
-		return fmt.Errorf("--source leeloo: Leeloo is not enabled: set %s (or %s_FILE)", envLeelooToken, envLeelooToken)
-	case sourceName == "textrequest" && env.TextRequest == nil:
-		return fmt.Errorf("--source textrequest: Text Request is not enabled: set %s (or %s_FILE)", envTextRequestKey, envTextRequestKey)
+	if _, on := env.enabledSource(sourceName); !on {
+		for _, p := range platforms {
+			if p.Name == sourceName {
+				return fmt.Errorf("--source %s: %s is not enabled: set %s", p.Name, p.Title, p.Enable)
+			}
+		}
 	}
 	return fmt.Errorf("--stream: %w", err)
 }

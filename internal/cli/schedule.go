@@ -58,8 +58,8 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	}
 	conc := env.Concurrency
 	if isSet(fs, "concurrency") {
-		if *concurrency < 1 || *concurrency > maxConcurrency {
-			return a.usageErr("schedule", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, maxConcurrency))
+		if *concurrency < 1 || *concurrency > config.MaxConcurrency {
+			return a.usageErr("schedule", fmt.Errorf("--concurrency: %d is not between 1 and %d", *concurrency, config.MaxConcurrency))
 		}
 		conc = *concurrency
 	}

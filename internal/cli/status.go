@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -55,7 +56,11 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 		}
 	}
 	if len(sts) == 0 {
-		fmt.Fprintln(a.stdout, "No stream has run yet, and no source is enabled (set LEELOO_AUTH_TOKEN or TEXTREQUEST_API_KEY).")
+		var creds []string
+		for _, p := range platforms {
+			creds = append(creds, p.Enable)
+		}
+		fmt.Fprintf(a.stdout, "No stream has run yet, and no source is enabled (set %s).\n", strings.Join(creds, " or "))
 		return exitOK
 	}
 

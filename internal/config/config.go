@@ -1,4 +1,6 @@
-// Package config reads schedules.yaml: which sync jobs the long-running scheduler
+// Package config reads crmsync's configuration: the environment (EnvReader, used by
+// the CLI for its core variables and by each platform for its own, see
+// extractors/platform) and schedules.yaml, which sync jobs the long-running scheduler
 // (`crmsync schedule`) runs, and when.
 //
 // A file looks like this:
