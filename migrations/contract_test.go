@@ -42,6 +42,8 @@ var contract = map[string][]string{
 	"twin.messages":                     {"id"},
 	"twin.clients":                      {"id"},
 	"twin.client_attributes":            {"client_id", "attribute_id"},
+	"calltouch.calls":                   {"site_id", "call_id"},
+	"calltouch.requests":                {"site_id", "request_id"},
 	"sync.state":                        {"source", "stream", "partition"},
 	"sync.runs":                         {"id"},
 	"sync.rejects":                      {"id"},
@@ -56,6 +58,8 @@ var contractColumns = map[string][]string{
 	"twin.sessions":          {"client_id", "chat_id"},
 	"twin.messages":          {"session_id"},
 	"twin.client_attributes": {"value"},
+	"calltouch.calls":        {"phone_e164", "deleted_at"},
+	"calltouch.requests":     {"phone_e164", "deleted_at"},
 }
 
 func TestWarehouseContract(t *testing.T) {
@@ -108,13 +112,13 @@ func TestEveryTableAndColumnCommented(t *testing.T) {
 		from pg_class c
 		join pg_namespace n on n.oid = c.relnamespace
 		left join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin')
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin', 'calltouch')
 		  and (case when a.attname is null then obj_description(c.oid, 'pg_class')
 		            else col_description(c.oid, a.attnum) end) is null
 		union all
 		select c.oid::regclass::text
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin')
+		where c.relkind in ('r', 'p') and n.nspname in ('sync', 'leeloo', 'textrequest', 'twin', 'calltouch')
 		  and obj_description(c.oid, 'pg_class') is null
 		order by 1`)
 	require.NoError(t, err)
