@@ -47,6 +47,7 @@ var contract = map[string][]string{
 	"sync.state":                        {"source", "stream", "partition"},
 	"sync.runs":                         {"id"},
 	"sync.rejects":                      {"id"},
+	"sync.pushes":                       {"push", "key"},
 }
 
 // contractColumns are further columns the contract names.
@@ -60,6 +61,7 @@ var contractColumns = map[string][]string{
 	"twin.client_attributes": {"value"},
 	"calltouch.calls":        {"phone_e164", "deleted_at"},
 	"calltouch.requests":     {"phone_e164", "deleted_at"},
+	"sync.pushes":            {"payload_hash", "status", "attempts", "last_error", "result", "sent_at", "updated_at"},
 }
 
 func TestWarehouseContract(t *testing.T) {

@@ -671,6 +671,7 @@ func excerpt(b []byte, n int) string {
 // body.
 type StatusError struct {
 	Source     string
+	Method     string // empty for GET
 	Path       string
 	Status     int
 	Code       string        // the API's own error code, when the body has one
@@ -681,7 +682,7 @@ type StatusError struct {
 
 // Error names source, path, status, the API's code and the attempts made.
 func (e *StatusError) Error() string {
-	msg := e.Source + " GET " + e.Path + ": HTTP " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
+	msg := e.Source + " " + cmp.Or(e.Method, http.MethodGet) + " " + e.Path + ": HTTP " + strconv.Itoa(e.Status) + " " + http.StatusText(e.Status)
 	if e.Code != "" {
 		msg += " (" + e.Code + ")"
 	}

@@ -31,7 +31,9 @@ var rules = []rule{
 	{"internal/apiclient", []string{module, "github.com/"}, "the HTTP client knows no schema"},
 	{"extractors/leeloo", []string{module + "extractors/textrequest", module + "loaders", "github.com/jackc/", module + "internal/simulator"}, "extractors meet the loader only through internal/stream"},
 	{"extractors/textrequest", []string{module + "extractors/leeloo", module + "loaders", "github.com/jackc/", module + "internal/simulator"}, "extractors meet the loader only through internal/stream"},
-	{"loaders", []string{module + "extractors", module + "internal/simulator", "net/http"}, "loaders never import extractors"},
+	{"loaders", []string{module + "extractors", module + "internal/simulator"}, "loaders never import extractors"},
+	{"loaders/postgres", []string{"net/http"}, "the warehouse loader knows no HTTP (the push writers beside it do)"},
+	{"internal/push", []string{"net/http", module + "extractors", module + "loaders", module + "internal/simulator"}, "the push engine knows the ledger, not the APIs: writers are handed to it"},
 	{"internal/scheduler", []string{module + "internal/config", module + "internal/pipeline"}, "the scheduler only runs jobs"},
 	{"internal/config", []string{"net/http", "github.com/jackc/"}, "configuration knows nothing about HTTP or SQL"},
 }

@@ -50,6 +50,8 @@ type Spec struct {
 	Timezone string `yaml:"timezone"`
 	// Jobs are the scheduled jobs, each run as one `crmsync run` pass.
 	Jobs []Job `yaml:"jobs"`
+	// Pushes send the rows of warehouse queries to an API (`crmsync push`); see Push.
+	Pushes []Push `yaml:"pushes"`
 }
 
 // Job is one scheduled sync: a set of streams run together on a cron schedule.
@@ -131,6 +133,9 @@ func Parse(b []byte) (*Spec, error) {
 		}
 		return nil, explainYAML(b, err)
 	}
+	if err := spec.notePushLines(b); err != nil {
+		return nil, err
+	}
 	return &spec, nil
 }
 
@@ -149,6 +154,9 @@ func (s *Spec) SetDefaults() {
 			j.Streams[k] = strings.TrimSpace(j.Streams[k])
 		}
 	}
+	for i := range s.Pushes {
+		s.Pushes[i].setDefaults()
+	}
 }
 
 var jobNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -161,8 +169,8 @@ func (s *Spec) Validate(known map[string][]string) error {
 	if _, err := time.LoadLocation(s.Timezone); err != nil {
 		errs = append(errs, fmt.Errorf("timezone %q: unknown IANA location", s.Timezone))
 	}
-	if len(s.Jobs) == 0 {
-		errs = append(errs, errors.New("jobs: the list is empty; define at least one job"))
+	if len(s.Jobs) == 0 && len(s.Pushes) == 0 {
+		errs = append(errs, errors.New("jobs: the list is empty; define at least one job (or a push under pushes:)"))
 	}
 	seen := map[string]bool{}
 	for i, j := range s.Jobs {
@@ -178,6 +186,7 @@ func (s *Spec) Validate(known map[string][]string) error {
 		seen[j.Name] = true
 		errs = append(errs, j.validate(label, known)...)
 	}
+	errs = append(errs, s.validatePushes()...)
 	return errors.Join(errs...)
 }
 
