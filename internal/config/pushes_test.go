@@ -61,7 +61,7 @@ func TestLoadPushesErrors(t *testing.T) {
 		{"create_attributes on calltouch", "  - name: p\n    destination: calltouch-lead-comments\n    query: select 1\n    create_attributes: true\n",
 			[]string{`push "p": create_attributes: only for destination twin-client-attributes`}},
 		{"unknown key", "  - name: p\n    destination: calltouch-lead-comments\n    sql: select 1\n",
-			[]string{`field sql not found`}},
+			[]string{`line 7: unknown key "sql"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
