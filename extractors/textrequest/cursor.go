@@ -139,6 +139,14 @@ type messagesCursor struct {
 	HW   *time.Time        `json:"hw,omitempty"`
 	Seen map[string]string `json:"seen,omitempty"`
 	Run  *messagesRun      `json:"run,omitempty"`
+	// Mode is how the last pass read: "dashboard" (the dashboard-wide list) or
+	// "per-contact".
+	Mode string `json:"mode,omitempty"`
+	// Dash is an unfinished read of the dashboard-wide list.
+	Dash *dashRun `json:"dash,omitempty"`
+	// NoList is when the dashboard-wide list was last found unusable (unavailable, or
+	// without contact phones); it is probed again FullSweepEvery later.
+	NoList *time.Time `json:"nolist,omitempty"`
 }
 
 // messagesRun is an unfinished messages run.

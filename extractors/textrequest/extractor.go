@@ -61,6 +61,10 @@ type Extractor struct {
 	descs  []stream.Desc
 	// flushRows bounds a messages batch (defaultFlushRows; tests lower it).
 	flushRows int
+	// commitEvery bounds the time between two batches of the per-contact messages
+	// read (defaultCommitEvery), so a pass cut off under a tight rate limit keeps
+	// what it read.
+	commitEvery time.Duration
 
 	mu        sync.Mutex
 	dashCache struct {
@@ -99,7 +103,7 @@ func New(cfg Config) (*Extractor, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Extractor{cfg: cfg, logger: logger.With("source", Source), descs: descs(), flushRows: defaultFlushRows}, nil
+	return &Extractor{cfg: cfg, logger: logger.With("source", Source), descs: descs(), flushRows: defaultFlushRows, commitEvery: defaultCommitEvery}, nil
 }
 
 // Streams describes the Text Request streams.

@@ -224,26 +224,44 @@ func requireTruth(t *testing.T, b *testBundle) {
 	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name FROM textrequest.custom_fields`), "custom fields")
 }
 
+// messageModes are the two answers of the dashboard-wide message list the simulator
+// serves: with each message's contact phone (the stream reads the list) and without
+// (the stream reads per contact).
+var messageModes = []struct {
+	name   string
+	faults simulator.Faults
+}{
+	{modeDashboard, simulator.Faults{}},
+	{modeContact, simulator.Faults{DashboardMessagesWithoutPhone: true}},
+}
+
 // TestFullSyncMatchesTruth: a first sync loads every record of every stream, reports
 // exactly the requests the simulator served, and a second run with nothing changed
-// costs a small fraction of it.
+// costs a small fraction of a per-contact first sync; read from the dashboard-wide list,
+// the messages cost a fraction of their per-contact reads.
 func TestFullSyncMatchesTruth(t *testing.T) {
 	t.Parallel()
-	b := setupSim(t, simulator.Faults{}, noLimit, nil)
-	res := b.sync(t, extractortest.Options{})
-	requireTruth(t, b)
-	require.Zero(t, res.Loaded.Rejected)
-	require.Equal(t, b.trRequests(), res.Requests, "every request is charged to a batch")
-	full := res.Requests
-	t.Logf("full sync: %d requests, %d batches, %d records", full, res.Batches, res.Read)
+	full, idle := map[string]int{}, map[string]int{}
+	for _, mode := range messageModes {
+		b := setupSim(t, mode.faults, noLimit, nil)
+		res := b.sync(t, extractortest.Options{})
+		requireTruth(t, b)
+		require.Zero(t, res.Loaded.Rejected)
+		require.Equal(t, b.trRequests(), res.Requests, "every request is charged to a batch")
+		full[mode.name] = res.Requests
+		t.Logf("%s: full sync: %d requests, %d batches, %d records", mode.name, res.Requests, res.Batches, res.Read)
 
-	b.sim.ResetStats()
-	again := b.sync(t, extractortest.Options{})
-	require.Equal(t, b.trRequests(), again.Requests)
-	require.Zero(t, again.Loaded.Inserted+again.Loaded.Updated+again.Loaded.Deleted, "nothing changed, nothing written")
-	require.Less(t, again.Requests, full/10, "an idle incremental run is cheap")
-	t.Logf("idle run: %d requests", again.Requests)
-	requireTruth(t, b)
+		b.sim.ResetStats()
+		again := b.sync(t, extractortest.Options{})
+		require.Equal(t, b.trRequests(), again.Requests)
+		require.Zero(t, again.Loaded.Inserted+again.Loaded.Updated+again.Loaded.Deleted, "nothing changed, nothing written")
+		idle[mode.name] = again.Requests
+		t.Logf("%s: idle run: %d requests", mode.name, again.Requests)
+		requireTruth(t, b)
+	}
+	require.Less(t, idle[modeContact], full[modeContact]/10, "an idle incremental run is cheap")
+	require.LessOrEqual(t, idle[modeDashboard], idle[modeContact])
+	require.Less(t, full[modeDashboard], full[modeContact]/5, "the dashboard-wide list saves most requests")
 }
 
 // TestIncrementalAfterMutate: after new contacts, messages and payments, payment status
@@ -254,7 +272,10 @@ func TestIncrementalAfterMutate(t *testing.T) {
 	for name, pageSize := range map[string]int{"OnePagePerList": 500, "DefaultPages": 0, "SmallPages": 50} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setupSim(t, simulator.Faults{}, noLimit, func(c *Config) { c.PageSize = pageSize })
+			// Per contact: the dashboard-wide list would make the first sync too cheap
+			// for the ratio below; TestDashboardMessagesIncremental covers it.
+			faults := simulator.Faults{DashboardMessagesWithoutPhone: true}
+			b := setupSim(t, faults, noLimit, func(c *Config) { c.PageSize = pageSize })
 			started := time.Now()
 			full := b.sync(t, extractortest.Options{Started: started})
 			requireTruth(t, b)
@@ -362,4 +383,21 @@ func TestKillAndResume(t *testing.T) {
 	require.Positive(t, midRun, "some run was killed mid-scan")
 	b.sync(t, extractortest.Options{Started: started})
 	requireTruth(t, b)
+}
+
+// TestDashboardMessagesIncremental: read from the dashboard-wide list, new messages
+// reach the warehouse in an incremental run that asks only for what is recent.
+func TestDashboardMessagesIncremental(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, noLimit, nil)
+	started := time.Now()
+	b.sync(t, extractortest.Options{Started: started, Streams: []string{StreamMessages}})
+	b.sim.Mutate(simulator.Mutation{NewContacts: 4, NewTRMessages: 15})
+	b.sim.ResetStats()
+	inc := b.sync(t, extractortest.Options{Started: started.Add(time.Hour), Streams: []string{StreamMessages}})
+	require.Equal(t, 15, inc.Loaded.Inserted)
+	require.Equal(t, len(b.sim.Truth().TextRequest.Dashboards)+1, inc.Requests, "one page per dashboard, plus the dashboards list")
+	var n int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM textrequest.messages`).Scan(&n))
+	require.Equal(t, len(b.sim.Truth().TextRequest.Messages), n)
 }

@@ -52,5 +52,6 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.CalltouchRateLimit, "rate-limit-calltouch", f.CalltouchRateLimit, "Calltouch requests per second per client IP, 0 = off (the real API: 5)")
 	fs.IntVar(&f.CalltouchPageCap, "calltouch-page-cap", f.CalltouchPageCap, "largest Calltouch calls-journal limit served (default 1000)")
 	fs.Float64Var(&f.CalltouchLostAnswerRate, "calltouch-lost-answer-rate", f.CalltouchLostAnswerRate, "share of Calltouch lead-comment requests processed and then answered 502")
+	fs.BoolVar(&f.DashboardMessagesWithoutPhone, "dashboard-messages-without-phone", f.DashboardMessagesWithoutPhone, "Text Request: serve GET /dashboards/{id}/messages without the contact's phone_number")
 	fs.BoolVar(&f.StrictPeopleFilter, "strict-people-filter", f.StrictPeopleFilter, "Leeloo /people requires filter[last_message] as documented")
 }

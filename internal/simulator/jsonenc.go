@@ -455,6 +455,9 @@ func appendSubscriptions(b []byte, subs []Subscription) []byte {
 // appendJSON is defined because dashMessage would otherwise inherit TRMessage's.
 func (m *dashMessage) appendJSON(b []byte) []byte {
 	b = m.TRMessage.appendJSON(b)
+	if m.PhoneNumber == "" { // omitempty: DashboardMessagesWithoutPhone
+		return b
+	}
 	b = append(b[:len(b)-1], `,"phone_number":`...)
 	b = appendJSONString(b, m.PhoneNumber)
 	return append(b, '}')

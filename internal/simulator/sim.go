@@ -87,6 +87,10 @@ type Faults struct {
 	// StrictPeopleFilter makes Leeloo /people require filter[last_message] as the docs
 	// say (the default is lenient, as observed by third parties).
 	StrictPeopleFilter bool
+	// DashboardMessagesWithoutPhone serves Text Request's dashboard-wide message list
+	// (GET /dashboards/{id}/messages) with the 8 documented Message fields only, as
+	// [T1]'s schema has it: no phone_number saying whose each message is.
+	DashboardMessagesWithoutPhone bool
 	// TwinRateLimit is TWIN's requests per RateWindow per user (0 = off; TWIN documents
 	// none).
 	TwinRateLimit int

@@ -672,7 +672,7 @@ func (s *Sim) trPayment(r *http.Request) response {
 // "phone_number" is our choice [I].
 type dashMessage struct {
 	TRMessage
-	PhoneNumber string `json:"phone_number"`
+	PhoneNumber string `json:"phone_number,omitempty"`
 }
 
 type msgRef struct{ ref, k int }
@@ -750,7 +750,11 @@ func (s *Sim) trDashboardMessages(r *http.Request) response {
 		m := rec.msgs[mr.k]
 		m.MMSMedia = slices.Clone(m.MMSMedia)
 		d.faultMessage(f, &m)
-		items = append(items, dashMessage{TRMessage: m, PhoneNumber: rec.c.PhoneNumber})
+		dm := dashMessage{TRMessage: m, PhoneNumber: rec.c.PhoneNumber}
+		if f.DashboardMessagesWithoutPhone {
+			dm.PhoneNumber = ""
+		}
+		items = append(items, dm)
 	}
 	return trListResp(f, items, page, size, len(refs))
 }
