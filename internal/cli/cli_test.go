@@ -211,7 +211,7 @@ func TestHelp(t *testing.T) {
 
 func TestStreamsCommand(t *testing.T) {
 	t.Parallel()
-	r := cliRun(context.Background(), t, nil, "streams")
+	r := cliRun(context.Background(), t, nil, "streams", "--wide")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	for _, want := range []string{
 		"leeloo.people (id)", "leeloo.messages (channel_id, id)", "textrequest.contacts (dashboard_id, phone_number)",
@@ -255,8 +255,8 @@ func TestRunStatusCheck(t *testing.T) {
 	require.Regexp(t, `textrequest\.contacts\s+succeeded\s+\d+\s+\d+\s+0\s+0\s+`, r.stdout, "no contact inserted or updated")
 	require.Less(t, tb.sim.Stats().Total(), 60)
 
-	// status shows every stream with its checkpoint.
-	r = cliRun(ctx, t, tb.env, "status")
+	// status --wide shows every stream with its checkpoint.
+	r = cliRun(ctx, t, tb.env, "status", "--wide")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	require.Regexp(t, `leeloo\.messages\s+\S+ \S+\s+succeeded`, r.stdout)
 	require.Contains(t, r.stdout, "partitions, oldest updated")

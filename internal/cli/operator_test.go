@@ -2,10 +2,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -34,4 +37,46 @@ func TestScheduleRunNow(t *testing.T) {
 	cancel()
 	require.Equal(t, exitOK, <-done, errOut.String())
 	require.Zero(t, tb.count(t, "leeloo.tags"), "a full-refresh job does not run at start")
+}
+
+// TestStatusAndStreamsFitATerminal: the default tables of status and streams fit 120
+// columns; --wide and -o json carry the details.
+func TestStatusAndStreamsFitATerminal(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tb := setup(t, simulator.Options{})
+	r := cliRun(ctx, t, tb.env, "run", "--source", "leeloo")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Regexp(t, `leeloo\.people\s+succeeded\s+\d+\s+200\s`, r.stdout, "RECORDS counts people, not their channel links")
+
+	for _, args := range [][]string{{"status"}, {"streams"}} {
+		r := cliRun(ctx, t, tb.env, args...)
+		require.Equal(t, exitOK, r.code, r.stderr)
+		for _, line := range strings.Split(r.stdout, "\n") {
+			require.LessOrEqual(t, utf8.RuneCountInString(line), 120, "%v: %q", args, line)
+		}
+	}
+	r = cliRun(ctx, t, tb.env, "status", "-o", "json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var sts []struct {
+		Stream  string `json:"stream"`
+		LastRun *struct {
+			Status  string `json:"status"`
+			Records int    `json:"records_read"`
+		} `json:"last_run"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &sts))
+	found := false
+	for _, s := range sts {
+		if s.Stream == "leeloo.people" {
+			found = true
+			require.Equal(t, "succeeded", s.LastRun.Status)
+			require.Equal(t, 200, s.LastRun.Records)
+		}
+	}
+	require.True(t, found, r.stdout)
+
+	r = cliRun(ctx, t, nil, "streams", "-o", "yaml")
+	require.Equal(t, exitUsage, r.code)
+	require.Contains(t, r.stderr, `-o: "yaml": want text or json`)
 }

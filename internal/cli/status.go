@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/internal/checkpoint"
+	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // maxCursorWidth keeps the status table readable; cursors are small JSON documents.
@@ -17,15 +19,21 @@ const maxCursorWidth = 70
 // cmdStatus is `crmsync status`: per stream, its last run, outcome, rows, cursor and
 // how far behind it is.
 func cmdStatus(ctx context.Context, a *app, args []string) int {
-	fs := a.flags("status", "", "Shows, per stream: the last run (start, outcome, rows read/inserted/updated/rejected),\n"+
-		"when it last succeeded and how long ago that is (BEHIND), and its checkpoint: the cursor\n"+
-		"of an unpartitioned stream, or the number of partitions and the oldest partition's update.\n"+
+	fs := a.flags("status", "[--wide] [-o text|json]", "Shows, per stream: the last run (start, outcome, records read, rows written and rejected)\n"+
+		"and how long ago the stream last succeeded (BEHIND). --wide adds the run's duration, the\n"+
+		"last success and the checkpoint: the cursor of an unpartitioned stream, or the number of\n"+
+		"partitions and the oldest partition's update. -o json prints all of it as JSON.\n"+
 		"Streams of enabled sources that never ran are listed too.", false)
+	wide := fs.Bool("wide", false, "more columns: duration, last success, checkpoint")
+	output := fs.String("o", "text", "output format: text or json")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
 	if err := noArgs(fs); err != nil {
 		return a.usageErr("status", err)
+	}
+	if *output != "text" && *output != "json" {
+		return a.usageErr("status", fmt.Errorf("-o: %q: want text or json", *output))
 	}
 	env, code, ok := a.env("status", needDatabase)
 	if !ok {
@@ -55,6 +63,9 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 			}
 		}
 	}
+	if *output == "json" {
+		return a.statusJSON(sts, env.secrets())
+	}
 	if len(sts) == 0 {
 		var creds []string
 		for _, p := range platforms {
@@ -65,28 +76,103 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 	}
 
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tLAST RUN (UTC)\tSTATUS\tDURATION\tREAD\tINSERTED\tUPDATED\tREJECTED\tLAST SUCCESS (UTC)\tBEHIND\tCHECKPOINT")
+	header := "STREAM\tLAST RUN (UTC)\tSTATUS\tRECORDS\tWRITTEN\tREJECTED\tBEHIND"
+	if *wide {
+		header += "\tDURATION\tINSERTED\tUPDATED\tLAST SUCCESS (UTC)\tCHECKPOINT"
+	}
+	fmt.Fprintln(tw, header)
 	var failures []string
 	for _, s := range sts {
 		id := s.Source + "." + s.Stream
-		if s.LastRun == nil {
-			fmt.Fprintf(tw, "%s\tnever\t-\t-\t-\t-\t-\t-\t%s\t%s\t%s\n", id, timeOr(s.LastSuccess, "never"), behind(s), checkpointText(s))
-			continue
-		}
 		r := s.LastRun
-		dur := "-"
-		if !r.Finished.IsZero() {
-			dur = roundDuration(r.Finished.Sub(r.Started)).String()
+		if r == nil {
+			r = &stream.RunRecord{}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", id, timeOr(r.Started, "-"), r.Status, dur,
-			r.Read, r.Loaded.Inserted, r.Loaded.Updated, r.Loaded.Rejected, timeOr(s.LastSuccess, "never"), behind(s), checkpointText(s))
+		cols := []string{id, timeOr(r.Started, "never"), string(r.Status), count(r, r.Read),
+			count(r, r.Loaded.Inserted+r.Loaded.Updated), count(r, r.Loaded.Rejected), behind(s)}
+		if *wide {
+			dur := "-"
+			if !r.Finished.IsZero() {
+				dur = roundDuration(r.Finished.Sub(r.Started)).String()
+			}
+			cols = append(cols, dur, count(r, r.Loaded.Inserted), count(r, r.Loaded.Updated),
+				timeOr(s.LastSuccess, "never"), checkpointText(s))
+		}
+		if cols[2] == "" {
+			cols[2] = "-"
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
 		if r.Error != "" {
 			failures = append(failures, id+" "+string(r.Status)+": "+r.Error)
 		}
 	}
 	_ = tw.Flush()
+	fmt.Fprintln(a.stdout, "RECORDS: records received in the last run; WRITTEN: rows inserted or changed (child rows included).")
 	for _, f := range failures {
 		fmt.Fprintln(a.stdout, scrub(f, env.secrets()))
+	}
+	return exitOK
+}
+
+// count prints a run's figure, or "-" for a stream that never ran.
+func count(r *stream.RunRecord, n int) string {
+	if r.ID == 0 && r.Started.IsZero() {
+		return "-"
+	}
+	return strconv.Itoa(n)
+}
+
+// statusJSON prints every figure of every stream, for scripts and monitoring.
+func (a *app) statusJSON(sts []checkpoint.StreamStatus, secrets []string) int {
+	type run struct {
+		ID          int64      `json:"id"`
+		Started     time.Time  `json:"started_at"`
+		Finished    *time.Time `json:"finished_at"`
+		Status      string     `json:"status"`
+		Requests    int        `json:"requests"`
+		Records     int        `json:"records_read"`
+		Inserted    int        `json:"rows_inserted"`
+		Updated     int        `json:"rows_updated"`
+		Unchanged   int        `json:"rows_unchanged"`
+		ChildDelete int        `json:"rows_deleted"`
+		Rejected    int        `json:"rows_rejected"`
+		Error       string     `json:"error,omitempty"`
+	}
+	type row struct {
+		Stream        string          `json:"stream"`
+		LastRun       *run            `json:"last_run"`
+		LastSuccess   *time.Time      `json:"last_success_at"`
+		BehindSeconds *float64        `json:"behind_seconds"`
+		Partitions    int             `json:"partitions"`
+		Cursor        json.RawMessage `json:"cursor,omitempty"`
+		OldestUpdate  *time.Time      `json:"oldest_partition_update_at"`
+	}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		return &t
+	}
+	out := make([]row, 0, len(sts))
+	for _, s := range sts {
+		r := row{Stream: s.Source + "." + s.Stream, LastSuccess: opt(s.LastSuccess), Partitions: s.Partitions,
+			Cursor: s.Cursor, OldestUpdate: opt(s.OldestUpdate)}
+		if !s.LastSuccess.IsZero() {
+			b := s.Behind.Seconds()
+			r.BehindSeconds = &b
+		}
+		if l := s.LastRun; l != nil {
+			r.LastRun = &run{ID: l.ID, Started: l.Started, Finished: opt(l.Finished), Status: string(l.Status),
+				Requests: l.Requests, Records: l.Read, Inserted: l.Loaded.Inserted, Updated: l.Loaded.Updated,
+				Unchanged: l.Loaded.Unchanged, ChildDelete: l.Loaded.Deleted, Rejected: l.Loaded.Rejected,
+				Error: scrub(l.Error, secrets)}
+		}
+		out = append(out, r)
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return a.failure("status", err, secrets)
 	}
 	return exitOK
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,38 +10,84 @@ import (
 
 // cmdStreams is `crmsync streams`: every stream of every extractor, enabled or not.
 func cmdStreams(ctx context.Context, a *app, args []string) int {
-	fs := a.flags("streams", "", "Lists every stream of every source: its sync mode, whether `crmsync run` runs it by\n"+
-		"default, and the tables it fills with their primary keys. It needs no configuration.", false)
+	fs := a.flags("streams", "[--wide] [-o text|json]", "Lists every stream of every source: its sync mode, whether `crmsync run` runs it by\n"+
+		"default, and the tables it fills. --wide adds their primary keys and a description;\n"+
+		"-o json prints all of it as JSON. It needs no configuration.", false)
+	wide := fs.Bool("wide", false, "more columns: the tables' primary keys and the stream's description")
+	output := fs.String("o", "text", "output format: text or json")
 	if code, ok := a.parse(fs, args); !ok {
 		return code
 	}
 	if err := noArgs(fs); err != nil {
 		return a.usageErr("streams", err)
 	}
+	if *output != "text" && *output != "json" {
+		return a.usageErr("streams", fmt.Errorf("-o: %q: want text or json", *output))
+	}
 	exs, err := allExtractors()
 	if err != nil {
 		return a.failure("streams", err, nil)
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSTREAM\tMODE\tDEFAULT\tTABLES (KEY)\tDESCRIPTION")
+	type table struct {
+		Name string   `json:"name"`
+		Key  []string `json:"key"`
+	}
+	type row struct {
+		Stream      string  `json:"stream"`
+		Mode        string  `json:"mode"`
+		Partitioned bool    `json:"partitioned"`
+		Default     bool    `json:"default"`
+		Tables      []table `json:"tables"`
+		Description string  `json:"description"`
+	}
+	var rows []row
 	for _, ex := range exs {
 		for _, d := range ex.Streams() {
-			def := "on"
-			if d.DefaultOff {
-				def = "off"
+			r := row{Stream: d.ID(), Mode: string(d.Mode), Partitioned: d.Partitioned, Default: !d.DefaultOff, Description: d.Description}
+			for _, t := range d.Tables {
+				r.Tables = append(r.Tables, table{Name: t.Name, Key: t.Key})
 			}
-			mode := string(d.Mode)
-			if d.Partitioned {
-				mode += ", partitioned"
+			rows = append(rows, r)
+		}
+	}
+	if *output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return a.failure("streams", err, nil)
+		}
+		return exitOK
+	}
+
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	if *wide {
+		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tTABLES (KEY)\tDESCRIPTION")
+	} else {
+		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tTABLES")
+	}
+	for _, r := range rows {
+		def := "on"
+		if !r.Default {
+			def = "off"
+		}
+		mode := r.Mode
+		if r.Partitioned {
+			mode += ", partitioned"
+		}
+		for i, t := range r.Tables {
+			cols := []string{"", "", "", t.Name}
+			if i == 0 {
+				cols = []string{r.Stream, mode, def, t.Name}
 			}
-			for i, t := range d.Tables {
-				table := t.Name + " (" + strings.Join(t.Key, ", ") + ")"
+			if *wide {
+				cols[3] += " (" + strings.Join(t.Key, ", ") + ")"
 				if i == 0 {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Source, d.Name, mode, def, table, d.Description)
+					cols = append(cols, r.Description)
 				} else {
-					fmt.Fprintf(tw, "\t\t\t\t%s\t\n", table)
+					cols = append(cols, "")
 				}
 			}
+			fmt.Fprintln(tw, strings.Join(cols, "\t"))
 		}
 	}
 	_ = tw.Flush()

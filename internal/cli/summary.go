@@ -14,7 +14,7 @@ import (
 // sources' HTTP traffic, and the cause of every failed or cancelled stream.
 func printSummary(w io.Writer, res *pipeline.Result, sources []string, secrets []string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM\tSTATUS\tREQUESTS\tREAD\tINSERTED\tUPDATED\tUNCHANGED\tDELETED\tREJECTED\tDURATION\t")
+	fmt.Fprintln(tw, "STREAM\tSTATUS\tREQUESTS\tRECORDS\tINSERTED\tUPDATED\tUNCHANGED\tDELETED\tREJECTED\tDURATION\t")
 	var total pipeline.StreamResult
 	for _, r := range res.Streams {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", r.ID(), r.Status, r.Requests, r.Read,
@@ -27,6 +27,8 @@ func printSummary(w io.Writer, res *pipeline.Result, sources []string, secrets [
 		total.Requests, total.Read, total.Loaded.Inserted, total.Loaded.Updated, total.Loaded.Unchanged,
 		total.Loaded.Deleted, total.Loaded.Rejected, roundDuration(res.Duration))
 	_ = tw.Flush()
+	fmt.Fprintln(w, "RECORDS: records received from the API. INSERTED to REJECTED: rows of the stream's tables, child rows included;")
+	fmt.Fprintln(w, "a row read again unchanged (an overlapping window, a page re-read after a retry) counts as UNCHANGED.")
 
 	for _, l := range sources {
 		fmt.Fprintln(w, l)

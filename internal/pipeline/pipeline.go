@@ -473,7 +473,7 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 				r.Batches += len(group)
 				r.Commits++
 				for _, b := range bs {
-					r.Read += b.Len() + len(b.Rejects)
+					r.Read += b.Records(desc.Tables[0].Name)
 				}
 				r.Loaded.Add(lr)
 				r.Duration = cfg.Now().Sub(r.Started)

@@ -184,6 +184,13 @@ func (b Batch) RequestsOnly() bool {
 	return b.Len() == 0 && len(b.Rejects) == 0 && b.Cursor == nil && len(b.Passes) == 0
 }
 
+// Records is the number of records the batch brings from the API: rows of the
+// stream's main table (named main) plus the rejects. Child rows (a person's channel
+// links, a contact's tags) are part of their record, not records of their own.
+func (b Batch) Records(main string) int {
+	return len(b.Rows[main]) + len(b.Rejects)
+}
+
 // Len is the number of rows of the batch in all tables.
 func (b Batch) Len() int {
 	n := 0
