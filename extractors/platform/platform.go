@@ -69,6 +69,9 @@ type Source struct {
 	Client apiclient.Config
 	// Extractor builds the platform's extractor on its client.
 	Extractor func(c *apiclient.Client, logger *slog.Logger) (pipeline.Extractor, error)
+	// CheckRequest, when set, replaces Platform.Check for `crmsync check`: for a
+	// platform whose check depends on its settings (Calltouch's site id is in the path).
+	CheckRequest *Request
 }
 
 // HeaderAuth sends secret in one request header.

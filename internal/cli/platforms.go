@@ -3,6 +3,7 @@ package cli
 import (
 	"strings"
 
+	"github.com/crmsync/crmsync/extractors/calltouch"
 	"github.com/crmsync/crmsync/extractors/leeloo"
 	"github.com/crmsync/crmsync/extractors/platform"
 	"github.com/crmsync/crmsync/extractors/textrequest"
@@ -13,6 +14,7 @@ import (
 var platforms = []platform.Platform{
 	leeloo.Platform,
 	textrequest.Platform,
+	calltouch.Platform,
 }
 
 // platformNames lists the platforms' names for help texts ("leeloo, textrequest").

@@ -49,7 +49,11 @@ func buildSources(env Env, logger *slog.Logger, tune clientTuning) ([]*source, e
 			}
 			return nil, err
 		}
-		out = append(out, &source{name: s.Name, baseURL: s.BaseURL, client: client, extractor: ex, check: s.Check})
+		check := s.Check
+		if s.CheckRequest != nil {
+			check = *s.CheckRequest
+		}
+		out = append(out, &source{name: s.Name, baseURL: s.BaseURL, client: client, extractor: ex, check: check})
 	}
 	return out, nil
 }
