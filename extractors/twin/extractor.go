@@ -31,10 +31,10 @@ var DefaultStartDate = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
 // Config configures an Extractor.
 type Config struct {
 	// Client is the chat API client (TWIN_CHAT_URL, the source's budget), made with
-	// Auth.SetHeader as its apiclient.Config.Auth. Required.
+	// SetAuthHeader as its apiclient.Config.Auth. Required.
 	Client *apiclient.Client
-	// Auth holds the token. Required.
-	Auth *Auth
+	// Tokens hands out the bearer token (internal/twinauth). Required.
+	Tokens Tokens
 	// Logger receives debug lines per page and warnings (default: discard).
 	Logger *slog.Logger
 	// PageSize is the limit asked per page (default 100; TWIN's default is 10, its
@@ -70,8 +70,8 @@ func New(cfg Config) (*Extractor, error) {
 	switch {
 	case cfg.Client == nil:
 		return nil, errors.New("twin config: Client is required")
-	case cfg.Auth == nil:
-		return nil, errors.New("twin config: Auth is required")
+	case cfg.Tokens == nil:
+		return nil, errors.New("twin config: Tokens is required")
 	case cfg.PageSize < 0, cfg.Concurrency < 0, cfg.Lookback < 0:
 		return nil, fmt.Errorf("twin config: PageSize %d, Concurrency %d, Lookback %s: want non-negative values",
 			cfg.PageSize, cfg.Concurrency, cfg.Lookback)
@@ -122,27 +122,48 @@ func (e *Extractor) Check(ctx context.Context) error {
 	return err
 }
 
-// get requests path with the current token. A 401 (the token lapsed or was revoked)
-// makes Auth refresh or log in again, and the request is sent again: up to
-// maxAuthRetries times, since with concurrent requests a new token can lapse again
-// before this request gets to use it.
+// Tokens hands out TWIN bearer tokens (twinauth.Source).
+type Tokens interface {
+	// Token returns a token that is not about to lapse, logging in or refreshing first.
+	Token(ctx context.Context) (string, error)
+	// Renew replaces a token the API refused (401) and returns the new one.
+	Renew(ctx context.Context, refused string) (string, error)
+}
+
+type tokenKey struct{}
+
+// SetAuthHeader is the chat API client's apiclient.Config.Auth: it sends the token
+// get put in the request's context, so that each request carries the token it was
+// made with and a 401 renews exactly that one.
+func SetAuthHeader(r *http.Request) {
+	if tok, ok := r.Context().Value(tokenKey{}).(string); ok {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+}
+
+// get requests path with a token. A 401 (the token lapsed or was revoked) renews it
+// and the request is sent again, while each try has a new token: with concurrent
+// requests a new token can lapse again before this request uses it, but a token the
+// API refuses twice in a row is a real refusal.
 func (e *Extractor) get(ctx context.Context, path string, q url.Values, decode func(*apiclient.Response) error) error {
-	var last uint64
+	tok, err := e.cfg.Tokens.Token(ctx)
+	if err != nil {
+		return fmt.Errorf("log in to TWIN: %w", err)
+	}
 	for attempt := 0; ; attempt++ {
-		gen, err := e.cfg.Auth.Token(ctx)
-		if err != nil {
-			return fmt.Errorf("log in to TWIN: %w", err)
-		}
-		_, err = e.cfg.Client.GetDecode(ctx, path, q, decode)
+		_, err = e.cfg.Client.GetDecode(context.WithValue(ctx, tokenKey{}, tok), path, q, decode)
 		var se *apiclient.StatusError
-		// Retried while each try has a newer token than the one before: a token the
-		// API refuses right after it was issued is a real refusal.
-		if errors.As(err, &se) && se.Status == http.StatusUnauthorized && attempt < maxAuthRetries && (attempt == 0 || gen != last) {
-			last = gen
-			e.cfg.Auth.Expired(gen)
-			continue
+		if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || attempt >= maxAuthRetries {
+			return err
 		}
-		return err
+		renewed, rerr := e.cfg.Tokens.Renew(ctx, tok)
+		if rerr != nil {
+			return fmt.Errorf("renew the TWIN token after a 401: %w", rerr)
+		}
+		if renewed == tok {
+			return err
+		}
+		tok = renewed
 	}
 }
 

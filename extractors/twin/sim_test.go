@@ -23,13 +23,13 @@ import (
 	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/simulator"
+	"github.com/crmsync/crmsync/internal/twinauth"
 )
 
 type bundle struct {
 	sim  *simulator.Sim
 	pool *pgxpool.Pool
 	ex   *Extractor
-	auth *Auth
 	logs *syncBuffer
 	rec  *tokenRecorder
 }
@@ -81,28 +81,33 @@ func (r *tokenRecorder) all() []string {
 	return slices.DeleteFunc(slices.Clone(r.tokens), func(s string) bool { return s == "" })
 }
 
-func setup(t *testing.T, opts simulator.Options, configure func(*Config, *AuthConfig)) *bundle {
+// login is the TWIN user a test logs in as.
+type login struct{ email, password string }
+
+func setup(t *testing.T, opts simulator.Options, configure func(*Config, *login)) *bundle {
 	t.Helper()
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
 	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &syncBuffer{}, rec: &tokenRecorder{}}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ac := AuthConfig{IAMURL: srv.URL + simulator.TwinIAMPath, Email: simulator.DefaultTwinEmail, Password: simulator.DefaultTwinPassword,
-		HTTPClient: &http.Client{Transport: b.rec, Timeout: time.Minute}, Logger: logger}
+	lg := login{simulator.DefaultTwinEmail, simulator.DefaultTwinPassword}
 	cfg := Config{Logger: logger, PageSize: 100}
 	if configure != nil {
-		configure(&cfg, &ac)
+		configure(&cfg, &lg)
 	}
-	auth, err := NewAuth(ac)
+	iam, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: srv.URL + simulator.TwinIAMPath, Secrets: []string{lg.password},
+		HTTPClient: &http.Client{Transport: b.rec}, Logger: logger, ErrorCode: ErrorCode, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
 	require.NoError(t, err)
-	client, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: srv.URL + simulator.TwinChatPath, Auth: auth.SetHeader,
-		Secrets: []string{ac.Password}, Logger: logger, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	tokens, err := twinauth.New(twinauth.Config{IAM: iam, Email: lg.email, Password: lg.password})
 	require.NoError(t, err)
-	cfg.Client, cfg.Auth = client, auth
+	client, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: srv.URL + simulator.TwinChatPath, Auth: SetAuthHeader,
+		Secrets: []string{lg.password}, Logger: logger, ErrorCode: ErrorCode, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	cfg.Client, cfg.Tokens = client, tokens
 	ex, err := New(cfg)
 	require.NoError(t, err)
-	b.ex, b.auth = ex, auth
+	b.ex = ex
 	return b
 }
 
@@ -331,9 +336,9 @@ func TestNoSecrets(t *testing.T) {
 	b := setup(t, simulator.Options{Seed: 11, Faults: simulator.Faults{TwinTokenRequests: 3, ErrorRate: 0.05}}, nil)
 	b.sync(t, extractortest.Options{Started: t0})
 	// A run that fails to log in leaves its error in sync.runs.
-	bad := setup(t, simulator.Options{Seed: 11}, func(_ *Config, a *AuthConfig) { a.Password = "wrong-secret-pass" })
+	bad := setup(t, simulator.Options{Seed: 11}, func(_ *Config, l *login) { l.password = "wrong-secret-pass" })
 	_, err := extractortest.Sync(t.Context(), t, bad.pool, bad.ex, extractortest.Options{Started: t0, Streams: []string{StreamChats}})
-	require.ErrorContains(t, err, "HTTP 401 (Invalid credentials.)")
+	require.ErrorContains(t, err, "Invalid credentials.")
 	require.NotContains(t, err.Error(), "wrong-secret-pass")
 
 	secrets := append(b.rec.all(), simulator.DefaultTwinPassword, "wrong-secret-pass")
@@ -356,7 +361,7 @@ func TestNoSecrets(t *testing.T) {
 			dump.WriteString(s)
 		}
 	}
-	require.Contains(t, dump.String(), "twin token obtained", "debug logs were captured")
+	require.Contains(t, dump.String(), "http request", "debug logs were captured")
 	for _, s := range secrets {
 		require.NotContains(t, dump.String(), s)
 	}

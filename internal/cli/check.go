@@ -12,6 +12,12 @@ import (
 // checkTimeout bounds each check so a black-holed host fails in seconds.
 const checkTimeout = 20 * time.Second
 
+// checker is an extractor that makes its platform's check request itself, because
+// the request needs more than the client's static credentials (a login).
+type checker interface {
+	Check(ctx context.Context) error
+}
+
 // cmdCheck is `crmsync check`: can we reach the database and each enabled source
 // with the configured credentials? One cheap request per source.
 func cmdCheck(ctx context.Context, a *app, args []string) int {
@@ -74,7 +80,12 @@ func cmdCheck(ctx context.Context, a *app, args []string) int {
 	for _, s := range sources {
 		cctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		start := time.Now()
-		_, err := s.client.Get(cctx, s.check.Path, s.check.Query)
+		var err error
+		if c, ok := s.extractor.(checker); ok {
+			err = c.Check(cctx) // a platform that must log in first (TWIN)
+		} else {
+			_, err = s.client.Get(cctx, s.check.Path, s.check.Query)
+		}
 		cancel()
 		target := s.name + " " + s.baseURL
 		if err != nil {

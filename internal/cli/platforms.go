@@ -7,6 +7,7 @@ import (
 	"github.com/crmsync/crmsync/extractors/leeloo"
 	"github.com/crmsync/crmsync/extractors/platform"
 	"github.com/crmsync/crmsync/extractors/textrequest"
+	"github.com/crmsync/crmsync/extractors/twin"
 )
 
 // platforms are the API sources crmsync knows, in the order they run, are listed and
@@ -15,6 +16,7 @@ var platforms = []platform.Platform{
 	leeloo.Platform,
 	textrequest.Platform,
 	calltouch.Platform,
+	twin.Platform,
 }
 
 // platformNames lists the platforms' names for help texts ("leeloo, textrequest").
