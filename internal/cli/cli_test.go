@@ -49,7 +49,7 @@ type result struct {
 }
 
 // cliRun runs the CLI in-process with env as its whole environment.
-func cliRun(ctx context.Context, t *testing.T, env map[string]string, args ...string) result {
+func cliRun(ctx context.Context, t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut syncBuffer
 	a := &app{
@@ -70,7 +70,7 @@ type testBundle struct {
 	env   map[string]string
 }
 
-func setup(t *testing.T, opts simulator.Options) *testBundle {
+func setup(t testing.TB, opts simulator.Options) *testBundle {
 	t.Helper()
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
@@ -90,7 +90,7 @@ func setup(t *testing.T, opts simulator.Options) *testBundle {
 	}}
 }
 
-func (tb *testBundle) count(t *testing.T, table string) int {
+func (tb *testBundle) count(t testing.TB, table string) int {
 	t.Helper()
 	var n int
 	require.NoError(t, tb.pool.QueryRow(context.Background(), "select count(*) from "+table).Scan(&n))
@@ -99,7 +99,7 @@ func (tb *testBundle) count(t *testing.T, table string) int {
 
 // requireTruth checks the main tables hold exactly the simulator's records (the
 // primary keys make duplicates impossible, so equal counts mean no gap).
-func (tb *testBundle) requireTruth(t *testing.T) {
+func (tb *testBundle) requireTruth(t testing.TB) {
 	t.Helper()
 	truth := tb.sim.Truth()
 	for table, want := range map[string]int{

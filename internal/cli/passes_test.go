@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/simulator"
+)
+
+// passOutcome is what one `crmsync run --max-duration` pass did, from sync.runs.
+type passOutcome struct {
+	code      int
+	cancelled int // streams cut off
+	other     int // streams neither succeeded nor cancelled (failed, skipped)
+	requests  map[string]int
+	rows      int // rows committed (inserted, updated or unchanged)
+}
+
+// runPass runs one pass and reads its runs back (those with an id above *lastRun).
+func (tb *testBundle) runPass(ctx context.Context, t testing.TB, env map[string]string, maxDuration time.Duration, lastRun *int64, args ...string) (passOutcome, result) {
+	t.Helper()
+	r := cliRun(ctx, t, env, append([]string{"run", "--max-duration", maxDuration.String()}, args...)...)
+	out := passOutcome{code: r.code, requests: map[string]int{}}
+	rows, err := tb.pool.Query(ctx, `select id, source, status, requests, rows_inserted + rows_updated + rows_unchanged
+		from sync.runs where id > $1`, *lastRun)
+	require.NoError(t, err)
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id             int64
+			source, status string
+			requests, n    int
+		)
+		require.NoError(t, rows.Scan(&id, &source, &status, &requests, &n))
+		*lastRun = max(*lastRun, id)
+		out.requests[source] += requests
+		out.rows += n
+		switch status {
+		case "succeeded":
+		case "cancelled":
+			out.cancelled++
+		default:
+			out.other++
+		}
+	}
+	require.NoError(t, rows.Err())
+	return out, r
+}
+
+// TestPassesCutOffAtRandomConverge: with an API latency of 100 ms and a request budget
+// per source, passes cut off by --max-duration at random moments (waiting for the rate
+// limiter, in an HTTP call, in a commit) each exit 0 and record their cut-off streams
+// as cancelled, never failed; the passes that follow complete the first sync, and the
+// warehouse then equals the simulator's data exactly.
+func TestPassesCutOffAtRandomConverge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 13))
+	// Per-contact Text Request messages: the longest partitioned walk there is.
+	tb := setup(t, simulator.Options{Faults: simulator.Faults{Latency: 100 * time.Millisecond, DashboardMessagesWithoutPhone: true}})
+	env := with(tb.env, "LEELOO_RATE_LIMIT", "100/1s", "TEXTREQUEST_RATE_LIMIT", "60/1s", "TEXTREQUEST_DASHBOARDS", "4101")
+	streams := []string{"--stream", "textrequest.messages", "--stream", "textrequest.tags",
+		"--stream", "leeloo.messages", "--stream", "leeloo.accounts", "--stream", "leeloo.tags"}
+
+	var lastRun int64
+	for pass := 1; ; pass++ {
+		require.LessOrEqual(t, pass, 40, "the first sync does not converge")
+		d := time.Duration(500+rnd.IntN(3000)) * time.Millisecond
+		out, r := tb.runPass(ctx, t, env, d, &lastRun, streams...)
+		t.Logf("pass %d (%s): exit %d, %d cancelled, %d rows, requests %v", pass, d, out.code, out.cancelled, out.rows, out.requests)
+		require.Equal(t, exitOK, out.code, r.stdout+r.stderr)
+		require.Zero(t, out.other, "a cut-off is never a failure:\n"+r.stdout)
+		if out.cancelled == 0 {
+			break
+		}
+	}
+	truth := tb.sim.Truth()
+	var messages int
+	for _, m := range truth.TextRequest.Messages {
+		if m.DashboardID == 4101 {
+			messages++
+		}
+	}
+	for table, want := range map[string]int{
+		"textrequest.messages": messages,
+		"leeloo.messages":      len(truth.Leeloo.Messages),
+		"leeloo.accounts":      len(truth.Leeloo.Accounts),
+		"leeloo.tags":          len(truth.Leeloo.Tags),
+	} {
+		require.Equal(t, want, tb.count(t, table), table)
+	}
+	require.Equal(t, 0, tb.count(t, "sync.runs where status not in ('succeeded', 'cancelled')"))
+}
+
+// BenchmarkPassesUnderLimits: a first sync at scale 1 and 10 under a request budget
+// per source (scaled down from the real ones so it runs in minutes) in passes of fixed
+// length, as a CronJob runs them. It reports the passes used against the least the
+// budget allows (the busiest source's requests ÷ (budget × pass length)), and logs each
+// pass's exit code, cut-off streams and rows committed. Target: passes ≤ 1.2 × minimum
+// + 1, no pass exiting non-zero.
+func BenchmarkPassesUnderLimits(b *testing.B) {
+	for _, c := range []struct {
+		scale  int
+		budget int // requests a second per source
+		pass   time.Duration
+	}{
+		{1, 20, 5 * time.Second},
+		{10, 100, 12 * time.Second},
+	} {
+		b.Run(fmt.Sprintf("scale=%d", c.scale), func(b *testing.B) {
+			for range b.N {
+				passesUnderLimits(b, c.scale, c.budget, c.pass)
+			}
+		})
+	}
+}
+
+func passesUnderLimits(b *testing.B, scale, budget int, pass time.Duration) {
+	ctx := context.Background()
+	tb := setup(b, simulator.Options{Scale: scale, Faults: simulator.Faults{Latency: 20 * time.Millisecond}})
+	limit := fmt.Sprintf("%d/1s", budget)
+	env := with(tb.env, "LEELOO_RATE_LIMIT", limit, "TEXTREQUEST_RATE_LIMIT", limit)
+	var (
+		lastRun int64
+		passes  int
+		bad     int
+	)
+	total := map[string]int{}
+	for passes = 1; ; passes++ {
+		require.LessOrEqual(b, passes, 100, "the first sync does not converge")
+		out, r := tb.runPass(ctx, b, env, pass, &lastRun)
+		for s, n := range out.requests {
+			total[s] += n
+		}
+		b.Logf("pass %d: exit %d, %d streams cut off, %d failed, %d rows committed, requests %v", passes, out.code, out.cancelled, out.other, out.rows, out.requests)
+		if out.code != exitOK || out.other > 0 {
+			bad++
+			b.Logf("pass %d output:\n%s%s", passes, r.stdout, r.stderr)
+		}
+		if out.cancelled == 0 && out.other == 0 {
+			break
+		}
+	}
+	busiest := 0
+	for _, n := range total {
+		busiest = max(busiest, n)
+	}
+	minimum := float64(busiest) / (float64(budget) * pass.Seconds())
+	b.Logf("scale %d: %d passes of %s at %d requests/s per source; minimum %.2f; first-sync requests %v; passes with an error %d",
+		scale, passes, pass, budget, minimum, total, bad)
+	tb.requireTruth(b)
+	b.ReportMetric(float64(passes), "passes")
+	b.ReportMetric(minimum, "min-passes")
+	b.ReportMetric(float64(passes)/(1.2*minimum+1), "passes/target")
+	b.ReportMetric(float64(bad), "bad-passes")
+	for s, n := range total {
+		b.ReportMetric(float64(n), "req-"+s)
+	}
+}
