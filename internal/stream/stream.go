@@ -138,8 +138,10 @@ func (d Desc) Table(name string) (Table, bool) {
 //
 // Values are nil (SQL NULL), string, int64, int32, int, float64, bool, time.Time,
 // []string, []int64, json.RawMessage or []byte holding JSON (for jsonb), and a decimal
-// string or float64 for numeric columns. Strings may contain NUL characters: the loader
-// removes them (PostgreSQL rejects them) and counts them.
+// string or float64 for numeric columns. Strings and JSON may hold what PostgreSQL
+// cannot store (NUL characters, bytes that are not UTF-8): the loader repairs them
+// (NULs removed, invalid bytes replaced by U+FFFD) and counts them, so extractors need
+// not.
 type Row []any
 
 // Reject is a record the extractor received but could not turn into a row (broken JSON
@@ -149,7 +151,8 @@ type Reject struct {
 	Table string
 	// Reason says what is wrong, naming the field.
 	Reason string
-	// Payload is the record exactly as received (need not be valid JSON).
+	// Payload is the record exactly as received (need not be valid JSON, nor UTF-8:
+	// the loader escapes what text cannot hold, and keeps an excerpt of a large one).
 	Payload []byte
 }
 
@@ -224,7 +227,8 @@ type LoadResult struct {
 	Unchanged int
 	Deleted   int // child rows removed because the parent no longer lists them
 	Rejected  int
-	// NULsCleaned counts values from which NUL characters were removed.
+	// NULsCleaned counts values repaired for PostgreSQL: NUL characters removed, bytes
+	// that are not UTF-8 replaced by U+FFFD (sync.runs.nuls_cleaned).
 	NULsCleaned int
 	// MarkedDeleted counts rows a complete pass did not see and marked deleted
 	// (deleted_at set), children included; Restored counts marked rows that came

@@ -1,14 +1,12 @@
 package postgres
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -79,8 +77,8 @@ func parseType(t string) colType {
 	return colType{kind: kindAny}
 }
 
-// convert turns v into the value pgx encodes for the column, removing NUL characters.
-// cleaned reports whether NULs were removed; an error names what is wrong (it becomes
+// convert turns v into the value pgx encodes for the column, repairing text PostgreSQL
+// cannot store (see repairString). cleaned reports whether a repair was made; an error names what is wrong (it becomes
 // the reject reason).
 func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 	if v == nil {
@@ -92,10 +90,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		switch x := v.(type) {
 		case string:
 			// The common case: return the caller's value as is, no re-boxing.
-			if strings.IndexByte(x, 0) < 0 {
-				if !utf8.ValidString(x) {
-					return nil, false, fmt.Errorf("text is not valid UTF-8")
-				}
+			if storable(x) {
 				return v, false, nil
 			}
 			s = x
@@ -118,10 +113,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		default:
 			return nil, false, fmt.Errorf("want text, got %T", v)
 		}
-		s, cleaned = cleanString(s)
-		if !utf8.ValidString(s) {
-			return nil, cleaned, fmt.Errorf("text is not valid UTF-8")
-		}
+		s, cleaned = repairString(s)
 		return s, cleaned, nil
 	case kindInt:
 		var n int64
@@ -197,7 +189,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		// Not validated here: json.Valid would cost as much as the rest of the
 		// conversion, and PostgreSQL validates jsonb anyway; a row with broken JSON is
 		// isolated and rejected with PostgreSQL's message.
-		if c, ok := cleanJSON(b); ok {
+		if c, ok := repairJSON(b); ok {
 			return c, true, nil
 		}
 		if _, ok := v.(string); ok {
@@ -211,11 +203,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		}
 		var out []string // copied only when an element changes, the caller's slice stays intact
 		for i, s := range a {
-			c, ok := cleanString(s)
-			if !utf8.ValidString(c) {
-				return nil, cleaned, fmt.Errorf("array element %d is not valid UTF-8", i)
-			}
-			if ok {
+			if c, ok := repairString(s); ok {
 				if out == nil {
 					out = append([]string(nil), a...)
 				}
@@ -233,7 +221,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 		return nil, false, fmt.Errorf("want a bigint array, got %T", v)
 	}
 	if s, ok := v.(string); ok {
-		s, cleaned = cleanString(s)
+		s, cleaned = repairString(s)
 		return s, cleaned, nil
 	}
 	return v, false, nil
@@ -278,43 +266,6 @@ func (ct colType) numeric(v any) (any, bool, error) {
 		}
 	}
 	return n, false, nil
-}
-
-// cleanString removes NUL characters, which PostgreSQL text cannot hold.
-func cleanString(s string) (string, bool) {
-	if strings.IndexByte(s, 0) < 0 {
-		return s, false
-	}
-	return strings.ReplaceAll(s, "\x00", ""), true
-}
-
-// nulEscape is JSON's escape of the NUL character, which jsonb rejects too.
-var nulEscape = []byte(`\u0000`)
-
-// cleanJSON removes literal NUL bytes and \u0000 escapes from JSON text, without
-// touching an escaped backslash followed by "u0000" (the text `\\u0000`).
-func cleanJSON(b []byte) ([]byte, bool) {
-	if bytes.IndexByte(b, 0) < 0 && !bytes.Contains(b, nulEscape) {
-		return b, false
-	}
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case c == 0:
-			continue
-		case c == '\\' && i+1 < len(b):
-			if bytes.HasPrefix(b[i:], nulEscape) {
-				i += len(nulEscape) - 1
-				continue
-			}
-			out = append(out, c, b[i+1])
-			i++
-		default:
-			out = append(out, c)
-		}
-	}
-	return out, true
 }
 
 // excerpt renders v for an error message, cut to a readable length.

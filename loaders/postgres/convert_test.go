@@ -7,17 +7,24 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestCleanJSON(t *testing.T) {
+func TestRepairJSON(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		`{"a":"b"}`:                  `{"a":"b"}`,
-		`{"a":"b\u0000c"}`:           `{"a":"bc"}`,
-		"{\"a\":\"b\x00c\"}":         `{"a":"bc"}`,
-		`{"a":"\\u0000"}`:            `{"a":"\\u0000"}`, // an escaped backslash, not a NUL
-		`{"a":"\\\u0000"}`:           `{"a":"\\"}`,
-		`["\u0000\u0000", "\u0001"]`: `["", "\u0001"]`,
+		"{\"a\":\"Bad\xff\xfeName\xc3(\"}": "{\"a\":\"Bad\uFFFD\uFFFDName\uFFFD(\"}",
+		`{"a":"\ud83d\ude00"}`:             `{"a":"\ud83d\ude00"}`, // a surrogate pair is fine
+		`{"a":"\ud83d x"}`:                 `{"a":"\ufffd x"}`,
+		`{"a":"\ude00\ud83d"}`:             `{"a":"\ufffd\ufffd"}`,
+		`{"a":"\\ud800"}`:                  `{"a":"\\ud800"}`, // an escaped backslash
+		`{"a":"\u12"}`:                     `{"a":"\u12"}`,
+		"{\"a\":\"é\"}":                    "{\"a\":\"é\"}",
+		`{"a":"b"}`:                        `{"a":"b"}`,
+		`{"a":"b\u0000c"}`:                 `{"a":"bc"}`,
+		"{\"a\":\"b\x00c\"}":               `{"a":"bc"}`,
+		`{"a":"\\u0000"}`:                  `{"a":"\\u0000"}`, // an escaped backslash, not a NUL
+		`{"a":"\\\u0000"}`:                 `{"a":"\\"}`,
+		`["\u0000\u0000", "\u0001"]`:       `["", "\u0001"]`,
 	} {
-		got, _ := cleanJSON([]byte(in))
+		got, _ := repairJSON([]byte(in))
 		require.Equal(t, want, string(got), in)
 	}
 }
@@ -42,7 +49,7 @@ func TestConvertRejects(t *testing.T) {
 		{"numeric", math.NaN(), true},
 		{"boolean", "true", true},
 		{"text", "ok", false},
-		{"text", "\xff", true},
+		{"text", "\xff", false}, // repaired, see TestRepairedText
 		{"text[]", []string{"a"}, false},
 		{"text[]", "a", true},
 		{"timestamptz", "2024-01-01", true},

@@ -7,9 +7,11 @@
 // # How a table's rows are written
 //
 //  1. In Go: every value is converted for its column type (ints range-checked, numeric
-//     precision checked, JSON validated) and NUL characters are removed from strings,
-//     text arrays and JSON (literal NULs and the \u0000 escape). A row that cannot be
-//     converted goes to sync.rejects. Rows are deduplicated by key, the last one wins.
+//     precision checked) and text PostgreSQL cannot store is repaired in strings, text
+//     arrays and JSON: NULs removed (literal, or the \u0000 escape), bytes that are not
+//     UTF-8 replaced by U+FFFD (see repair.go). A row that cannot be converted goes to
+//     sync.rejects, whose payload is always writable. Rows are deduplicated by key, the
+//     last one wins.
 //  2. Probe: one query finds which of the batch's keys already exist in the table
 //     and, on a table with the _row_hash column (see Row hashes below), which of them
 //     are stored with the batch row's hash: those rows are unchanged and go no
@@ -73,7 +75,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,7 +145,7 @@ type tableMeta struct {
 //
 // Counts are per distinct key: a key repeated within the batches is written once, with
 // its last values. Rejected includes the extractor's Batch.Rejects. NULsCleaned counts
-// values (a string, an array element, a JSON document) NUL characters were removed from.
+// values (a string, an array element, a JSON document) repaired for PostgreSQL.
 func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batches ...stream.Batch) (stream.LoadResult, error) {
 	if len(desc.Tables) == 0 {
 		return stream.LoadResult{}, fmt.Errorf("load %s: stream has no tables", desc.ID())
@@ -696,13 +697,13 @@ func writeRejects(ctx context.Context, tx pgx.Tx, runID int64, desc stream.Desc,
 	}
 	rows := make([][]any, len(rejs))
 	for i, r := range rejs {
-		payload, _ := cleanString(string(r.payload))
-		var pj any
-		if b, _ := cleanJSON(r.payload); json.Valid(b) {
-			pj = b
+		payload, pj, note := rejectPayload(r.payload)
+		var pjv any
+		if pj != nil {
+			pjv = pj
 		}
-		reason, _ := cleanString(r.reason)
-		rows[i] = []any{run, desc.Source, desc.Name, r.table, reason, payload, pj}
+		reason, _ := repairString(r.reason + note)
+		rows[i] = []any{run, desc.Source, desc.Name, r.table, reason, payload, pjv}
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"sync", "rejects"},
 		[]string{"run_id", "source", "stream", "table_name", "reason", "payload", "payload_json"},

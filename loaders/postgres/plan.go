@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type tablePlan struct {
 	nulsCleaned int
 	// rejects are the rows refused during conversion.
 	rejects []reject
+	// rawSent keeps, by row, the raw value as received where it had to be repaired,
+	// for the payload of the row's reject if PostgreSQL refuses the row.
+	rawSent map[int]any
 	// withHash is set when the table has the _row_hash column: every write then sets
 	// it, from hashes (see rowHash; hashed marks the ones computed).
 	withHash bool
@@ -75,16 +79,21 @@ rows:
 			p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("row has %d values for %d columns", len(r), len(p.cols))))
 			continue
 		}
-		// Converted in place: the loader owns a batch's rows once it is sent. A reject's
-		// payload is then the raw column with its NULs removed, as sync.rejects keeps
-		// it anyway.
+		// Converted in place: the loader owns a batch's rows once it is sent. A raw
+		// column that had to be repaired is kept as received too, for the payload of the
+		// row's reject should it be refused (rare: a record with text PostgreSQL cannot
+		// store).
+		var rawSent any
 		for i, v := range r {
 			cv, cleaned, err := p.types[i].convert(v)
 			if cleaned {
 				p.nulsCleaned++
+				if i == p.rawIdx {
+					rawSent = v
+				}
 			}
 			if err != nil {
-				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("column %s: %v", p.cols[i], err)))
+				p.rejects = append(p.rejects, p.rejectSrc(restoreRaw(r, p.rawIdx, rawSent), fmt.Sprintf("column %s: %v", p.cols[i], err)))
 				continue rows
 			}
 			r[i] = cv
@@ -92,7 +101,7 @@ rows:
 		for j, ki := range p.keyIdx {
 			kt, ok := keyText(r[ki])
 			if !ok {
-				p.rejects = append(p.rejects, p.rejectSrc(r, fmt.Sprintf("key column %s is empty or not a key type", p.cols[ki])))
+				p.rejects = append(p.rejects, p.rejectSrc(restoreRaw(r, p.rawIdx, rawSent), fmt.Sprintf("key column %s is empty or not a key type", p.cols[ki])))
 				continue rows
 			}
 			kts[j] = kt
@@ -112,9 +121,11 @@ rows:
 			// The last occurrence wins: it is the freshest the API sent. Its key texts
 			// are the same.
 			p.rows[at] = r
+			p.keepRawSent(at, rawSent)
 			continue
 		}
 		seen[key] = len(p.rows)
+		p.keepRawSent(len(p.rows), rawSent)
 		p.rows = append(p.rows, r)
 		for j, kt := range kts {
 			p.keys[j] = append(p.keys[j], kt)
@@ -398,12 +409,39 @@ func (p *tablePlan) isKey(i int) bool {
 
 // rejectRow builds the reject of converted row i.
 func (p *tablePlan) rejectRow(i int, reason string) reject {
-	return p.rejectSrc(p.rows[i], reason)
+	r := p.rows[i]
+	if sent, ok := p.rawSent[i]; ok {
+		r = slices.Clone(r)
+		r[p.rawIdx] = sent
+	}
+	return p.rejectSrc(r, reason)
+}
+
+// keepRawSent records row i's raw value as received when it was repaired (sent is
+// non-nil), and forgets an earlier row's otherwise.
+func (p *tablePlan) keepRawSent(i int, sent any) {
+	switch {
+	case sent != nil:
+		if p.rawSent == nil {
+			p.rawSent = map[int]any{}
+		}
+		p.rawSent[i] = sent
+	case p.rawSent != nil:
+		delete(p.rawSent, i)
+	}
+}
+
+// restoreRaw puts the raw value as received back into a row being rejected.
+func restoreRaw(r stream.Row, rawIdx int, sent any) stream.Row {
+	if sent != nil {
+		r[rawIdx] = sent
+	}
+	return r
 }
 
 // rejectSrc builds a reject from a row: its payload is the raw column
-// when the table has one (the record as the API sent it, NULs removed), else the row as a
-// JSON object of column values.
+// when the table has one (the record as the API sent it), else the row as a JSON
+// object of column values.
 func (p *tablePlan) rejectSrc(r stream.Row, reason string) reject {
 	rej := reject{table: p.table.Name, reason: reason}
 	if p.rawIdx >= 0 && p.rawIdx < len(r) {
