@@ -34,6 +34,10 @@
 //  6. The batch's rejects and cursor are written; the child deletes and the cursors go
 //     in one round trip (a pgx.Batch).
 //
+// A Load's transaction that fails for a transient reason (SQLSTATE class 08, 40001,
+// 40P01, 57P01-57P03, a connection lost) is run again whole on a fresh connection, up
+// to five tries with back-off (internal/dbretry); any other error fails the Load.
+//
 // A Load first runs without savepoints: a round trip per statement fewer, and a first
 // sync's table costs one COPY. When PostgreSQL refuses a row (a value out of range, a
 // NOT NULL or CHECK violation) or an optimistic COPY meets an existing key, that
@@ -87,6 +91,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmsync/crmsync/internal/dbretry"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -113,6 +118,9 @@ type Loader struct {
 	hookFunc func(ctx context.Context, tx pgx.Tx, step string) error
 	// del is the state of deletion marking (deletions.go).
 	del deletions
+	// retryPolicy bounds the retries of a transaction that failed for a transient
+	// reason (the zero value: dbretry's defaults; tests shorten the waits).
+	retryPolicy dbretry.Policy
 }
 
 // New returns a Loader writing through pool. A nil logger discards logs.
@@ -198,14 +206,22 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		parents = plans[0].keys
 	}
 
-	// First attempt without savepoints: a refused row or an existing key (after an
-	// optimistic COPY) aborts the transaction, and the Load is run again carefully,
-	// with a savepoint around every step (see the package doc).
-	res, err := l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, false)
-	if err != nil && ctx.Err() == nil && (isDataError(err) || isUniqueViolation(err)) {
-		l.logger.DebugContext(ctx, "load refused, running it again with savepoints", "stream", desc.ID(), "err", err)
-		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, true)
-	}
+	// A transaction that failed for a transient reason (a lost connection, a
+	// terminated backend, a serialization failure or deadlock) was rolled back: it is
+	// run again whole, on a fresh connection, a few times (see internal/dbretry).
+	var res stream.LoadResult
+	err = dbretry.Do(ctx, l.retry(ctx, desc), func(ctx context.Context) error {
+		// First attempt without savepoints: a refused row or an existing key (after an
+		// optimistic COPY) aborts the transaction, and the Load is run again carefully,
+		// with a savepoint around every step (see the package doc).
+		var err error
+		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, false)
+		if err != nil && ctx.Err() == nil && (isDataError(err) || isUniqueViolation(err)) {
+			l.logger.DebugContext(ctx, "load refused, running it again with savepoints", "stream", desc.ID(), "err", err)
+			res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, true)
+		}
+		return err
+	})
 	if err != nil {
 		if len(batches) > 1 {
 			return stream.LoadResult{}, fmt.Errorf("load %s: %d batches of %d rows: %w", desc.ID(), len(batches), b.Len(), err)
@@ -213,6 +229,16 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		return stream.LoadResult{}, fmt.Errorf("load %s batch of %d rows: %w", desc.ID(), b.Len(), err)
 	}
 	return res, nil
+}
+
+// retry is the policy of a Load's transient failures: each retry is logged.
+func (l *Loader) retry(ctx context.Context, desc stream.Desc) dbretry.Policy {
+	p := l.retryPolicy
+	p.OnRetry = func(attempt int, wait time.Duration, err error) {
+		l.logger.WarnContext(ctx, "load failed for a transient reason; running it again",
+			"stream", desc.ID(), "attempt", attempt, "wait", wait, "err", err)
+	}
+	return p
 }
 
 // loadTx runs one attempt of a Load in a transaction. Without careful, no step takes
