@@ -15,19 +15,19 @@ import (
 func TestTransient(t *testing.T) {
 	t.Parallel()
 	for err, want := range map[error]bool{
-		&pgconn.PgError{Code: "08006"}:                       true,
-		&pgconn.PgError{Code: "40001"}:                       true,
-		&pgconn.PgError{Code: "40P01"}:                       true,
-		&pgconn.PgError{Code: "57P01"}:                       true,
-		&pgconn.PgError{Code: "57P02"}:                       true,
-		&pgconn.PgError{Code: "57P03"}:                       true,
-		&pgconn.PgError{Code: "57014"}:                       false, // query cancelled
-		&pgconn.PgError{Code: "23505"}:                       false,
-		&pgconn.PgError{Code: "42P01"}:                       false,
-		fmt.Errorf("load: %w", io.ErrUnexpectedEOF):          true,
-		fmt.Errorf("load: %w", context.Canceled):             false,
-		fmt.Errorf("load: %w", context.DeadlineExceeded):     false,
-		errors.New("table t: want an integer"):               false,
+		&pgconn.PgError{Code: "08006"}:                      true,
+		&pgconn.PgError{Code: "40001"}:                      true,
+		&pgconn.PgError{Code: "40P01"}:                      true,
+		&pgconn.PgError{Code: "57P01"}:                      true,
+		&pgconn.PgError{Code: "57P02"}:                      true,
+		&pgconn.PgError{Code: "57P03"}:                      true,
+		&pgconn.PgError{Code: "57014"}:                      false, // query cancelled
+		&pgconn.PgError{Code: "23505"}:                      false,
+		&pgconn.PgError{Code: "42P01"}:                      false,
+		fmt.Errorf("load: %w", io.ErrUnexpectedEOF):         true,
+		fmt.Errorf("load: %w", context.Canceled):            false,
+		fmt.Errorf("load: %w", context.DeadlineExceeded):    false,
+		errors.New("table t: want an integer"):              false,
 		fmt.Errorf("x: %w", &pgconn.PgError{Code: "57P01"}): true,
 	} {
 		require.Equal(t, want, Transient(err), "%v", err)
