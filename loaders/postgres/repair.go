@@ -65,7 +65,7 @@ var nulEscape = []byte(`\u0000`)
 // escaped backslash followed by "u0000" (the text `\\u0000`) is left alone. It returns
 // b itself when nothing needed repair.
 func repairJSON(b []byte) (_ []byte, repaired bool) {
-	if bytes.IndexByte(b, 0) < 0 && !bytes.Contains(b, []byte(`\u`)) && utf8.Valid(b) {
+	if bytes.IndexByte(b, 0) < 0 && !badEscape(b) && utf8.Valid(b) {
 		return b, false
 	}
 	var out []byte // allocated at the first repair
@@ -141,6 +141,22 @@ func repairJSON(b []byte) (_ []byte, repaired bool) {
 		return b, false
 	}
 	return out, true
+}
+
+// badEscape reports whether b may hold a \u escape jsonb refuses (\u0000, or a
+// surrogate, which repairJSON then checks for its pair). It may say yes for an escaped
+// backslash followed by such text; repairJSON then finds nothing to change.
+func badEscape(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte(`\u`))
+		if i < 0 || i+6 > len(b) {
+			return false
+		}
+		if e := b[i+2 : i+6]; string(e) == "0000" || e[0] == 'd' || e[0] == 'D' {
+			return true
+		}
+		b = b[i+2:]
+	}
 }
 
 // hexRune decodes the \uXXXX escape at the start of b.
