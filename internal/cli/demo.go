@@ -22,7 +22,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: crmsync demo [--scale N] [--seed N] [--local-url DSN]
 
-Syncs from local simulators of the Leeloo and Text Request APIs into PostgreSQL: a full
+Syncs from local simulators of the Leeloo, Text Request and TWIN APIs into PostgreSQL: a full
 sync, changes in the simulators, an incremental sync, analyst queries and status. It runs
 this program as a subprocess (crmsync migrate, run, status), as a user would.
 Database: DATABASE_URL if set, used as given; else the server of --local-url if it answers
@@ -65,6 +65,8 @@ Flags:
 		NewPeople: 12 * *scale, NewMessages: 80 * *scale, EditedOrders: 6 * *scale, NewOrders: 5 * *scale,
 		NewContacts: 9 * *scale, NewTRMessages: 40 * *scale, NewPayments: 7 * *scale,
 		PaymentStatusChanges: 4 * *scale, ArchivedConversations: 3 * *scale, EditedContacts: 5 * *scale,
+		Twin: simulator.TwinMutation{NewSessions: 4 * *scale, NewMessages: 15 * *scale, TouchedSessions: 5 * *scale,
+			NewAttributes: 1, RenamedAttrs: 1},
 	}
 	err = demo.Run(ctx, demo.Config{
 		Stdout: stdout, Stderr: stderr,
@@ -74,6 +76,15 @@ Flags:
 		TextRequestKey: "demo-textrequest-key",
 		DatabaseURL:    os.Getenv("DATABASE_URL"),
 		DB:             demo.DBOptions{LocalURL: *localURL},
+		MoreSources: func(base string) (map[string]string, []string) {
+			return map[string]string{
+				"TWIN_IAM_URL":    base + simulator.TwinIAMPath,
+				"TWIN_CHAT_URL":   base + simulator.TwinChatPath,
+				"TWIN_EMAIL":      simulator.DefaultTwinEmail,
+				"TWIN_PASSWORD":   simulator.DefaultTwinPassword,
+				"TWIN_RATE_LIMIT": "off",
+			}, []string{fmt.Sprintf("TWIN         %s%s (login at %s%s)", base, simulator.TwinChatPath, base, simulator.TwinIAMPath)}
+		},
 		Mutate: func() []string {
 			m.At = time.Now().UTC().Add(-time.Minute)
 			sim.Mutate(m)
@@ -81,6 +92,8 @@ Flags:
 				fmt.Sprintf("Leeloo: %d new people, %d new chat messages, %d new orders, %d orders edited (status, price)", m.NewPeople, m.NewMessages, m.NewOrders, m.EditedOrders),
 				fmt.Sprintf("Text Request: %d new contacts, %d contacts edited, %d new messages", m.NewContacts, m.EditedContacts, m.NewTRMessages),
 				fmt.Sprintf("Text Request: %d new payment requests, %d payments changed status, %d conversations archived", m.NewPayments, m.PaymentStatusChanges, m.ArchivedConversations),
+				fmt.Sprintf("TWIN: %d sessions of new clients, %d new messages, %d sessions closed or re-tagged, an attribute created and one renamed",
+					m.Twin.NewSessions, m.Twin.NewMessages, m.Twin.TouchedSessions),
 			}
 		},
 	})

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -48,6 +49,9 @@ type Config struct {
 	API http.Handler
 	// LeelooToken and TextRequestKey are the credentials the simulator accepts.
 	LeelooToken, TextRequestKey string
+	// MoreSources, when set, returns the variables that point crmsync at further
+	// simulated sources (TWIN) served by API at base, and a line naming each.
+	MoreSources func(base string) (env map[string]string, lines []string)
 	// Mutate changes the simulated data between the two syncs and returns one line
 	// per kind of change, for the output.
 	Mutate func() []string
@@ -85,6 +89,14 @@ func Run(ctx context.Context, cfg Config) error {
 	base := "http://" + ln.Addr().String()
 	out.line("Leeloo       %s/api/v2 (and /api/v1)", base)
 	out.line("Text Request %s/api/v3", base)
+	var moreEnv map[string]string
+	if cfg.MoreSources != nil {
+		var lines []string
+		moreEnv, lines = cfg.MoreSources(base)
+		for _, l := range lines {
+			out.line("%s", l)
+		}
+	}
 	out.line("Note: the simulators run without the real APIs' rate limits (Text Request allows")
 	out.line("100 requests a minute), so this demo is much faster than a first sync of a real account.")
 
@@ -110,7 +122,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if environ == nil {
 		environ = os.Environ()
 	}
-	cli := &runner{exe: cfg.Executable, env: demoEnv(environ, map[string]string{
+	env := map[string]string{
 		"DATABASE_URL":           db.URL,
 		"LEELOO_BASE_URL":        base,
 		"LEELOO_AUTH_TOKEN":      cfg.LeelooToken,
@@ -118,7 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 		"TEXTREQUEST_BASE_URL":   base + "/api/v3",
 		"TEXTREQUEST_API_KEY":    cfg.TextRequestKey,
 		"TEXTREQUEST_RATE_LIMIT": "off",
-	}), out: out, stderr: cfg.Stderr}
+	}
+	maps.Copy(env, moreEnv)
+	cli := &runner{exe: cfg.Executable, env: demoEnv(environ, env), out: out, stderr: cfg.Stderr}
 
 	// 3. Migrate and the full sync.
 	out.step(3, "Create the warehouse schema and run the first (full) sync")

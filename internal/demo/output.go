@@ -64,6 +64,17 @@ GROUP BY 1, 2, 3
 ORDER BY messages DESC, last_message DESC
 LIMIT 5;`,
 	},
+	{
+		Title: "TWIN: clients by messenger of their latest session",
+		SQL: `SELECT c.messenger_type AS messenger, count(*) AS clients,
+       count(c.phone_e164) AS with_phone,
+       count(*) FILTER (WHERE EXISTS (SELECT FROM twin.client_attributes a
+                                      WHERE a.client_id = c.id)) AS with_attributes,
+       max(c.last_session_at) AS last_session
+FROM twin.clients c
+GROUP BY 1
+ORDER BY clients DESC;`,
+	},
 }
 
 // MoreQueries are shown in README.md next to Queries but not run by the demo (its
