@@ -240,7 +240,9 @@ func (p *chatPool) flush() error {
 		lp := p.pages[0]
 		p.pages = p.pages[1:]
 		p.mu.Unlock()
-		if err := p.c.r.send(p.ctx, newBatch().done("", lp.cursor, p.c.r.counter)); err != nil {
+		b := newBatch().done("", lp.cursor, p.c.r.counter)
+		b.AfterEarlier = true // the listing must not pass a chat whose rows are still loading
+		if err := p.c.r.send(p.ctx, b); err != nil {
 			return err
 		}
 	}

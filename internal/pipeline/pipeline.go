@@ -522,6 +522,11 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 				progress(cfg, snapshot)
 				continue // nothing to commit
 			}
+			if b.AfterEarlier {
+				if err := held.waitEmpty(lctx); err != nil {
+					return nil // stopped: the batch is dropped, its predecessors may not have committed
+				}
+			}
 			// Both cases of the select may have been ready; never queue a load after a stop.
 			if lctx.Err() != nil {
 				return nil

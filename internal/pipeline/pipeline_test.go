@@ -889,3 +889,76 @@ func TestRunCountsRequestsOfCutOffStream(t *testing.T) {
 	require.Equal(t, 1, r.Batches, "the requests-only batch is not loaded")
 	require.Equal(t, 7, tb.cps.finishedByStream()["src.a"].Requests)
 }
+
+// TestRunAfterEarlierWaitsForOtherPartitions: a listing cursor (partition "") sent
+// after a chat's batch commits only after that chat's batch, though another worker
+// loads it; cut off while the chat loads, the listing cursor is not stored at all.
+func TestRunAfterEarlierWaitsForOtherPartitions(t *testing.T) {
+	t.Parallel()
+	chat := "chat1"
+	if partitionWorker(chat, 2) == partitionWorker("", 2) {
+		chat = "chat2" // the two must load on different workers
+	}
+	require.NotEqual(t, partitionWorker(chat, 2), partitionWorker("", 2))
+	for _, cutOff := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cutOff=%v", cutOff), func(t *testing.T) {
+			t.Parallel()
+			tb := setup(t)
+			var chatDone, listingTried atomic.Bool
+			release := make(chan struct{})
+			tb.loader.hook = func(ctx context.Context, d stream.Desc, b stream.Batch) error {
+				switch b.Partition {
+				case chat:
+					select {
+					case <-release:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+					chatDone.Store(true)
+				case "":
+					listingTried.Store(true)
+					if !chatDone.Load() {
+						return errors.New("listing cursor loaded before the chat it covers committed")
+					}
+				}
+				return nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+				for _, b := range []stream.Batch{
+					{Partition: chat, Cursor: json.RawMessage(`1`), Rows: map[string][]stream.Row{"src.a": {{1}}}},
+					{Partition: "", Cursor: json.RawMessage(`"page1"`), AfterEarlier: true},
+				} {
+					select {
+					case out <- b:
+					case <-ctx.Done():
+						return ctx.Err()
+					}
+				}
+				// Give a listing load that does not wait its chance to run early.
+				for i := 0; i < 20 && !listingTried.Load(); i++ {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if cutOff {
+					cancel()
+				} else {
+					close(release)
+				}
+				return nil
+			}
+			p := tb.plan(job("a", extract))
+			p.Config.LoadWorkers = 2
+			res, _ := Run(ctx, p)
+			tb.loader.mu.Lock()
+			defer tb.loader.mu.Unlock()
+			if cutOff {
+				require.Equal(t, stream.RunCancelled, res.Streams[0].Status)
+				require.NotContains(t, tb.loader.partCursor, "src.a/", "no listing cursor past an uncommitted chat")
+				return
+			}
+			require.Equal(t, stream.RunSucceeded, res.Streams[0].Status, "%v", res.Streams[0].Err)
+			require.Equal(t, json.RawMessage(`"page1"`), tb.loader.partCursor["src.a/"])
+		})
+	}
+}

@@ -74,6 +74,24 @@ func (b *budget) waitRoom(ctx context.Context) error {
 	}
 }
 
+// waitEmpty waits until every batch taken has been released (committed or dropped):
+// the dispatcher's wait before a stream.Batch.AfterEarlier batch.
+func (b *budget) waitEmpty(ctx context.Context) error {
+	for {
+		b.mu.Lock()
+		empty, freed := b.count == 0, b.freed
+		b.mu.Unlock()
+		if empty {
+			return nil
+		}
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+}
+
 // take counts one received batch of rows rows; the dispatcher calls it after
 // waitRoom. Only the dispatcher takes, so the room seen by waitRoom is still there.
 func (b *budget) take(rows int) {

@@ -178,6 +178,12 @@ type Batch struct {
 	// Passes ties the batch to passes over complete lists (see Pass); nil for a batch
 	// that is part of no complete list.
 	Passes []Pass
+	// AfterEarlier makes the batch commit only once every batch sent before it has
+	// committed. Batches of different partitions commit in parallel, in any order; a
+	// cursor over partitions (a listing page whose chats are partitions of their own)
+	// must not be stored ahead of a partition's rows, or a cut-off would lose those
+	// rows while the listing moved past them.
+	AfterEarlier bool
 }
 
 // RequestsOnly reports whether b only reports requests: it has nothing to load and no
