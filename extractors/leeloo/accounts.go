@@ -138,6 +138,8 @@ func (r *run) accounts(ctx context.Context) error {
 	if pass.Band == nil {
 		pass.Band = map[string]time.Time{}
 	}
+	// A full pass loads every account: a pass over the complete list.
+	lp := &listPass{table: tabAccounts, on: pass.Full, start: pass.Full && (cur.Pass == nil || r.req.FullRefresh)}
 	var floor time.Time // key times before it are not read again (incremental pass)
 	if !pass.Full {
 		floor = cur.WM.Add(-cfg.Lookback)
@@ -274,7 +276,8 @@ func (r *run) accounts(ctx context.Context) error {
 				cp := pass
 				c = mustJSON(accountsCursor{V: accountsCursorVersion, Done: cur.Done, WM: cur.WM, Sweep: cur.Sweep, Total: cur.Total, Band: cur.Band, Pass: &cp})
 			}
-			if err := r.send(ctx, b.done("", c, r.counter)); err != nil {
+			lp.at(p.Last || stop)
+			if err := r.send(ctx, lp.tag(b.done("", c, r.counter))); err != nil {
 				return err
 			}
 			if stop {
@@ -286,7 +289,8 @@ func (r *run) accounts(ctx context.Context) error {
 		return err
 	}
 	if !finalSent {
-		return r.send(ctx, newBatch().done("", final(pass.Total), r.counter))
+		lp.at(true)
+		return r.send(ctx, lp.tag(newBatch().done("", final(pass.Total), r.counter)))
 	}
 	return nil
 }

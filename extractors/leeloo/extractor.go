@@ -146,24 +146,26 @@ func streams() []stream.Desc {
 	v1msgs := d(StreamAccountMessages, "chat messages through the v1 accounts API (off by default: the v2 messages stream fills the same table)",
 		stream.ModeIncremental, messagesTable.table())
 	v1msgs.Partitioned, v1msgs.DefaultOff = true, true
+	// deletes says how a stream marks records deleted at the source (stream.Pass).
+	deletes := func(d stream.Desc, how stream.Deletions) stream.Desc { d.Deletions = how; return d }
 	return []stream.Desc{
-		d(StreamPeople, "people and their channel links, by last-message windows, with a periodic full sweep",
-			stream.ModeIncremental, peopleTable.table(), personChannelsTable.table()),
-		d(StreamChannels, "communication channels with UTM tags, by last-message windows, with a periodic full sweep",
-			stream.ModeIncremental, channelsTable.table()),
+		deletes(d(StreamPeople, "people and their channel links, by last-message windows, with a periodic full sweep",
+			stream.ModeIncremental, peopleTable.table(), personChannelsTable.table()), stream.DeletionsSweep),
+		deletes(d(StreamChannels, "communication channels with UTM tags, by last-message windows, with a periodic full sweep",
+			stream.ModeIncremental, channelsTable.table()), stream.DeletionsSweep),
 		msgs,
-		d(StreamOrders, "orders, full scan each run (the API has no filter)", stream.ModeFullRefresh, ordersTable.table()),
-		d(StreamTunnels, "tunnels with their lead generation tools and traffic sources; details only of tunnels whose list item changed, with a periodic full sweep",
-			stream.ModeIncremental, tunnelsTable.table(), leadgentoolsTable.table(), trafficSourcesTable.table()),
+		deletes(d(StreamOrders, "orders, full scan each run (the API has no filter)", stream.ModeFullRefresh, ordersTable.table()), stream.DeletionsEveryRun),
+		deletes(d(StreamTunnels, "tunnels with their lead generation tools and traffic sources; details only of tunnels whose list item changed, with a periodic full sweep",
+			stream.ModeIncremental, tunnelsTable.table(), leadgentoolsTable.table(), trafficSourcesTable.table()), stream.DeletionsSweep),
 		d(StreamTunnelStats, "one snapshot of every tunnel's statistics per run",
 			stream.ModeSnapshot, tunnelStatsTable.table(), statsRevenueTable.table()),
-		d(StreamUsers, "platform users (staff)", stream.ModeFullRefresh, usersTable.table()),
-		d(StreamTags, "tags (id and name)", stream.ModeFullRefresh, tagsTable.table()),
-		d(StreamConnections, "company-side messenger connections", stream.ModeFullRefresh, connectionsTable.table()),
-		d(StreamTemplates, "message template categories and templates",
-			stream.ModeFullRefresh, categoriesTable.table(), templatesTable.table()),
-		d(StreamAccounts, "v1 accounts with detail and subscription history; details only of accounts with new messages, with a periodic full sweep",
-			stream.ModeIncremental, accountsTable.table(), subscriptionsTable.table()),
+		deletes(d(StreamUsers, "platform users (staff)", stream.ModeFullRefresh, usersTable.table()), stream.DeletionsEveryRun),
+		deletes(d(StreamTags, "tags (id and name)", stream.ModeFullRefresh, tagsTable.table()), stream.DeletionsEveryRun),
+		deletes(d(StreamConnections, "company-side messenger connections", stream.ModeFullRefresh, connectionsTable.table()), stream.DeletionsEveryRun),
+		deletes(d(StreamTemplates, "message template categories and templates",
+			stream.ModeFullRefresh, categoriesTable.table(), templatesTable.table()), stream.DeletionsEveryRun),
+		deletes(d(StreamAccounts, "v1 accounts with detail and subscription history; details only of accounts with new messages, with a periodic full sweep",
+			stream.ModeIncremental, accountsTable.table(), subscriptionsTable.table()), stream.DeletionsSweep),
 		v1msgs,
 	}
 }

@@ -82,6 +82,9 @@ func sqlTxt(c string) string { return fmt.Sprintf(`coalesce(%s::text, '%s')`, c,
 func sqlArr(c string) string { return fmt.Sprintf(`coalesce(array_to_string(%s, ','), '')`, c) }
 
 // dbRows returns the table's rows rendered by the expressions, sorted.
+// liveOnly leaves out the rows marked deleted: the live rows must be exactly the truth.
+const liveOnly = " WHERE deleted_at IS NULL"
+
 func dbRows(t *testing.T, pool *pgxpool.Pool, table string, exprs ...string) []string {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), fmt.Sprintf(`SELECT concat_ws('|', %s) FROM %s`, strings.Join(exprs, ", "), table))
@@ -150,14 +153,14 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			links = append(links, row(p.ID, a.AccountID, a.ConnectionID, a.From))
 		}
 	}
-	require.Equal(t, sorted(people), dbRows(t, pool, tabPeople, "id", sqlTxt("name"), sqlTxt("phone"), sqlTxt("email"), sqlArr("tags"), sqlTS("last_message_time"), sqlTS("created_at")), "people")
-	require.Equal(t, sorted(links), dbRows(t, pool, tabPersonChannels, "person_id", "account_id", sqlTxt("connection_id"), sqlTxt("from_messenger")), "person_channels")
+	require.Equal(t, sorted(people), dbRows(t, pool, tabPeople+liveOnly, "id", sqlTxt("name"), sqlTxt("phone"), sqlTxt("email"), sqlArr("tags"), sqlTS("last_message_time"), sqlTS("created_at")), "people")
+	require.Equal(t, sorted(links), dbRows(t, pool, tabPersonChannels+liveOnly, "person_id", "account_id", sqlTxt("connection_id"), sqlTxt("from_messenger")), "person_channels")
 
 	var chans []string
 	for _, c := range tr.Channels {
 		chans = append(chans, row(c.ID, c.PersonID, tPtr(c.Name), c.From, c.BotStatus, tArr(c.Tags), tPtr(c.UTM.Source), tPtr(c.UTM.Campaign), tTS(t, c.LastMessageTime), tTS(t, c.CreatedAt)))
 	}
-	require.Equal(t, sorted(chans), dbRows(t, pool, tabChannels, "id", sqlTxt("person_id"), sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlArr("tags"), sqlTxt("utm_source"), sqlTxt("utm_campaign"), sqlTS("last_message_time"), sqlTS("created_at")), "channels")
+	require.Equal(t, sorted(chans), dbRows(t, pool, tabChannels+liveOnly, "id", sqlTxt("person_id"), sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlArr("tags"), sqlTxt("utm_source"), sqlTxt("utm_campaign"), sqlTS("last_message_time"), sqlTS("created_at")), "channels")
 
 	requireMessages(t, b, tr)
 
@@ -165,7 +168,7 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 	for _, o := range tr.Orders {
 		orders = append(orders, row(o.ID, o.PersonID, tNumS(o.Price), o.Currency, o.Status, tBoolS(o.IsManual), tTS(t, o.TransactionDate), tTS(t, o.UpdatedAt)))
 	}
-	require.Equal(t, sorted(orders), dbRows(t, pool, tabOrders, "id", sqlTxt("person_id"), sqlTxt("price"), sqlTxt("currency"), sqlTxt("status"), sqlTxt("is_manual"), sqlTS("transaction_date"), sqlTS("updated_at")), "orders")
+	require.Equal(t, sorted(orders), dbRows(t, pool, tabOrders+liveOnly, "id", sqlTxt("person_id"), sqlTxt("price"), sqlTxt("currency"), sqlTxt("status"), sqlTxt("is_manual"), sqlTS("transaction_date"), sqlTS("updated_at")), "orders")
 
 	var tunnels, tools, sources, stats []string
 	for _, tn := range tr.Tunnels {
@@ -185,9 +188,9 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			revenue = append(revenue, row(s.TunnelID, strconv.Itoa(i), r.Currency, tNumS(r.Amount)))
 		}
 	}
-	require.Equal(t, sorted(tunnels), dbRows(t, pool, tabTunnels, "id", sqlTxt("name"), sqlTxt("status"), sqlTS("created_at")), "tunnels")
-	require.Equal(t, sorted(tools), dbRows(t, pool, tabLeadgentools, "id", "tunnel_id", sqlTxt("name")), "leadgentools")
-	require.Equal(t, sorted(sources), dbRows(t, pool, tabTrafficSources, "leadgentool_id", sqlTxt("id"), sqlTxt("name"), sqlTxt("description")), "traffic_sources")
+	require.Equal(t, sorted(tunnels), dbRows(t, pool, tabTunnels+liveOnly, "id", sqlTxt("name"), sqlTxt("status"), sqlTS("created_at")), "tunnels")
+	require.Equal(t, sorted(tools), dbRows(t, pool, tabLeadgentools+liveOnly, "id", "tunnel_id", sqlTxt("name")), "leadgentools")
+	require.Equal(t, sorted(sources), dbRows(t, pool, tabTrafficSources+liveOnly, "leadgentool_id", sqlTxt("id"), sqlTxt("name"), sqlTxt("description")), "traffic_sources")
 	require.Equal(t, sorted(stats), dbRows(t, pool, tabTunnelStats+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTS("captured_at"), sqlTxt("tunnel_name"), sqlTxt("subscribers_count"), sqlTxt("active_subscribers_count"), sqlTxt("orders_count"), sqlTxt("successful_orders_count")), "tunnel_stats")
 	require.Equal(t, sorted(revenue), dbRows(t, pool, tabStatsRevenue+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTxt("ordinal"), sqlTxt("currency"), sqlTxt("amount")), "tunnel_stats_revenue")
 
@@ -207,11 +210,11 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 	for _, p := range tr.Templates {
 		tpls = append(tpls, row(p.CategoryID, p.ID, tStr(p.MessageName)))
 	}
-	require.Equal(t, sorted(users), dbRows(t, pool, tabUsers, "id", sqlTxt("name"), sqlTxt("email"), sqlTS("created_at")), "users")
-	require.Equal(t, sorted(tags), dbRows(t, pool, tabTags, "id", sqlTxt("name")), "tags")
-	require.Equal(t, sorted(conns), dbRows(t, pool, tabConnections, "id", sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("status")), "connections")
-	require.Equal(t, sorted(cats), dbRows(t, pool, tabCategories, "id", sqlTxt("name")), "template_categories")
-	require.Equal(t, sorted(tpls), dbRows(t, pool, tabTemplates, "category_id", "id", sqlTxt("message_name")), "templates")
+	require.Equal(t, sorted(users), dbRows(t, pool, tabUsers+liveOnly, "id", sqlTxt("name"), sqlTxt("email"), sqlTS("created_at")), "users")
+	require.Equal(t, sorted(tags), dbRows(t, pool, tabTags+liveOnly, "id", sqlTxt("name")), "tags")
+	require.Equal(t, sorted(conns), dbRows(t, pool, tabConnections+liveOnly, "id", sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("status")), "connections")
+	require.Equal(t, sorted(cats), dbRows(t, pool, tabCategories+liveOnly, "id", sqlTxt("name")), "template_categories")
+	require.Equal(t, sorted(tpls), dbRows(t, pool, tabTemplates+liveOnly, "category_id", "id", sqlTxt("message_name")), "templates")
 
 	var accts, subs []string
 	for _, a := range tr.Accounts {
@@ -220,8 +223,8 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			subs = append(subs, row(a.ID, strconv.Itoa(i), s.TunnelName, s.LeadgentoolName, s.TrafficSource))
 		}
 	}
-	require.Equal(t, sorted(accts), dbRows(t, pool, tabAccounts, "id", sqlTxt("name"), sqlArr("tags"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("created_at")), "accounts")
-	require.Equal(t, sorted(subs), dbRows(t, pool, tabSubscriptions, "account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")), "account_subscriptions")
+	require.Equal(t, sorted(accts), dbRows(t, pool, tabAccounts+liveOnly, "id", sqlTxt("name"), sqlArr("tags"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("created_at")), "accounts")
+	require.Equal(t, sorted(subs), dbRows(t, pool, tabSubscriptions+liveOnly, "account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")), "account_subscriptions")
 }
 
 // requireMessages compares leeloo.messages with every channel's messages.
@@ -235,7 +238,7 @@ func requireMessages(t *testing.T, b *simBundle, tr simulator.LeelooTruth) {
 		}
 		msgs = append(msgs, row(m.ChannelID, m.ID, tStr(m.Text), m.Type, tBoolS(m.Read), by, tTS(t, m.CreatedAt)))
 	}
-	got := dbRows(t, b.pool, tabMessages, "channel_id", "id", sqlTxt("text"), sqlTxt("type"), sqlTxt("read"), sqlTxt("created_by_user_id"), sqlTS("created_at"))
+	got := dbRows(t, b.pool, tabMessages+` AS m WHERE NOT EXISTS (SELECT FROM leeloo.communication_channels AS c WHERE c.id = m.channel_id AND c.deleted_at IS NOT NULL)`, "channel_id", "id", sqlTxt("text"), sqlTxt("type"), sqlTxt("read"), sqlTxt("created_by_user_id"), sqlTS("created_at"))
 	require.Equal(t, len(msgs), len(got), "message count")
 	require.Equal(t, sorted(msgs), got, "messages")
 }

@@ -11,12 +11,13 @@ import (
 // served without accounts[] loses its links, as the loader cannot tell "absent" from
 // "none").
 func (r *run) people(ctx context.Context) error {
-	return r.walkWindows(ctx, "/api/v2/people", "people", true, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+	lp := &listPass{table: tabPeople}
+	return r.walkWindowsPass(ctx, "/api/v2/people", "people", true, lp, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		b := newBatch()
 		for _, raw := range items {
 			addPerson(b, raw)
 		}
-		return r.send(ctx, b.done("", cursor, r.counter))
+		return r.send(ctx, lp.tag(b.done("", cursor, r.counter)))
 	})
 }
 
@@ -46,12 +47,13 @@ func addPerson(b *batch, raw json.RawMessage) {
 // channels reads /api/v2/communication-channels by last-message windows into
 // leeloo.communication_channels.
 func (r *run) channels(ctx context.Context) error {
-	return r.walkWindows(ctx, "/api/v2/communication-channels", "channels", true, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+	lp := &listPass{table: tabChannels}
+	return r.walkWindowsPass(ctx, "/api/v2/communication-channels", "channels", true, lp, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		b := newBatch()
 		for _, raw := range items {
 			addRecord(b, raw, "id", &channelsTable, func(c *Channel) { c.raw = raw })
 		}
-		return r.send(ctx, b.done("", cursor, r.counter))
+		return r.send(ctx, lp.tag(b.done("", cursor, r.counter)))
 	})
 }
 
@@ -75,17 +77,18 @@ func fullScan[T any, PT interface {
 	*T
 	keyed
 }](ctx context.Context, r *run, path, key string, def *tableDef[T], setRaw func(*T, json.RawMessage)) error {
-	return r.walkScan(ctx, path, nil, key, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
+	lp := &listPass{table: def.name}
+	return r.walkScanPass(ctx, path, nil, key, lp, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		b := newBatch()
 		for _, raw := range items {
 			addRecord[T, PT](b, raw, "id", def, func(v *T) { setRaw(v, raw) })
 		}
-		return r.send(ctx, b.done("", cursor, r.counter))
+		return r.send(ctx, lp.tag(b.done("", cursor, r.counter)))
 	})
 }
 
 // orders reads /api/v2/orders in full each run (no filter exists, §6.6). Orders that
-// disappear from the API stay in the table.
+// disappear from the API are marked deleted.
 func (r *run) orders(ctx context.Context) error {
 	return fullScan(ctx, r, "/api/v2/orders", "orders", &ordersTable, func(o *Order, raw json.RawMessage) { o.raw = raw })
 }
@@ -149,7 +152,9 @@ func (r *run) templates(ctx context.Context) error {
 		b.merge(pb)
 	}
 	now := r.req.Started
-	return r.send(ctx, b.done("", mustJSON(scanCursor{V: cursorVersion, Done: &now}), r.counter))
+	// Both lists are complete: a category gone is marked deleted with its templates.
+	lp := &listPass{table: tabCategories, on: true, start: true, done: true}
+	return r.send(ctx, lp.tag(b.done("", mustJSON(scanCursor{V: cursorVersion, Done: &now}), r.counter)))
 }
 
 // merge appends o's rows and rejects to b.

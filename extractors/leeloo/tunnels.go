@@ -99,6 +99,9 @@ func (r *run) tunnels(ctx context.Context) error {
 	if pass.Seen == nil {
 		pass.Seen = map[string]string{}
 	}
+	// A full pass loads every tunnel: a pass over the complete list (an incremental
+	// one loads only the changed ones).
+	lp := &listPass{table: tabTunnels, on: pass.Full, start: pass.Full && (cur.Pass == nil || r.req.FullRefresh)}
 	final := func() json.RawMessage {
 		c := tunnelsCursor{V: tunnelsCursorVersion, Done: &pass.Started, Sweep: cur.Sweep, Seen: pass.Seen}
 		if pass.Full {
@@ -150,13 +153,15 @@ func (r *run) tunnels(ctx context.Context) error {
 				cp := pass
 				c = mustJSON(tunnelsCursor{V: tunnelsCursorVersion, Done: cur.Done, Sweep: cur.Sweep, Seen: cur.Seen, Pass: &cp})
 			}
-			return r.send(ctx, b.done("", c, r.counter))
+			lp.at(p.Last)
+			return r.send(ctx, lp.tag(b.done("", c, r.counter)))
 		})
 	if err != nil {
 		return err
 	}
 	if !finalSent {
-		return r.send(ctx, newBatch().done("", final(), r.counter))
+		lp.at(true)
+		return r.send(ctx, lp.tag(newBatch().done("", final(), r.counter)))
 	}
 	return nil
 }

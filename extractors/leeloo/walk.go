@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // pageFunc handles one page of a list: items are its records (none for the cursor-only
@@ -57,6 +58,15 @@ var errSplit = errors.New("window too large")
 // lastMessageTime is at most a run old, so the next run's window [done−Lookback, now]
 // picks it up.
 func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn pageFunc) error {
+	return r.walkWindowsPass(ctx, path, key, sweeps, nil, fn)
+}
+
+// walkWindowsPass is walkWindows whose full passes are passes over the complete list
+// (lp, see listPass): fn tags its batches with lp.tag. An incremental pass is none.
+//
+// A record whose lastMessageTime moves during a full pass may be missed by it (see
+// walkWindows) and so marked deleted; the next run's window finds it and restores it.
+func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool, lp *listPass, fn pageFunc) error {
 	var cur windowCursor
 	if !r.parseCursor("", &cur) {
 		cur = windowCursor{}
@@ -75,6 +85,10 @@ func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn
 		r.log.Info("full sweep due", "last_sweep", cur.Sweep)
 	default:
 		pass = passState{Started: now, From: cur.Done.Add(-cfg.Lookback)}
+	}
+	if lp != nil {
+		// A full pass begun by this run starts the list pass; a resumed one goes on.
+		lp.on, lp.start = pass.Full, pass.Full && (cur.Pass == nil || r.req.FullRefresh)
 	}
 	span := cfg.WindowSpan
 	if pass.To.IsZero() {
@@ -137,6 +151,7 @@ func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn
 					at.Offset = p.Offset + len(p.Items)
 					c = cursorAt(&at)
 				}
+				lp.at(last && p.Last)
 				return fn(ctx, p.Items, c)
 			})
 		if errors.Is(err, errSplit) {
@@ -149,6 +164,7 @@ func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn
 			return err
 		}
 		if !finalSent {
+			lp.at(last)
 			if err := fn(ctx, nil, finalCursor()); err != nil {
 				return err
 			}
@@ -190,6 +206,12 @@ func (c *scanCursor) version() int { return c.V }
 
 // walkScan reads a whole list by offset and calls fn per page.
 func (r *run) walkScan(ctx context.Context, path string, q url.Values, key string, fn pageFunc) error {
+	return r.walkScanPass(ctx, path, q, key, nil, fn)
+}
+
+// walkScanPass is walkScan whose scan is a pass over the complete list (lp, see
+// listPass): fn tags its batches with lp.tag.
+func (r *run) walkScanPass(ctx context.Context, path string, q url.Values, key string, lp *listPass, fn pageFunc) error {
 	var cur scanCursor
 	if !r.parseCursor("", &cur) {
 		cur = scanCursor{}
@@ -198,6 +220,9 @@ func (r *run) walkScan(ctx context.Context, path string, q url.Values, key strin
 	if !r.req.FullRefresh && cur.Done == nil && cur.Offset > 0 {
 		start = cur.Offset
 		r.log.Info("resuming an unfinished scan", "offset", start)
+	}
+	if lp != nil {
+		lp.on, lp.start = true, start == 0
 	}
 	now := r.req.Started
 	final := mustJSON(scanCursor{V: cursorVersion, Done: &now})
@@ -211,13 +236,42 @@ func (r *run) walkScan(ctx context.Context, path string, q url.Values, key strin
 			} else {
 				c = mustJSON(scanCursor{V: cursorVersion, Offset: p.Offset + len(p.Items)})
 			}
+			lp.at(p.Last)
 			return fn(ctx, p.Items, c)
 		})
 	if err != nil {
 		return err
 	}
 	if !finalSent {
+		lp.at(true)
 		return fn(ctx, nil, final)
 	}
 	return nil
+}
+
+// listPass ties a stream's batches to a pass over a complete list of one table (see
+// stream.Pass): the walker says whether its pass is one (on), whether the next batch
+// starts it and whether it completes it; the page function tags its batch.
+type listPass struct {
+	table string
+	on    bool
+	start bool // the next tagged batch starts the pass
+	done  bool // the next tagged batch completes it
+}
+
+// at says whether the page about to be handled completes the list. Nil-safe.
+func (lp *listPass) at(done bool) {
+	if lp != nil {
+		lp.done = done
+	}
+}
+
+// tag ties b to the pass when there is one. Nil-safe.
+func (lp *listPass) tag(b stream.Batch) stream.Batch {
+	if lp == nil || !lp.on {
+		return b
+	}
+	b.Passes = []stream.Pass{{Table: lp.table, Start: lp.start, Done: lp.done}}
+	lp.start = false
+	return b
 }

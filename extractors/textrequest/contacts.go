@@ -98,6 +98,7 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 	if !decodeCursor(p.cursor, &cur, p.logger) {
 		cur = contactsCursor{V: cursorVersion}
 	}
+	fresh := cur.Run == nil // a full run starting here starts a pass over the list
 	if cur.Run == nil {
 		run := &contactsRun{Started: p.req.Started.UTC()}
 		onePage := cur.Pages == 1
@@ -145,6 +146,13 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 		}
 		out := b.batch()
 		out.Cursor = encodeCursor(cur)
+		if run.Full {
+			// Every scan of a full run reads the whole list (a catch-up scan adds what was
+			// created meanwhile): together a pass, complete with the plan's last page.
+			pass := dashboardPass(tblContacts, p.dashboard)
+			pass.Start, pass.Done = fresh, cur.Run == nil
+			out.Passes, fresh = []stream.Pass{pass}, false
+		}
 		p.logger.DebugContext(ctx, "contacts page", "rows", len(b.records), "cursor", string(out.Cursor))
 		return p.emit(out)
 	})

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/apiclient"
@@ -91,7 +92,8 @@ func mapPage(dashboard int64, items []json.RawMessage, t stream.Table, mapItem f
 // lets a killed scan resume at the page it stopped at.
 func (e *Extractor) listRunner(ep listEndpoint) func(context.Context, *partition) error {
 	return func(ctx context.Context, p *partition) error {
-		if err := e.readList(ctx, p.logger, p.cursor, p.req.Started, ep.path(p.dashboard), ep.query,
+		pass := dashboardPass(ep.table.Name, p.dashboard)
+		if err := e.readList(ctx, p.logger, p.cursor, p.req.Started, ep.path(p.dashboard), ep.query, &pass,
 			func(items []json.RawMessage) stream.Batch { return mapPage(p.dashboard, items, ep.table, ep.mapItem) },
 			p.emit); err != nil {
 			return fmt.Errorf("list %s: %w", ep.name, err)
@@ -100,10 +102,17 @@ func (e *Extractor) listRunner(ep listEndpoint) func(context.Context, *partition
 	}
 }
 
+// dashboardPass is the pass over one dashboard's part of a table (see stream.Pass).
+func dashboardPass(table string, dashboard int64) stream.Pass {
+	return stream.Pass{Table: table, Scope: stream.Scope{"dashboard_id": strconv.FormatInt(dashboard, 10)}}
+}
+
 // readList pages through path from the stored listCursor and emits one batch per page,
-// the last one carrying {"done": started}.
+// the last one carrying {"done": started}. With pass set, the batches make a pass over
+// that complete list (its first page starts it, the last completes it), resumed with
+// the scan when a run was cut off.
 func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored json.RawMessage, started time.Time, path string, query url.Values,
-	toBatch func([]json.RawMessage) stream.Batch, emit func(stream.Batch) error) error {
+	pass *stream.Pass, toBatch func([]json.RawMessage) stream.Batch, emit func(stream.Batch) error) error {
 	var cur listCursor
 	start, size := 0, 0
 	if decodeCursor(stored, &cur, logger) && cur.Done == nil && cur.Page > 0 {
@@ -111,8 +120,18 @@ func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored js
 		logger.DebugContext(ctx, "resuming scan", "page", start)
 	}
 	finished := false
+	first := start == 0
+	withPass := func(b stream.Batch, done bool) stream.Batch {
+		if pass != nil {
+			ps := *pass
+			ps.Start, ps.Done = first, done
+			b.Passes = []stream.Pass{ps}
+			first = false
+		}
+		return b
+	}
 	err := e.scan(ctx, path, query, start, size, e.cfg.Ahead, func(pg apiclient.Page, pageNo, used int) error {
-		b := toBatch(pg.Items)
+		b := withPass(toBatch(pg.Items), pg.Last)
 		if pg.Last {
 			b.Cursor = encodeCursor(listCursor{V: cursorVersion, Done: timePtr(started.UTC())})
 			finished = true
@@ -126,7 +145,7 @@ func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored js
 		return err
 	}
 	if !finished {
-		return emit(stream.Batch{Cursor: encodeCursor(listCursor{V: cursorVersion, Done: timePtr(started.UTC())})})
+		return emit(withPass(stream.Batch{Cursor: encodeCursor(listCursor{V: cursorVersion, Done: timePtr(started.UTC())})}, true))
 	}
 	return nil
 }
@@ -141,6 +160,9 @@ func (e *Extractor) runCustomFields(ctx context.Context, p *partition) error {
 	}
 	b := mapPage(p.dashboard, items, customFieldsTable, mapCustomField)
 	b.Cursor = encodeCursor(listCursor{V: cursorVersion, Done: timePtr(p.req.Started.UTC())})
+	pass := dashboardPass(tblCustomFields, p.dashboard)
+	pass.Start, pass.Done = true, true
+	b.Passes = []stream.Pass{pass}
 	return p.emit(b)
 }
 
@@ -188,7 +210,9 @@ func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, o
 	if decodeCursor(stored, &cur, logger) && cur.Done == nil && cur.Page > 0 {
 		complete = false // a resumed scan sees only part of the list
 	}
-	err := e.readList(ctx, logger, stored, req.Started, "/dashboards", nil, func(items []json.RawMessage) stream.Batch {
+	// The account's list is complete; a configured list is not (a dashboard dropped
+	// from it is not deleted), so only the former is a pass.
+	err := e.readList(ctx, logger, stored, req.Started, "/dashboards", nil, &stream.Pass{Table: tblDashboards}, func(items []json.RawMessage) stream.Batch {
 		set := newRowSet(dashboardsTable, len(items))
 		var rejects []stream.Reject
 		for _, raw := range items {

@@ -22,6 +22,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	if !decodeCursor(p.cursor, &cur, p.logger) {
 		cur = paymentsCursor{V: cursorVersion}
 	}
+	fresh := cur.Run == nil // a full run starting here starts a pass over the list
 	if cur.Run == nil {
 		run := &paymentsRun{Started: p.req.Started.UTC()}
 		onePage := cur.Pages == 1
@@ -53,6 +54,15 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	if run.Full {
 		ahead = e.cfg.Ahead
 	}
+	// A full run reads the complete list: a pass over it.
+	withPass := func(b stream.Batch) stream.Batch {
+		if run.Full {
+			pass := dashboardPass(tblPayments, p.dashboard)
+			pass.Start, pass.Done = fresh, cur.Run == nil
+			b.Passes, fresh = []stream.Pass{pass}, false
+		}
+		return b
+	}
 	err := e.scan(ctx, path, q, run.Page, run.Size, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable, len(pg.Items))
 		var rejects []stream.Reject
@@ -83,7 +93,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		} else {
 			run.Page, run.Size = pageNo+1, used
 		}
-		b := stream.Batch{Rows: map[string][]stream.Row{tblPayments: set.rows}, Rejects: rejects, Cursor: encodeCursor(cur)}
+		b := withPass(stream.Batch{Rows: map[string][]stream.Row{tblPayments: set.rows}, Rejects: rejects, Cursor: encodeCursor(cur)})
 		if err := p.emit(b); err != nil {
 			return err
 		}
@@ -97,7 +107,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 	}
 	if !finished {
 		finish()
-		return p.emit(stream.Batch{Cursor: encodeCursor(cur)})
+		return p.emit(withPass(stream.Batch{Cursor: encodeCursor(cur)}))
 	}
 	return nil
 }

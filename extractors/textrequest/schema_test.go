@@ -70,9 +70,9 @@ func TestDescMatchesMigration(t *testing.T) {
 				require.Contains(t, types, "raw", tbl.Name)
 			}
 			// Every migrated column is one the stream fills (synced_at and the loader's
-			// _row_hash aside).
+			// _row_hash and deleted_at aside).
 			for col := range types {
-				if col == "synced_at" || col == "_row_hash" {
+				if col == "synced_at" || col == "_row_hash" || col == "deleted_at" {
 					continue
 				}
 				require.True(t, slices.ContainsFunc(tbl.Columns, func(c stream.Column) bool { return c.Name == col }),

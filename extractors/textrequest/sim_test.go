@@ -146,6 +146,9 @@ func join(vals ...any) string {
 
 // requireTruth compares every table with the simulator's current data: every key, and
 // the fields a user would check (names, flags, amounts, statuses, texts, timestamps).
+//
+// Rows marked deleted are left out: the live rows must be exactly the truth. Messages are
+// never marked (the stream sees no complete list); those of deleted contacts are left out.
 func requireTruth(t *testing.T, b *testBundle) {
 	t.Helper()
 	tr := b.sim.Truth().TextRequest
@@ -154,7 +157,7 @@ func requireTruth(t *testing.T, b *testBundle) {
 	for _, d := range tr.Dashboards {
 		want = append(want, join(int64(d.ID), clean(d.Name), clean(d.Phone)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT id, name, phone FROM textrequest.dashboards`), "dashboards")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT id, name, phone FROM textrequest.dashboards WHERE deleted_at IS NULL`), "dashboards")
 
 	want = nil
 	var tags, groups, fields []string
@@ -177,17 +180,17 @@ func requireTruth(t *testing.T, b *testBundle) {
 		}
 	}
 	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, first_name, last_name, display_name, is_archived, is_resolved, note,
-		date_created_utc, last_contact_date_utc, total_msgs_sent, coalesce(groups, '{}'), coalesce(contact_tags, '{}') FROM textrequest.contacts`), "contacts")
-	require.Equal(t, sorted(tags), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, tag_id FROM textrequest.contact_tags`), "contact tags")
-	require.Equal(t, sorted(groups), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, group_id FROM textrequest.contact_groups`), "contact groups")
-	require.Equal(t, sorted(fields), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, field_id, value FROM textrequest.contact_custom_fields`), "contact fields")
+		date_created_utc, last_contact_date_utc, total_msgs_sent, coalesce(groups, '{}'), coalesce(contact_tags, '{}') FROM textrequest.contacts WHERE deleted_at IS NULL`), "contacts")
+	require.Equal(t, sorted(tags), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, tag_id FROM textrequest.contact_tags WHERE deleted_at IS NULL`), "contact tags")
+	require.Equal(t, sorted(groups), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, group_id FROM textrequest.contact_groups WHERE deleted_at IS NULL`), "contact groups")
+	require.Equal(t, sorted(fields), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, field_id, value FROM textrequest.contact_custom_fields WHERE deleted_at IS NULL`), "contact fields")
 
 	want = nil
 	for _, c := range tr.Conversations {
 		m := c.LastMessage
 		want = append(want, join(int64(c.DashboardID), c.PhoneNumber, m.MessageID, clean(m.Body), tsText(m.MessageTimestampUTC)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, last_message_id, last_message_body, last_message_timestamp_utc FROM textrequest.conversations`), "conversations")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, last_message_id, last_message_body, last_message_timestamp_utc FROM textrequest.conversations WHERE deleted_at IS NULL`), "conversations")
 
 	want = nil
 	for _, m := range tr.Messages {
@@ -197,7 +200,8 @@ func requireTruth(t *testing.T, b *testBundle) {
 		}
 		want = append(want, join(id, int64(m.DashboardID), m.PhoneNumber, clean(m.Body), m.MessageDirection, tsText(m.MessageTimestampUTC), sp(m.DeliveryStatus)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT message_id, dashboard_id, phone_number, body, message_direction, message_timestamp_utc, delivery_status FROM textrequest.messages`), "messages")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT message_id, dashboard_id, phone_number, body, message_direction, message_timestamp_utc, delivery_status FROM textrequest.messages AS m
+		WHERE EXISTS (SELECT FROM textrequest.contacts AS c WHERE (c.dashboard_id, c.phone_number) = (m.dashboard_id, m.phone_number) AND c.deleted_at IS NULL)`), "messages")
 
 	want = nil
 	for _, p := range tr.Payments {
@@ -205,23 +209,23 @@ func requireTruth(t *testing.T, b *testBundle) {
 			strconv.FormatFloat(p.AmountRequested, 'f', 2, 64), p.IsPastDue, p.TransactionStatus, p.TextrequestPaymentStatus, p.ReferenceNumber))
 	}
 	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT payment_id, dashboard_id, request_date, recipient, customer_phone, amount_requested::text,
-		is_past_due, transaction_status, textrequest_payment_status, reference_number FROM textrequest.payments`), "payments")
+		is_past_due, transaction_status, textrequest_payment_status, reference_number FROM textrequest.payments WHERE deleted_at IS NULL`), "payments")
 
 	want = nil
 	for _, g := range tr.Groups {
 		want = append(want, join(int64(g.DashboardID), int64(g.ID), clean(g.Name), g.GroupMemberCount))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name, group_member_count FROM textrequest.groups`), "groups")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name, group_member_count FROM textrequest.groups WHERE deleted_at IS NULL`), "groups")
 	want = nil
 	for _, tg := range tr.Tags {
 		want = append(want, join(int64(tg.DashboardID), tg.ID, clean(tg.Tag), tg.TagColor))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, tag, tag_color FROM textrequest.tags`), "tags")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, tag, tag_color FROM textrequest.tags WHERE deleted_at IS NULL`), "tags")
 	want = nil
 	for _, f := range tr.CustomFields {
 		want = append(want, join(int64(f.DashboardID), f.ID, clean(f.Name)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name FROM textrequest.custom_fields`), "custom fields")
+	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name FROM textrequest.custom_fields WHERE deleted_at IS NULL`), "custom fields")
 }
 
 // messageModes are the two answers of the dashboard-wide message list the simulator

@@ -215,23 +215,25 @@ func descs() []stream.Desc {
 	d := func(name, what string, mode stream.Mode, partitioned bool, tables ...stream.Table) stream.Desc {
 		return stream.Desc{Source: Source, Name: name, Description: what, Mode: mode, Partitioned: partitioned, Tables: tables}
 	}
+	// deletes says how a stream marks records deleted at the source (stream.Pass).
+	deletes := func(d stream.Desc, how stream.Deletions) stream.Desc { d.Deletions = how; return d }
 	return []stream.Desc{
-		d(StreamDashboards, "dashboards of the account (or TEXTREQUEST_DASHBOARDS), full refresh",
-			stream.ModeFullRefresh, false, dashboardsTable),
-		d(StreamContacts, "contacts per dashboard with their tags, groups and custom-field values; by last activity and creation time, with a periodic full sweep",
-			stream.ModeIncremental, true, contactsTable, contactTagsTable, contactGroupsTable, contactCustomFieldsTable),
-		d(StreamConversations, "conversations per dashboard, archived included, with the latest message; full scan",
-			stream.ModeFullRefresh, true, conversationsTable),
+		deletes(d(StreamDashboards, "dashboards of the account (or TEXTREQUEST_DASHBOARDS), full refresh",
+			stream.ModeFullRefresh, false, dashboardsTable), stream.DeletionsEveryRun),
+		deletes(d(StreamContacts, "contacts per dashboard with their tags, groups and custom-field values; by last activity and creation time, with a periodic full sweep",
+			stream.ModeIncremental, true, contactsTable, contactTagsTable, contactGroupsTable, contactCustomFieldsTable), stream.DeletionsSweep),
+		deletes(d(StreamConversations, "conversations per dashboard, archived included, with the latest message; full scan",
+			stream.ModeFullRefresh, true, conversationsTable), stream.DeletionsEveryRun),
 		d(StreamMessages, "messages of every contact whose last activity moved since the last run",
 			stream.ModeIncremental, true, messagesTable),
-		d(StreamPayments, "payments per dashboard, newest first down to the watermark, with a periodic full sweep for status changes",
-			stream.ModeIncremental, true, paymentsTable),
-		d(StreamGroups, "contact groups per dashboard, full refresh",
-			stream.ModeFullRefresh, true, groupsTable),
-		d(StreamTags, "contact tags per dashboard, full refresh",
-			stream.ModeFullRefresh, true, tagsTable),
-		d(StreamCustomFields, "custom contact fields per dashboard, full refresh",
-			stream.ModeFullRefresh, true, customFieldsTable),
+		deletes(d(StreamPayments, "payments per dashboard, newest first down to the watermark, with a periodic full sweep for status changes",
+			stream.ModeIncremental, true, paymentsTable), stream.DeletionsSweep),
+		deletes(d(StreamGroups, "contact groups per dashboard, full refresh",
+			stream.ModeFullRefresh, true, groupsTable), stream.DeletionsEveryRun),
+		deletes(d(StreamTags, "contact tags per dashboard, full refresh",
+			stream.ModeFullRefresh, true, tagsTable), stream.DeletionsEveryRun),
+		deletes(d(StreamCustomFields, "custom contact fields per dashboard, full refresh",
+			stream.ModeFullRefresh, true, customFieldsTable), stream.DeletionsEveryRun),
 	}
 }
 

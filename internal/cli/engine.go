@@ -44,9 +44,11 @@ func openEngine(ctx context.Context, env Env, logger *slog.Logger, sources []*so
 		}
 		releaseMigrationBuffers()
 	}
+	loader := postgres.New(pool, logger)
+	loader.SetDeleteGuard(env.DeleteGuard)
 	return &engine{
 		env: env, logger: logger, pool: pool, target: target,
-		store: checkpoint.New(pool), loader: postgres.New(pool, logger),
+		store: checkpoint.New(pool), loader: loader,
 		sources: sources, concurrency: concurrency,
 	}, nil
 }

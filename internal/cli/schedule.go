@@ -109,6 +109,7 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 			for _, r := range res.Streams {
 				m.ObserveRun(r.Source, r.Stream, string(r.Status), r.Duration, r.Requests, r.Read,
 					r.Loaded.Inserted, r.Loaded.Updated, r.Loaded.Unchanged, r.Loaded.Rejected)
+				m.ObserveDeletions(r.Source, r.Stream, r.Loaded.MarkedDeleted, r.Loaded.Restored, r.Loaded.PassesHeld)
 			}
 			logger.Info("job finished", "job", name, "streams", len(res.Streams), "outcome", outcomeCounts(res),
 				"duration", roundDuration(res.Duration))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,7 +22,9 @@ const maxCursorWidth = 70
 // how far behind it is.
 func cmdStatus(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("status", "[--wide] [-o text|json]", "Shows, per stream: the last run (start, outcome, records read, rows written and rejected)\n"+
-		"and how long ago the stream last succeeded (BEHIND). --wide adds the run's duration, the\n"+
+		"and how long ago the stream last succeeded (BEHIND), and the rows its last complete pass\n"+
+		"marked deleted (DELETED: \"held\" when the delete guard held it back, \"-\" when it never\n"+
+		"completed one). --wide adds the run's duration, the\n"+
 		"last success and the checkpoint: the cursor of an unpartitioned stream, or the number of\n"+
 		"partitions and the oldest partition's update. -o json prints all of it as JSON.\n"+
 		"Streams of enabled sources that never ran are listed too.", false)
@@ -48,6 +52,10 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.failure("status", fmt.Errorf("read status from %s: %w", target, err), env.secrets())
 	}
+	passes, err := checkpoint.New(pool).LastPasses(ctx)
+	if err != nil {
+		return a.failure("status", fmt.Errorf("read status from %s: %w", target, err), env.secrets())
+	}
 
 	// Streams of enabled sources that never ran, so a new deployment shows its plan.
 	seen := map[string]bool{}
@@ -64,7 +72,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 		}
 	}
 	if *output == "json" {
-		return a.statusJSON(sts, env.secrets())
+		return a.statusJSON(sts, passes, env.secrets())
 	}
 	if len(sts) == 0 {
 		var creds []string
@@ -76,7 +84,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 	}
 
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-	header := "STREAM\tLAST RUN (UTC)\tSTATUS\tRECORDS\tWRITTEN\tREJECTED\tBEHIND"
+	header := "STREAM\tLAST RUN (UTC)\tSTATUS\tRECORDS\tWRITTEN\tREJECTED\tDELETED\tBEHIND"
 	if *wide {
 		header += "\tDURATION\tINSERTED\tUPDATED\tLAST SUCCESS (UTC)\tCHECKPOINT"
 	}
@@ -89,7 +97,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 			r = &stream.RunRecord{}
 		}
 		cols := []string{id, timeOr(r.Started, "never"), string(r.Status), count(r, r.Read),
-			count(r, r.Loaded.Inserted+r.Loaded.Updated), count(r, r.Loaded.Rejected), behind(s)}
+			count(r, r.Loaded.Inserted+r.Loaded.Updated), count(r, r.Loaded.Rejected), deletedText(passes, id), behind(s)}
 		if *wide {
 			dur := "-"
 			if !r.Finished.IsZero() {
@@ -107,11 +115,30 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintln(a.stdout, "RECORDS: records received in the last run; WRITTEN: rows inserted or changed (child rows included).")
+	fmt.Fprintln(a.stdout, "RECORDS: records received in the last run; WRITTEN: rows inserted or changed (child rows included);\n"+
+		"DELETED: rows the last complete pass marked deleted (child rows included).")
+	for _, id := range slices.Sorted(maps.Keys(passes)) {
+		if p := passes[id]; p.Held != "" {
+			failures = append(failures, id+" deletions held by CRMSYNC_DELETE_GUARD: "+p.Held)
+		}
+	}
 	for _, f := range failures {
 		fmt.Fprintln(a.stdout, scrub(f, env.secrets()))
 	}
 	return exitOK
+}
+
+// deletedText is the DELETED column: the rows the stream's last complete pass marked.
+func deletedText(passes map[string]checkpoint.LastPass, id string) string {
+	p, ok := passes[id]
+	switch {
+	case !ok:
+		return "-"
+	case p.Held != "":
+		return strconv.FormatInt(p.Marked, 10) + " (held)"
+	default:
+		return strconv.FormatInt(p.Marked, 10)
+	}
 }
 
 // count prints a run's figure, or "-" for a stream that never ran.
@@ -123,7 +150,7 @@ func count(r *stream.RunRecord, n int) string {
 }
 
 // statusJSON prints every figure of every stream, for scripts and monitoring.
-func (a *app) statusJSON(sts []checkpoint.StreamStatus, secrets []string) int {
+func (a *app) statusJSON(sts []checkpoint.StreamStatus, passes map[string]checkpoint.LastPass, secrets []string) int {
 	type run struct {
 		ID          int64      `json:"id"`
 		Started     time.Time  `json:"started_at"`
@@ -138,6 +165,12 @@ func (a *app) statusJSON(sts []checkpoint.StreamStatus, secrets []string) int {
 		Rejected    int        `json:"rows_rejected"`
 		Error       string     `json:"error,omitempty"`
 	}
+	type pass struct {
+		RunStarted time.Time `json:"run_started_at"`
+		Passes     int       `json:"passes"`
+		Marked     int64     `json:"rows_marked_deleted"`
+		Held       string    `json:"deletions_held,omitempty"`
+	}
 	type row struct {
 		Stream        string          `json:"stream"`
 		LastRun       *run            `json:"last_run"`
@@ -146,6 +179,8 @@ func (a *app) statusJSON(sts []checkpoint.StreamStatus, secrets []string) int {
 		Partitions    int             `json:"partitions"`
 		Cursor        json.RawMessage `json:"cursor,omitempty"`
 		OldestUpdate  *time.Time      `json:"oldest_partition_update_at"`
+		// LastPass: the latest run that completed a pass over a complete list.
+		LastPass *pass `json:"last_complete_pass,omitempty"`
 	}
 	opt := func(t time.Time) *time.Time {
 		if t.IsZero() {
@@ -160,6 +195,9 @@ func (a *app) statusJSON(sts []checkpoint.StreamStatus, secrets []string) int {
 		if !s.LastSuccess.IsZero() {
 			b := s.Behind.Seconds()
 			r.BehindSeconds = &b
+		}
+		if p, ok := passes[r.Stream]; ok {
+			r.LastPass = &pass{RunStarted: p.RunStarted, Passes: p.Passes, Marked: p.Marked, Held: p.Held}
 		}
 		if l := s.LastRun; l != nil {
 			r.LastRun = &run{ID: l.ID, Started: l.Started, Finished: opt(l.Finished), Status: string(l.Status),

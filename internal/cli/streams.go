@@ -11,7 +11,8 @@ import (
 // cmdStreams is `crmsync streams`: every stream of every extractor, enabled or not.
 func cmdStreams(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("streams", "[--wide] [-o text|json]", "Lists every stream of every source: its sync mode, whether `crmsync run` runs it by\n"+
-		"default, and the tables it fills. --wide adds their primary keys and a description;\n"+
+		"default, when it marks rows of records deleted at the source (DELETIONS: every run, full\n"+
+		"sweeps, or not detected), and the tables it fills. --wide adds their primary keys and a description;\n"+
 		"-o json prints all of it as JSON. It needs no configuration.", false)
 	wide := fs.Bool("wide", false, "more columns: the tables' primary keys and the stream's description")
 	output := fs.String("o", "text", "output format: text or json")
@@ -37,13 +38,14 @@ func cmdStreams(ctx context.Context, a *app, args []string) int {
 		Mode        string  `json:"mode"`
 		Partitioned bool    `json:"partitioned"`
 		Default     bool    `json:"default"`
+		Deletions   string  `json:"deletions"`
 		Tables      []table `json:"tables"`
 		Description string  `json:"description"`
 	}
 	var rows []row
 	for _, ex := range exs {
 		for _, d := range ex.Streams() {
-			r := row{Stream: d.ID(), Mode: string(d.Mode), Partitioned: d.Partitioned, Default: !d.DefaultOff, Description: d.Description}
+			r := row{Stream: d.ID(), Mode: string(d.Mode), Partitioned: d.Partitioned, Default: !d.DefaultOff, Deletions: d.Deletions.Text(), Description: d.Description}
 			for _, t := range d.Tables {
 				r.Tables = append(r.Tables, table{Name: t.Name, Key: t.Key})
 			}
@@ -61,9 +63,9 @@ func cmdStreams(ctx context.Context, a *app, args []string) int {
 
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
 	if *wide {
-		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tTABLES (KEY)\tDESCRIPTION")
+		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tDELETIONS\tTABLES (KEY)\tDESCRIPTION")
 	} else {
-		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tTABLES")
+		fmt.Fprintln(tw, "STREAM\tMODE\tDEFAULT\tDELETIONS\tTABLES")
 	}
 	for _, r := range rows {
 		def := "on"
@@ -75,12 +77,12 @@ func cmdStreams(ctx context.Context, a *app, args []string) int {
 			mode += ", partitioned"
 		}
 		for i, t := range r.Tables {
-			cols := []string{"", "", "", t.Name}
+			cols := []string{"", "", "", "", t.Name}
 			if i == 0 {
-				cols = []string{r.Stream, mode, def, t.Name}
+				cols = []string{r.Stream, mode, def, r.Deletions, t.Name}
 			}
 			if *wide {
-				cols[3] += " (" + strings.Join(t.Key, ", ") + ")"
+				cols[4] += " (" + strings.Join(t.Key, ", ") + ")"
 				if i == 0 {
 					cols = append(cols, r.Description)
 				} else {

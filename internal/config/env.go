@@ -23,6 +23,11 @@ const (
 	EnvConcurrency = "CRMSYNC_CONCURRENCY"
 	EnvLogLevel    = "CRMSYNC_LOG_LEVEL"
 	EnvLogFormat   = "CRMSYNC_LOG_FORMAT"
+	EnvDeleteGuard = "CRMSYNC_DELETE_GUARD"
+
+	// DefaultDeleteGuard is the share of a list's live rows a complete pass may mark
+	// deleted (DESIGN.md, Deletions).
+	DefaultDeleteGuard = 0.5
 
 	// DefaultConcurrency is the number of streams run at once.
 	DefaultConcurrency = 4
@@ -36,6 +41,7 @@ var CoreVars = []EnvVar{
 	{EnvConcurrency, "streams run at once (each holds up to three database connections)", strconv.Itoa(DefaultConcurrency)},
 	{EnvLogLevel, "debug, info, warn or error", "info"},
 	{EnvLogFormat, "text or json (--log-format wins)", "text on a terminal, json otherwise"},
+	{EnvDeleteGuard, "largest share (0-1) of a list's live rows a complete pass may mark deleted; 0 = never mark, 1 = no guard", "0.5"},
 }
 
 // Core is crmsync's own configuration from the environment.
@@ -47,6 +53,9 @@ type Core struct {
 	LogLevel    slog.Level
 	// LogFormat is "text", "json" or "" (automatic).
 	LogFormat string
+	// DeleteGuard is the share of a list's live rows a complete pass may mark deleted
+	// (0 marks nothing, 1 has no limit).
+	DeleteGuard float64
 }
 
 // ReadCore reads the core variables through r.
@@ -55,6 +64,7 @@ func ReadCore(r *EnvReader) Core {
 		DatabaseURL: r.Str(EnvDatabaseURL, ""),
 		Concurrency: r.Int(EnvConcurrency, DefaultConcurrency, 1, MaxConcurrency),
 		LogFormat:   r.Str(EnvLogFormat, ""),
+		DeleteGuard: r.Share(EnvDeleteGuard, DefaultDeleteGuard),
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		r.Fail(EnvLogFormat, "%q: want text or json", c.LogFormat)
@@ -105,6 +115,20 @@ func (r *EnvReader) Int(name string, def, min, max int) int {
 		return def
 	}
 	return n
+}
+
+// Share reads a number from 0 to 1 (def when unset).
+func (r *EnvReader) Share(name string, def float64) float64 {
+	v := r.Str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 1 {
+		r.Fail(name, "%q is not a number from 0 to 1", v)
+		return def
+	}
+	return f
 }
 
 // Duration reads a Go duration or a number of days ("2d"); 0 when unset. With offOK,

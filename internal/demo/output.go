@@ -37,6 +37,7 @@ LIMIT 10;`,
 		SQL: `SELECT status, currency, count(*) AS orders,
        sum(price) AS revenue, round(avg(price), 2) AS average
 FROM leeloo.orders
+WHERE deleted_at IS NULL
 GROUP BY 1, 2
 ORDER BY revenue DESC NULLS LAST
 LIMIT 10;`,
@@ -47,6 +48,7 @@ LIMIT 10;`,
        sum(amount_requested) AS amount,
        count(*) FILTER (WHERE is_past_due) AS past_due
 FROM textrequest.payments
+WHERE deleted_at IS NULL
 GROUP BY 1
 ORDER BY amount DESC NULLS LAST;`,
 	},
@@ -60,6 +62,7 @@ ORDER BY amount DESC NULLS LAST;`,
        max(m.message_timestamp_utc) AS last_message
 FROM textrequest.messages m
 JOIN textrequest.contacts c USING (dashboard_id, phone_number)
+WHERE c.deleted_at IS NULL
 GROUP BY 1, 2, 3
 ORDER BY messages DESC, last_message DESC
 LIMIT 5;`,
@@ -87,7 +90,8 @@ var MoreQueries = []Query{
        count(o.id) AS orders,
        coalesce(sum(o.price), 0) AS revenue
 FROM leeloo.communication_channels c
-LEFT JOIN leeloo.orders o ON o.account_id = c.id
+LEFT JOIN leeloo.orders o ON o.account_id = c.id AND o.deleted_at IS NULL
+WHERE c.deleted_at IS NULL
 GROUP BY 1
 ORDER BY revenue DESC, channels DESC
 LIMIT 10;`,

@@ -16,6 +16,9 @@
 //	stream_rows_total{source,stream,outcome}                 rows inserted, updated, unchanged, rejected
 //	stream_last_success_timestamp_seconds{source,stream}     end of the last successful run (unix seconds)
 //	stream_last_run_failed{source,stream}                    1 when the stream's last finished run failed
+//	stream_rows_marked_deleted_total{source,stream}          rows complete passes marked deleted (children included)
+//	stream_rows_restored_total{source,stream}                rows marked deleted that came back
+//	delete_guard_held_total{source,stream}                   complete passes CRMSYNC_DELETE_GUARD held back (nothing marked)
 //	source_requests_total{source}                            HTTP attempts, retries included
 //	source_retries_total{source}                             attempts that were retries
 //	source_throttled_total{source}                           429 answers received
@@ -56,6 +59,9 @@ type Metrics struct {
 	rows          *prometheus.CounterVec
 	lastSuccess   *prometheus.GaugeVec
 	lastFailed    *prometheus.GaugeVec
+	marked        *prometheus.CounterVec
+	restored      *prometheus.CounterVec
+	guardHeld     *prometheus.CounterVec
 	srcRequests   *prometheus.CounterVec
 	srcRetries    *prometheus.CounterVec
 	srcThrottled  *prometheus.CounterVec
@@ -105,6 +111,18 @@ func New() *Metrics {
 		Namespace: namespace, Name: "stream_last_run_failed",
 		Help: "1 when the stream's last finished run failed, else 0 (skipped runs do not count).",
 	}, streamLabels)
+	m.marked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "stream_rows_marked_deleted_total",
+		Help: "Rows that complete passes did not see and marked deleted (deleted_at set), child rows included.",
+	}, streamLabels)
+	m.restored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "stream_rows_restored_total",
+		Help: "Rows marked deleted that the source listed again (deleted_at cleared).",
+	}, streamLabels)
+	m.guardHeld = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "delete_guard_held_total",
+		Help: "Complete passes that would have marked more than CRMSYNC_DELETE_GUARD of their list's live rows and marked nothing (sync.runs.deletions_held says why).",
+	}, streamLabels)
 	m.srcRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "source_requests_total",
 		Help: "HTTP attempts sent to the source's API, retries included.",
@@ -131,6 +149,7 @@ func New() *Metrics {
 	})
 	m.reg.MustRegister(
 		m.runs, m.duration, m.requests, m.rowsRead, m.rows, m.lastSuccess, m.lastFailed,
+		m.marked, m.restored, m.guardHeld,
 		m.srcRequests, m.srcRetries, m.srcThrottled, m.jobSkipped, m.jobPanics, m.schedulerUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -170,6 +189,14 @@ func (m *Metrics) ObserveRun(source, stream, status string, duration time.Durati
 	}
 	// cancelled: the stream committed what it read and continues next time; it is
 	// neither healthy nor failed, so the last known state stands.
+}
+
+// ObserveDeletions records what a stream run did about deleted records: rows marked,
+// rows restored, and complete passes the delete guard held back.
+func (m *Metrics) ObserveDeletions(source, stream string, marked, restored, held int) {
+	m.marked.WithLabelValues(source, stream).Add(float64(max(marked, 0)))
+	m.restored.WithLabelValues(source, stream).Add(float64(max(restored, 0)))
+	m.guardHeld.WithLabelValues(source, stream).Add(float64(max(held, 0)))
 }
 
 // ObserveClient adds an API client's counters to the source's totals. The values are

@@ -41,6 +41,8 @@ func TestExposition(t *testing.T) {
 	m.ObserveClient("textrequest", 10, 1, 0)
 	m.ObserveSkip("leeloo-conversations")
 	m.ObservePanic("leeloo-orders")
+	m.ObserveDeletions("leeloo", "orders", 3, 1, 0)
+	m.ObserveDeletions("leeloo", "orders", 0, 0, 1)
 
 	code, body := get(t, srv, "/metrics")
 	require.Equal(t, http.StatusOK, code)
@@ -63,6 +65,9 @@ func TestExposition(t *testing.T) {
 		`crmsync_source_throttled_total{source="textrequest"} 3`,
 		`crmsync_job_skipped_total{job="leeloo-conversations"} 1`,
 		`crmsync_job_panics_total{job="leeloo-orders"} 1`,
+		`crmsync_stream_rows_marked_deleted_total{source="leeloo",stream="orders"} 3`,
+		`crmsync_stream_rows_restored_total{source="leeloo",stream="orders"} 1`,
+		`crmsync_delete_guard_held_total{source="leeloo",stream="orders"} 1`,
 		`crmsync_scheduler_up 1`,
 		`go_goroutines`,
 	} {

@@ -659,7 +659,9 @@ func (s *Sim) llUser(r *http.Request) response {
 	return llOneResp(s.Faults(), s.ll.users[i], nil)
 }
 
-func (s *Sim) llTags(r *http.Request) response { return llStatic(s, r, s.ll.tags) }
+func (s *Sim) llTags(r *http.Request) response {
+	return llStatic(s, r, liveItemsLocked(s, "ll-tag", s.ll.tags, llTagID))
+}
 
 func (s *Sim) llConnections(r *http.Request) response { return llStatic(s, r, s.ll.conns) }
 

@@ -33,6 +33,20 @@ type Mutation struct {
 	NewRequests    int
 	EditedRequests int // a tag, or a comment and the manager, on one of the 20 newest requests
 
+	// Deletions (delete.go): records removed from their lists, chosen among the live
+	// ones; per-dashboard kinds go round the dashboards. Restored brings back the most
+	// recently deleted records (of the kinds above), after this mutation's deletions.
+	DeletedPeople   int
+	DeletedChannels int
+	DeletedOrders   int
+	DeletedTags     int // Leeloo tags
+	DeletedContacts int
+	DeletedPayments int
+	DeletedGroups   int
+	DeletedTRTags   int // Text Request tags
+	DeletedFields   int // Text Request custom fields
+	Restored        int
+
 	// At is the time of the new activity (default: the simulator's present + 1h). The
 	// k-th change gets At + k ms. Times before the present are raised to it, so
 	// newest-first lists stay ordered. The present then advances to the last change.
@@ -90,6 +104,7 @@ func (s *Sim) Mutate(m Mutation) {
 	}
 	s.tw.mutate(m.Twin, tick, r)
 	s.mutateCalltouch(m, tick)
+	s.applyDeletions(m, r)
 	s.version++
 }
 

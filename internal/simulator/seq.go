@@ -14,18 +14,25 @@ import (
 type seq struct {
 	n     int
 	head  []int // refs, newest first
-	moved []int // sorted base indices that now live in head
+	moved []int // sorted base indices that now live in head (or are gone)
+	// gone holds the refs removed from the list (delete.go), true for those that were
+	// in head.
+	gone map[int]bool
 }
 
 // front puts ref at its place in head (ordered by key, newest first). Mutations only
 // produce keys at or after the simulator's present, so the head always sorts before
 // every base record.
 func (q *seq) front(ref int, key func(int) int64) {
+	if _, gone := q.gone[ref]; gone {
+		return // a deleted record does not come back by being touched
+	}
 	if i := slices.Index(q.head, ref); i >= 0 {
 		q.head = slices.Delete(q.head, i, i+1)
 	} else if ref < q.n {
-		j, _ := slices.BinarySearch(q.moved, ref)
-		q.moved = slices.Insert(q.moved, j, ref)
+		if j, found := slices.BinarySearch(q.moved, ref); !found {
+			q.moved = slices.Insert(q.moved, j, ref)
+		}
 	}
 	k := key(ref)
 	pos := sort.Search(len(q.head), func(i int) bool {

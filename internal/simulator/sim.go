@@ -149,6 +149,10 @@ type Sim struct {
 	tw      *twinData
 	twTok   *twinTokens
 	mutN    uint64 // mutations applied, seeds the choice of touched records
+	// gone names the deleted reference-data items (kind/id) and deleted logs every
+	// deletion, latest last (delete.go).
+	gone    map[string]bool
+	deleted []deletion
 
 	fmu    sync.RWMutex
 	faults Faults

@@ -503,7 +503,7 @@ func (s *Sim) groupsOf(f Faults, di int) []Group {
 		out[i].GroupMemberCount = v.refs[i]
 		d.faultGroup(f, &out[i])
 	}
-	return out
+	return liveItems(s, "tr-group", out, trGroupID)
 }
 
 func (s *Sim) trGroups(r *http.Request) response {
@@ -549,7 +549,7 @@ func (s *Sim) trTags(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	return trStatic(r, s.Faults(), s.tr.tags[di])
+	return trStatic(r, s.Faults(), liveItemsLocked(s, "tr-tag", s.tr.tags[di], trTagID))
 }
 
 // trFields: a bare array, no envelope and no paging (§4.10); 204 when empty.
@@ -558,10 +558,11 @@ func (s *Sim) trFields(r *http.Request) response {
 	if bad != nil {
 		return *bad
 	}
-	if len(s.tr.fields[di]) == 0 {
+	fields := liveItemsLocked(s, "tr-field", s.tr.fields[di], trFieldID)
+	if len(fields) == 0 {
 		return noContent
 	}
-	return rawResp(marshalItems(s.Faults(), s.tr.fields[di]))
+	return rawResp(marshalItems(s.Faults(), fields))
 }
 
 func (s *Sim) trPayments(r *http.Request) response {

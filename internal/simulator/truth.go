@@ -87,7 +87,7 @@ func (s *Sim) Truth() Truth {
 		}
 	}
 	lt.Users = slices.Clone(d.users)
-	lt.Tags = slices.Clone(d.tags)
+	lt.Tags = slices.Clone(liveItems(s, "ll-tag", d.tags, llTagID))
 	lt.Connections = slices.Clone(d.conns)
 	lt.TemplateCategories = slices.Clone(d.cats)
 	lt.Templates = slices.Clone(d.templates)
@@ -105,8 +105,8 @@ func (s *Sim) Truth() Truth {
 			tt.Messages = append(tt.Messages, x.messagesOf(f, di, ref)...)
 		}
 		tt.Groups = append(tt.Groups, s.groupsOf(f, di)...)
-		tt.Tags = append(tt.Tags, x.tags[di]...)
-		tt.CustomFields = append(tt.CustomFields, x.fields[di]...)
+		tt.Tags = append(tt.Tags, liveItems(s, "tr-tag", x.tags[di], trTagID)...)
+		tt.CustomFields = append(tt.CustomFields, liveItems(s, "tr-field", x.fields[di], trFieldID)...)
 		var ps []Payment
 		for _, ref := range x.payments[di].all() {
 			p := x.payment(di, ref)
