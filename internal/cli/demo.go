@@ -67,6 +67,7 @@ Flags:
 		PaymentStatusChanges: 4 * *scale, ArchivedConversations: 3 * *scale, EditedContacts: 5 * *scale,
 		Twin: simulator.TwinMutation{NewSessions: 4 * *scale, NewMessages: 15 * *scale, TouchedSessions: 5 * *scale,
 			NewAttributes: 1, RenamedAttrs: 1},
+		DeletedOrders: 3 * *scale, DeletedGroups: 1,
 	}
 	err = demo.Run(ctx, demo.Config{
 		Stdout: stdout, Stderr: stderr,
@@ -94,6 +95,7 @@ Flags:
 				fmt.Sprintf("Text Request: %d new payment requests, %d payments changed status, %d conversations archived", m.NewPayments, m.PaymentStatusChanges, m.ArchivedConversations),
 				fmt.Sprintf("TWIN: %d sessions of new clients, %d new messages, %d sessions closed or re-tagged, an attribute created and one renamed",
 					m.Twin.NewSessions, m.Twin.NewMessages, m.Twin.TouchedSessions),
+				fmt.Sprintf("Deleted: %d Leeloo orders, %d Text Request contact group (the next sync marks them: deleted_at)", m.DeletedOrders, m.DeletedGroups),
 			}
 		},
 	})

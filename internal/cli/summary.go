@@ -36,6 +36,12 @@ func printSummary(w io.Writer, res *pipeline.Result, sources []string, secrets [
 	if total.Loaded.Rejected > 0 {
 		fmt.Fprintf(w, "%d records could not be loaded; see sync.rejects\n", total.Loaded.Rejected)
 	}
+	if l := total.Loaded; l.MarkedDeleted > 0 || l.Restored > 0 {
+		fmt.Fprintf(w, "%d rows marked deleted (gone from the source: deleted_at set), %d restored\n", l.MarkedDeleted, l.Restored)
+	}
+	if total.Loaded.PassesHeld > 0 {
+		fmt.Fprintf(w, "%d complete passes marked nothing: CRMSYNC_DELETE_GUARD held them back (see sync.runs.deletions_held)\n", total.Loaded.PassesHeld)
+	}
 	for _, r := range res.Streams {
 		if r.Err != nil && (r.Status == stream.RunFailed || r.Status == stream.RunCancelled) {
 			fmt.Fprintf(w, "%s %s: %s\n", r.ID(), r.Status, scrub(r.Err.Error(), secrets))

@@ -17,6 +17,14 @@
 // that cannot be answered by binary search on the base ordering key are scanned once
 // per data version and cached, so paging through them stays cheap.
 //
+// Mutate also deletes records between syncs (Mutation.Deleted*: Leeloo people,
+// channels, orders and tags; Text Request contacts, payments, groups, tags and custom
+// fields) and can restore the latest deletions (Mutation.Restored). A deleted record
+// leaves every list and Truth; what refers to it is left as it was (a contact keeps a
+// deleted group's id in groups[], a deleted person's channels stay, a deleted channel's
+// messages and v1 account go with it), since the references do not say; fetching it by
+// id still answers. See delete.go.
+//
 // Scale 1 has Leeloo: 200 people, 300 channels (people own one or two), ~1,950 chat
 // messages (1–12 per channel), 100 orders, 8 tunnels, 8 users, 12 tags, 5 connections,
 // 4 template categories; Text Request: 3 dashboards (4101, 4102, 4103; not scaled) with
