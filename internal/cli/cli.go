@@ -56,6 +56,7 @@ type command struct {
 
 var commands = []command{
 	{"run", "migrate, then run every enabled stream (or the named ones) once, then exit", cmdRun},
+	{"push", "send the rows of the pushes' queries (schedules.yaml pushes:) to Calltouch and TWIN", cmdPush},
 	{"schedule", "run the jobs of schedules.yaml on their cron schedules (long-running)", cmdSchedule},
 	{"migrate", "apply (up), roll back one (down) or list (status) the database migrations", cmdMigrate},
 	{"status", "per stream: last run, outcome, rows, cursor, how far behind", cmdStatus},

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Plan is what a push run found to do with its query's rows.
@@ -295,6 +297,10 @@ func errorsIsConfig(err error) bool {
 // loadLedger reads the push's rows of sync.pushes.
 func loadLedger(ctx context.Context, q Querier, push string) (map[string]*ledgerRow, error) {
 	rows, err := q.Query(ctx, `select key, payload_hash, status, attempts, sent_at from sync.pushes where push = $1`, push)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" {
+		return nil, fmt.Errorf("push %q: the database has no sync.pushes: run crmsync migrate first (a dry run does not migrate)", push)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("push %q: read sync.pushes: %w", push, err)
 	}
