@@ -39,7 +39,8 @@ type StreamStatus struct {
 func (s *Store) Status(ctx context.Context) ([]StreamStatus, error) {
 	rows, err := s.pool.Query(ctx, `
 		with streams as (
-			select source, stream from sync.runs
+			-- push runs (source push) are listed by crmsync status apart, from push.Statuses
+			select source, stream from sync.runs where source <> 'push'
 			union
 			select source, stream from sync.state
 		)

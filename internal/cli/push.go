@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -235,4 +236,76 @@ func printPlans(w io.Writer, results []pushRun, secrets []string) {
 		}
 		printNoKey(w, r)
 	}
+}
+
+// pushJob is a scheduled push with its writer.
+type pushJob struct {
+	config.Push
+	writer push.Writer
+}
+
+// scheduledPushes builds the writers of the pushes that have a schedule. A push whose
+// destination has no credentials is left out with a warning, as a job of a disabled
+// source is.
+func scheduledPushes(spec *config.Spec, targets *pushTargets, logger *slog.Logger) map[string]pushJob {
+	out := map[string]pushJob{}
+	for _, p := range spec.Pushes {
+		if p.Schedule == "" {
+			continue
+		}
+		w, err := targets.writer(p)
+		if err != nil {
+			logger.Warn("push "+p.Name+" will not run: "+err.Error(), "push", p.Name)
+			continue
+		}
+		out[p.Name] = pushJob{Push: p, writer: w}
+	}
+	return out
+}
+
+// runScheduledPush runs one scheduled push and records it in the metrics.
+func runScheduledPush(ctx context.Context, eng *engine, m interface {
+	ObservePush(name, status string, d time.Duration, requests, read, sent, failed, unmatched, unknown, skipped int)
+}, pj pushJob) error {
+	res, err := push.Run(ctx, push.Config{Push: pj.Push, Writer: pj.writer, Pool: eng.pool, Logger: eng.logger}, push.Options{})
+	m.ObservePush(pj.Name, string(res.Status), res.Duration, res.Requests, res.Read, res.Sent, res.Failed, res.Unmatched, res.Unknown, res.Skipped)
+	eng.logger.Info("push finished", "job", pj.Name, "status", res.Status, "sent", res.Sent, "failed", res.Failed,
+		"unmatched", res.Unmatched, "unknown", res.Unknown, "duration", roundDuration(res.Duration))
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// printPushStatus is the push part of `crmsync status`: per push, its last run and its
+// rows in sync.pushes by status.
+func (a *app) printPushStatus(ctx context.Context, pool *pgxpool.Pool, secrets []string) int {
+	sts, err := push.Statuses(ctx, pool)
+	if err != nil {
+		return a.failure("status", err, secrets)
+	}
+	if len(sts) == 0 {
+		return exitOK
+	}
+	fmt.Fprintln(a.stdout)
+	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PUSH\tLAST RUN (UTC)\tSTATUS\tREAD\tSENT\tFAILED\tUNMATCHED\tUNKNOWN\tROWS: SENT\tFAILED\tUNMATCHED\tUNKNOWN")
+	var failures []string
+	for _, s := range sts {
+		st := s.RunStatus
+		if st == "" {
+			st = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.Push, timeOr(s.Started, "never"), st,
+			s.Read, s.Sent, s.Failed, s.Unmatched, s.Unknown,
+			s.Rows[push.Sent], s.Rows[push.Failed], s.Rows[push.Unmatched], s.Rows[push.Unknown]+s.Rows[push.Sending])
+		if s.Error != "" {
+			failures = append(failures, "push "+s.Push+" "+s.RunStatus+": "+s.Error)
+		}
+	}
+	_ = tw.Flush()
+	for _, f := range failures {
+		fmt.Fprintln(a.stdout, scrub(f, secrets))
+	}
+	return exitOK
 }

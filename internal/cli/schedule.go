@@ -90,6 +90,15 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 		plans[j.Name] = jobPlan{jobs: js, fullRefresh: j.FullRefresh, maxDuration: j.MaxDuration.Std()}
 		jobs = append(jobs, scheduler.Job{Name: j.Name, Schedule: j.Schedule})
 	}
+	// Scheduled pushes are jobs too; their writers share the sources' clients.
+	targets := &pushTargets{getenv: a.getenv, logger: logger, tune: a.tune, sources: sources}
+	defer targets.close()
+	pushJobs := scheduledPushes(spec, targets, logger)
+	for _, p := range spec.Pushes {
+		if _, ok := pushJobs[p.Name]; ok {
+			jobs = append(jobs, scheduler.Job{Name: p.Name, Schedule: p.Schedule})
+		}
+	}
 	if len(jobs) == 0 {
 		return a.usageErr("schedule", fmt.Errorf("%s: no job runs a stream of an enabled source", *path))
 	}
@@ -103,6 +112,9 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	m := metrics.New()
 	obs := &clientObserver{m: m, last: clientStats(sources)}
 	runJob := func(ctx context.Context, name string) error {
+		if pj, ok := pushJobs[name]; ok {
+			return runScheduledPush(ctx, eng, m, pj)
+		}
 		p := plans[name]
 		res, err := eng.sync(ctx, syncOptions{jobs: p.jobs, fullRefresh: p.fullRefresh, maxDuration: p.maxDuration})
 		if res != nil {
@@ -150,6 +162,11 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 		for _, j := range spec.Jobs {
 			if _, planned := plans[j.Name]; planned && !j.FullRefresh {
 				now = append(now, j.Name)
+			}
+		}
+		for _, p := range spec.Pushes {
+			if _, planned := pushJobs[p.Name]; planned {
+				now = append(now, p.Name)
 			}
 		}
 		sched.RunNow(now)

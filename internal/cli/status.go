@@ -80,7 +80,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 			creds = append(creds, p.Enable)
 		}
 		fmt.Fprintf(a.stdout, "No stream has run yet, and no source is enabled (set %s).\n", strings.Join(creds, " or "))
-		return exitOK
+		return a.printPushStatus(ctx, pool, env.secrets())
 	}
 
 	tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
@@ -125,7 +125,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) int {
 	for _, f := range failures {
 		fmt.Fprintln(a.stdout, scrub(f, env.secrets()))
 	}
-	return exitOK
+	return a.printPushStatus(ctx, pool, env.secrets())
 }
 
 // deletedText is the DELETED column: the rows the stream's last complete pass marked.

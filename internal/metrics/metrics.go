@@ -22,6 +22,7 @@
 //	source_requests_total{source}                            HTTP attempts, retries included
 //	source_retries_total{source}                             attempts that were retries
 //	source_throttled_total{source}                           429 answers received
+//	push_rows_total{push,outcome}                            rows of push runs: sent, failed, unmatched, unknown, skipped
 //	job_skipped_total{job}                                   scheduled runs skipped: the previous one was still running
 //	job_panics_total{job}                                    runs that panicked (recovered)
 //	scheduler_up                                             1 while the scheduler runs
@@ -41,6 +42,9 @@ import (
 )
 
 const namespace = "crmsync"
+
+// A push run is observed as a stream run of source "push" (ObserveRun) and by
+// ObservePush.
 
 // Run outcomes, as stored in sync.runs (stream.RunStatus values).
 const (
@@ -68,6 +72,7 @@ type Metrics struct {
 	jobSkipped    *prometheus.CounterVec
 	jobPanics     *prometheus.CounterVec
 	schedulerUp   prometheus.Gauge
+	pushRows      *prometheus.CounterVec
 	mu            sync.Mutex
 	up            bool
 	lastRunFailed map[string]bool // "source.stream" → the last finished run failed
@@ -147,7 +152,9 @@ func New() *Metrics {
 		Namespace: namespace, Name: "scheduler_up",
 		Help: "1 while the scheduler is running.",
 	})
+	m.pushRows = newPushRows()
 	m.reg.MustRegister(
+		m.pushRows,
 		m.runs, m.duration, m.requests, m.rowsRead, m.rows, m.lastSuccess, m.lastFailed,
 		m.marked, m.restored, m.guardHeld,
 		m.srcRequests, m.srcRetries, m.srcThrottled, m.jobSkipped, m.jobPanics, m.schedulerUp,
