@@ -32,6 +32,16 @@ type bundle struct {
 	ex   *Extractor
 	logs *syncBuffer
 	rec  *tokenRecorder
+	// chatURL is the simulated chat API root.
+	chatURL string
+}
+
+// newLimitedClient is a chat API client with a budget.
+func newLimitedClient(t *testing.T, b *bundle, limit apiclient.Limit) *apiclient.Client {
+	t.Helper()
+	c, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: b.chatURL, Auth: SetAuthHeader, RateLimit: limit, ErrorCode: ErrorCode})
+	require.NoError(t, err)
+	return c
 }
 
 // syncBuffer is a log sink shared by concurrent streams.
@@ -89,7 +99,7 @@ func setup(t *testing.T, opts simulator.Options, configure func(*Config, *login)
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &syncBuffer{}, rec: &tokenRecorder{}}
+	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &syncBuffer{}, rec: &tokenRecorder{}, chatURL: srv.URL + simulator.TwinChatPath}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lg := login{simulator.DefaultTwinEmail, simulator.DefaultTwinPassword}
 	cfg := Config{Logger: logger, PageSize: 100}
@@ -198,7 +208,7 @@ func (b *bundle) requireTruth(t tb, liveAttrsOnly bool) {
 	for _, s := range tr.Sessions {
 		var e164 any
 		if phoneMessengers[s.MessengerType] {
-			e164 = phones.E164(s.Name, "RU")
+			e164 = phones.E164(clean(s.Name), "RU")
 		}
 		sessions = append(sessions, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", s.ID, s.ChatID, s.ClientID, clean(s.Name), s.Status, ts(s.UpdatedAt), s.Tags, orNil(e164)))
 		c := clients[s.ClientID]
@@ -262,6 +272,13 @@ func TestFullSyncEqualsTruth(t *testing.T) {
 		UnknownFields: true, NULCharacters: true, TwinPageCap: 40}}, nil)
 	res := b.sync(t, extractortest.Options{Started: t0})
 	require.Zero(t, res.Loaded.Rejected)
+	b.requireTruth(t, false)
+
+	// Sessions started while the streams page (offset drift) are all read by the next run.
+	b.sim.SetFaults(simulator.Faults{OffsetDrift: true, TwinTokenRequests: 7, TwinPageCap: 40})
+	b.sync(t, extractortest.Options{Started: t0.Add(time.Hour)})
+	b.sim.SetFaults(simulator.Faults{})
+	b.sync(t, extractortest.Options{Started: t0.Add(2 * time.Hour)})
 	b.requireTruth(t, false)
 	st := b.sim.TwinAuthStats()
 	require.Greater(t, st.Refreshes, 10, "tokens lapsed and were refreshed")
@@ -329,6 +346,19 @@ func TestResumeAfterCutoffs(t *testing.T) {
 	}
 	require.Greater(t, cutoffs, 10)
 	b.requireTruth(t, false)
+}
+
+// The client keeps to TWIN_RATE_LIMIT: the simulator, limiting at the same budget, never
+// answers 429.
+func TestBudget(t *testing.T) {
+	b := setup(t, simulator.Options{Seed: 13, Faults: simulator.Faults{TwinRateLimit: 4, RateWindow: time.Second, TwinPageCap: 50}},
+		func(c *Config, _ *login) { c.PageSize = 50 })
+	b.ex.cfg.Client = newLimitedClient(t, b, apiclient.Limit{N: 4, Per: time.Second})
+	b.sync(t, extractortest.Options{Started: t0, Streams: []string{StreamSessions, StreamAttributes, StreamChats}})
+	st := b.sim.Stats()
+	require.Zero(t, st.RateLimited[simulator.APITwinChat])
+	require.LessOrEqual(t, st.MaxInWindow[simulator.APITwinChat], 4)
+	require.GreaterOrEqual(t, st.Requests[simulator.APITwinChat], 8)
 }
 
 // No token, refresh token or password shows in logs, errors, sync.* or raw.

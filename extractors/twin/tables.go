@@ -242,7 +242,9 @@ func (e *Extractor) mapSession(raw json.RawMessage) (stream.Row, *stream.Reject)
 		return nil, rej
 	}
 	var phone, digits, e164 any
-	if name := o.str("name"); phoneMessengers[strings.ToLower(o.str("messengerType"))] && name != "" {
+	// NULs are dropped first: the loader drops them from name too, and a number with a
+	// stray NUL is still that number.
+	if name := strings.ReplaceAll(o.str("name"), "\x00", ""); phoneMessengers[strings.ToLower(o.str("messengerType"))] && name != "" {
 		if n := phones.E164(name, e.cfg.PhoneRegion); n != nil {
 			phone, digits, e164 = name, phones.Digits(name), n
 		}
