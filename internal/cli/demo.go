@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/crmsync/crmsync/internal/demo"
@@ -68,6 +69,7 @@ Flags:
 		Twin: simulator.TwinMutation{NewSessions: 4 * *scale, NewMessages: 15 * *scale, TouchedSessions: 5 * *scale,
 			NewAttributes: 1, RenamedAttrs: 1},
 		DeletedOrders: 3 * *scale, DeletedGroups: 1,
+		NewCalls: 20 * *scale, EditedCalls: 6 * *scale, DeletedCalls: 2 * *scale, NewRequests: 5 * *scale, EditedRequests: 3 * *scale,
 	}
 	err = demo.Run(ctx, demo.Config{
 		Stdout: stdout, Stderr: stderr,
@@ -79,12 +81,20 @@ Flags:
 		DB:             demo.DBOptions{LocalURL: *localURL},
 		MoreSources: func(base string) (map[string]string, []string) {
 			return map[string]string{
-				"TWIN_IAM_URL":    base + simulator.TwinIAMPath,
-				"TWIN_CHAT_URL":   base + simulator.TwinChatPath,
-				"TWIN_EMAIL":      simulator.DefaultTwinEmail,
-				"TWIN_PASSWORD":   simulator.DefaultTwinPassword,
-				"TWIN_RATE_LIMIT": "off",
-			}, []string{fmt.Sprintf("TWIN         %s%s (login at %s%s)", base, simulator.TwinChatPath, base, simulator.TwinIAMPath)}
+					"TWIN_IAM_URL":         base + simulator.TwinIAMPath,
+					"TWIN_CHAT_URL":        base + simulator.TwinChatPath,
+					"TWIN_EMAIL":           simulator.DefaultTwinEmail,
+					"TWIN_PASSWORD":        simulator.DefaultTwinPassword,
+					"TWIN_RATE_LIMIT":      "off",
+					"CALLTOUCH_BASE_URL":   base,
+					"CALLTOUCH_API_TOKEN":  "demo-calltouch-token",
+					"CALLTOUCH_RATE_LIMIT": "off",
+					"CALLTOUCH_SITE_ID":    strconv.FormatInt(sim.CalltouchSiteID(), 10),
+					"CALLTOUCH_START_DATE": opts.Now.AddDate(0, 0, -180).Format(time.DateOnly),
+				}, []string{
+					fmt.Sprintf("TWIN         %s%s (login at %s%s)", base, simulator.TwinChatPath, base, simulator.TwinIAMPath),
+					fmt.Sprintf("Calltouch    %s/calls-service/RestAPI", base),
+				}
 		},
 		Mutate: func() []string {
 			m.At = time.Now().UTC().Add(-time.Minute)
@@ -96,6 +106,7 @@ Flags:
 				fmt.Sprintf("TWIN: %d sessions of new clients, %d new messages, %d sessions closed or re-tagged, an attribute created and one renamed",
 					m.Twin.NewSessions, m.Twin.NewMessages, m.Twin.TouchedSessions),
 				fmt.Sprintf("Deleted: %d Leeloo orders, %d Text Request contact group (the next sync marks them: deleted_at)", m.DeletedOrders, m.DeletedGroups),
+				fmt.Sprintf("Calltouch: %d new calls, %d calls given tags, comments or deals, %d calls deleted, %d new requests, %d requests edited", m.NewCalls, m.EditedCalls, m.DeletedCalls, m.NewRequests, m.EditedRequests),
 			}
 		},
 	})

@@ -70,11 +70,11 @@ func Run(ctx context.Context, cfg Config) error {
 	out := &printer{w: cfg.Stdout}
 	started := time.Now()
 	out.title("crmsync demo")
-	out.line("crmsync keeps a PostgreSQL warehouse in step with the Leeloo.ai and Text Request APIs.")
-	out.line("This demo syncs from local simulators of both APIs, so it needs no credentials.")
+	out.line("crmsync keeps a PostgreSQL warehouse in step with the Leeloo.ai, Text Request, TWIN and Calltouch APIs.")
+	out.line("This demo syncs from local simulators of the APIs, so it needs no credentials.")
 
 	// 1. The simulators.
-	out.step(1, "Start the simulated Leeloo and Text Request APIs")
+	out.step(1, "Start the simulated APIs")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("listen for the simulator: %w", err)
@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if _, err := cli.run(ctx, "migrate", "up"); err != nil {
 		return err
 	}
-	out.line("Schemas sync, leeloo and textrequest are in place. Now every stream reads everything:")
+	out.line("The schemas are in place. Now every stream reads everything:")
 	pool, err := pgx.Connect(ctx, db.URL)
 	if err != nil {
 		return fmt.Errorf("connect to the demo database: %w", err)
@@ -335,7 +335,7 @@ func demoEnv(environ []string, set map[string]string) []string {
 	out := make([]string, 0, len(environ)+len(set))
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "LEELOO_") || strings.HasPrefix(k, "TEXTREQUEST_") ||
+		if strings.HasPrefix(k, "LEELOO_") || strings.HasPrefix(k, "TEXTREQUEST_") || strings.HasPrefix(k, "CALLTOUCH_") || strings.HasPrefix(k, "TWIN_") ||
 			strings.HasPrefix(k, "CRMSYNC_") || k == "DATABASE_URL" {
 			continue
 		}

@@ -78,6 +78,19 @@ FROM twin.clients c
 GROUP BY 1
 ORDER BY clients DESC;`,
 	},
+	{
+		Title: "Calltouch: calls by source over the last 30 days: unique, target, with a deal",
+		SQL: `SELECT source, medium, count(*) AS calls,
+       count(*) FILTER (WHERE unique_call) AS unique_calls,
+       count(*) FILTER (WHERE target_call) AS target_calls,
+       count(*) FILTER (WHERE cardinality(order_numbers) > 0) AS with_deal
+FROM calltouch.calls
+WHERE deleted_at IS NULL
+  AND called_at >= (SELECT max(called_at) FROM calltouch.calls) - interval '30 days'
+GROUP BY 1, 2
+ORDER BY calls DESC
+LIMIT 10;`,
+	},
 }
 
 // MoreQueries are shown in README.md next to Queries but not run by the demo (its
