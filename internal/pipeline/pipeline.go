@@ -261,8 +261,9 @@ func (e *PartialError) Unwrap() []error {
 	return errs
 }
 
-// Run runs every job of the plan, up to Config.Concurrency at once, and returns each
-// stream's outcome. The error is a *PartialError when some streams failed (their
+// Run runs every job of the plan, up to Config.Concurrency at once, in the order
+// startOrder gives (synced streams first, then new ones, then backfills in progress),
+// and returns each stream's outcome in plan order. The error is a *PartialError when some streams failed (their
 // results are still in the Result), or a plan error (nil Result) when the plan is
 // invalid. Cancelled and skipped streams are not failures: a cancelled stream resumes
 // from its last committed cursor on the next run.
@@ -273,10 +274,22 @@ func Run(ctx context.Context, p Plan) (*Result, error) {
 	cfg := p.Config.withDefaults()
 	res := &Result{Started: cfg.Now(), Streams: make([]StreamResult, len(p.Jobs))}
 
+	var hist map[string]stream.History
+	if h, ok := p.Checkpoints.(historian); ok && len(p.Jobs) > 1 {
+		descs := make([]stream.Desc, len(p.Jobs))
+		for i, j := range p.Jobs {
+			descs[i] = j.Desc
+		}
+		var err error
+		if hist, err = h.History(ctx, descs); err != nil {
+			cfg.Logger.Warn("run history unreadable; streams start in plan order by mode", "err", err)
+		}
+	}
 	// A plain group, not WithContext: one stream failing must not cancel the others.
 	var g errgroup.Group
 	g.SetLimit(cfg.Concurrency)
-	for i, job := range p.Jobs {
+	for _, i := range startOrder(p.Jobs, hist) {
+		job := p.Jobs[i]
 		g.Go(func() error {
 			res.Streams[i] = runStream(ctx, p, cfg, job)
 			return nil

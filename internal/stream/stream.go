@@ -294,6 +294,16 @@ type RunRecord struct {
 	Error string
 }
 
+// History is what a stream's earlier runs did, as the pipeline uses it to order a pass.
+type History struct {
+	// LastStatus, LastRequests and LastStarted describe the last finished run.
+	LastStatus   RunStatus
+	LastRequests int
+	LastStarted  time.Time
+	// Synced is true once a run of the stream has succeeded (its first sync is done).
+	Synced bool
+}
+
 type roomKey struct{}
 
 // WithRoom returns a context that carries wait for AwaitRoom: the pipeline gives it to
