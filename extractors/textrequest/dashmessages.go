@@ -93,6 +93,7 @@ func (e *Extractor) dashboardMessages(ctx context.Context, p *partition, cur *me
 		cur.Dash, cur.Run, cur.Seen, cur.NoList = nil, nil, nil, nil
 		cur.Mode = modeDashboard
 	}
+	p.note = fmt.Sprintf("dashboard %d: messages from the dashboard-wide list", p.dashboard)
 	first := true
 	lastSent := false
 	err = e.scan(ctx, dashboardPath(p.dashboard)+"/messages", filters, run.Page, run.Size, e.cfg.Ahead,
@@ -134,10 +135,12 @@ func (e *Extractor) dashboardMessages(ctx context.Context, p *partition, cur *me
 	switch {
 	case errors.Is(err, errNoContact):
 		p.logger.InfoContext(ctx, "the dashboard message list shows no contact phone; reading messages per contact", "mode", modeContact)
+		p.note = fmt.Sprintf("dashboard %d: messages per contact (the dashboard-wide list shows no contact)", p.dashboard)
 		cur.Dash = nil
 		return false, nil
 	case errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusTooManyRequests && first:
 		p.logger.InfoContext(ctx, "no dashboard message list; reading messages per contact", "mode", modeContact, "status", se.Status)
+		p.note = fmt.Sprintf("dashboard %d: messages per contact (no dashboard-wide list: HTTP %d)", p.dashboard, se.Status)
 		cur.Dash = nil
 		return false, nil
 	case err != nil:

@@ -153,6 +153,8 @@ type partition struct {
 	cursor    json.RawMessage // stored cursor; nil when FullRefresh or never run
 	logger    *slog.Logger
 	emit      func(stream.Batch) error
+	// note, when set, goes with the next batch emitted (stream.Batch.Notes).
+	note string
 }
 
 // perDashboard runs one partition per dashboard, up to Concurrency at a time. Each
@@ -187,6 +189,10 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 			}
 			p.emit = func(b stream.Batch) error {
 				b.Partition = key
+				if p.note != "" {
+					b.Notes = append(b.Notes, p.note)
+					p.note = ""
+				}
 				// The dashboards list requests are charged to the first batch sent.
 				b.Requests += counter.Take() + listCounter.Take()
 				return send(pctx, out, b)

@@ -55,6 +55,8 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 			return nil
 		}
 		cur.NoList = timePtr(p.req.Started.UTC())
+	} else if p.note == "" {
+		p.note = fmt.Sprintf("dashboard %d: messages per contact", p.dashboard)
 	}
 	cur.Mode = modeContact
 	if cur.Run == nil {

@@ -405,3 +405,20 @@ func TestDashboardMessagesIncremental(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM textrequest.messages`).Scan(&n))
 	require.Equal(t, len(b.sim.Truth().TextRequest.Messages), n)
 }
+
+// TestMessagesModeRecorded: each run's sync.runs.notes say how every dashboard's
+// messages were read.
+func TestMessagesModeRecorded(t *testing.T) {
+	t.Parallel()
+	for _, mode := range messageModes {
+		b := setupSim(t, mode.faults, noLimit, func(c *Config) { c.Dashboards = []int64{4101} })
+		b.sync(t, extractortest.Options{Streams: []string{StreamMessages}})
+		var notes string
+		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT coalesce(notes, '') FROM sync.runs WHERE stream = 'messages'`).Scan(&notes))
+		want := "dashboard 4101: messages from the dashboard-wide list"
+		if mode.name == modeContact {
+			want = "dashboard 4101: messages per contact (the dashboard-wide list shows no contact)"
+		}
+		require.Equal(t, want, notes)
+	}
+}

@@ -181,11 +181,11 @@ func (s *Store) FinishRun(ctx context.Context, rec stream.RunRecord) error {
 		update sync.runs set
 			finished_at = coalesce($2, now()), status = $3, requests = $4, rows_read = $5,
 			rows_inserted = $6, rows_updated = $7, rows_unchanged = $8, rows_deleted = $9,
-			rows_rejected = $10, nuls_cleaned = $11, error = $12
+			rows_rejected = $10, nuls_cleaned = $11, error = $12, notes = nullif($13, '')
 		where id = $1`,
 		rec.ID, nullTime(rec.Finished), string(rec.Status), rec.Requests, rec.Read,
 		rec.Loaded.Inserted, rec.Loaded.Updated, rec.Loaded.Unchanged, rec.Loaded.Deleted,
-		rec.Loaded.Rejected, rec.Loaded.NULsCleaned, errText)
+		rec.Loaded.Rejected, rec.Loaded.NULsCleaned, errText, rec.Notes)
 	if err != nil {
 		return fmt.Errorf("finish run %d of %s.%s: %w", rec.ID, rec.Source, rec.Stream, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -135,6 +136,11 @@ func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loade
 	for b := range batches {
 		res.Requests += b.Requests
 		rec.Requests += b.Requests
+		for _, n := range b.Notes {
+			if !strings.Contains(rec.Notes, n) {
+				rec.Notes = strings.TrimPrefix(rec.Notes+"; "+n, "; ")
+			}
+		}
 		if loadErr != nil || res.Cancelled || b.RequestsOnly() {
 			continue // drain so the extractor can finish
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,6 +196,8 @@ type StreamResult struct {
 	Duration time.Duration
 	// Err is the cause of a failure (status failed) or of a cancellation.
 	Err error
+	// Notes are the distinct notes of the extractor's batches, in arrival order.
+	Notes []string
 }
 
 // ID is "source.stream".
@@ -360,7 +363,7 @@ func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
 	rec := stream.RunRecord{
 		ID: r.RunID, Source: r.Source, Stream: r.Stream, Started: r.Started,
 		Finished: r.Started.Add(r.Duration), Status: r.Status,
-		Requests: r.Requests, Read: r.Read, Loaded: r.Loaded,
+		Requests: r.Requests, Read: r.Read, Loaded: r.Loaded, Notes: strings.Join(r.Notes, "; "),
 	}
 	if r.Err != nil {
 		rec.Error = r.Err.Error()
@@ -529,6 +532,11 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 			}
 			mu.Lock()
 			r.Requests += b.Requests
+			for _, n := range b.Notes {
+				if !slices.Contains(r.Notes, n) {
+					r.Notes = append(r.Notes, n)
+				}
+			}
 			snapshot := *r
 			mu.Unlock()
 			if b.RequestsOnly() {

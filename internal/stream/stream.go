@@ -184,10 +184,13 @@ type Batch struct {
 	// must not be stored ahead of a partition's rows, or a cut-off would lose those
 	// rows while the listing moved past them.
 	AfterEarlier bool
+	// Notes are choices of the run that change its cost (how a partition was read),
+	// recorded once each in sync.runs.notes.
+	Notes []string
 }
 
-// RequestsOnly reports whether b only reports requests: it has nothing to load and no
-// cursor to store, so the pipeline counts it without a transaction. A field added to
+// RequestsOnly reports whether b only reports requests (and notes): it has nothing to
+// load and no cursor to store, so the pipeline counts it without a transaction. A field added to
 // Batch that the loader acts on belongs here too.
 func (b Batch) RequestsOnly() bool {
 	return b.Len() == 0 && len(b.Rejects) == 0 && b.Cursor == nil && len(b.Passes) == 0
@@ -292,6 +295,8 @@ type RunRecord struct {
 	Loaded LoadResult
 	// Error is the failure, with no secrets ("" on success).
 	Error string
+	// Notes are the batches' notes, "; "-separated ("" when none).
+	Notes string
 }
 
 // History is what a stream's earlier runs did, as the pipeline uses it to order a pass.
