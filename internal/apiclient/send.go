@@ -22,6 +22,9 @@ type Request struct {
 	// Header holds extra headers (credentials of another scheme than Config.Auth's, for
 	// one family of endpoints). Never logged.
 	Header http.Header
+	// OwnAuth skips Config.Auth: Header carries the request's credentials (Calltouch's
+	// lead service takes headers where its journals take a query parameter).
+	OwnAuth bool
 	// Idempotent says that repeating the request does no harm (setting a value): it is
 	// then retried like a GET, after 5xx answers, timeouts and broken connections too.
 	// A request that is not idempotent (adding a comment) is retried only when the
@@ -120,7 +123,7 @@ func (c *Client) sendOnce(ctx context.Context, u, logPath string, req Request) (
 	for k, vs := range req.Header {
 		hr.Header[k] = vs
 	}
-	if c.cfg.Auth != nil {
+	if c.cfg.Auth != nil && !req.OwnAuth {
 		c.cfg.Auth(hr)
 	}
 	start := time.Now()

@@ -93,9 +93,9 @@ func (t *pushTargets) twin() error {
 		return nil
 	}
 	r := config.NewEnvReader(t.getenv)
-	email := r.Str("TWIN_EMAIL", "")
+	email := r.Secret("TWIN_EMAIL")
 	pass := r.Secret("TWIN_PASSWORD")
-	company := r.Int("TWIN_COMPANY_ID", 0, 1, 1<<62)
+	company := r.Int("TWIN_COMPANY_ID", 0, 1, 1<<31-1)
 	iamURL := r.BaseURL("TWIN_IAM_URL", defaultTwinIAMURL, "/auth")
 	chatURL := r.BaseURL("TWIN_CHAT_URL", defaultTwinChatURL, "/clients")
 	rate := r.Rate("TWIN_RATE_LIMIT", defaultTwinRate)
@@ -103,18 +103,21 @@ func (t *pushTargets) twin() error {
 		return err
 	}
 	if email == "" || pass == "" {
-		return fmt.Errorf("set TWIN_EMAIL and TWIN_PASSWORD (or TWIN_PASSWORD_FILE)")
+		return fmt.Errorf("set TWIN_EMAIL and TWIN_PASSWORD (or their _FILE variants)")
 	}
 	t.secrets = append(t.secrets, pass)
-	// The writer sends its own bearer token, so it has clients of its own (the TWIN
-	// streams' client adds theirs); they spend a TWIN_RATE_LIMIT budget of their own.
+	// The writer logs in for a token of its own; its chat requests go through the TWIN
+	// streams' client when they run in this process (one budget; that client's Auth
+	// adds only the streams' tokens), else through a client of its own.
 	iam, err := t.newClient("twin-iam", iamURL, rate, pass)
 	if err != nil {
 		return fmt.Errorf("TWIN_IAM_URL: %w", err)
 	}
-	chat, err := t.newClient("twin", chatURL, rate, pass)
-	if err != nil {
-		return fmt.Errorf("TWIN_CHAT_URL: %w", err)
+	chat := t.sourceClient("twin")
+	if chat == nil {
+		if chat, err = t.newClient("twin", chatURL, rate, pass); err != nil {
+			return fmt.Errorf("TWIN_CHAT_URL: %w", err)
+		}
 	}
 	auth, err := twinauth.New(twinauth.Config{IAM: iam, Email: email, Password: pass, CompanyID: int64(company)})
 	if err != nil {

@@ -240,7 +240,7 @@ func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, e
 			leads[j] = items[i].Payload
 		}
 		body, _ := json.Marshal(map[string]any{"comments": leads})
-		resp, err := w.cfg.Client.Send(ctx, apiclient.Request{Method: http.MethodPost, Path: CommentPath, Body: body, Header: w.header})
+		resp, err := w.cfg.Client.Send(ctx, apiclient.Request{Method: http.MethodPost, Path: CommentPath, Body: body, Header: w.header, OwnAuth: true})
 		results, rejected, fatal := w.read(resp, err, len(pending))
 		if rejected == nil {
 			for j, i := range pending {

@@ -160,3 +160,36 @@ func TestPushCreatesAttributes(t *testing.T) {
 		require.Equal(t, "paid", b.state(clients)[c]["Leeloo order status"])
 	}
 }
+
+// TestPushComparesWithLastSync: a value the last sync saw TWIN holding is not sent; a
+// value changed in TWIN after the push (as a later sync saw it) is sent again.
+func TestPushComparesWithLastSync(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	ctx := context.Background()
+	truth := b.sim.TwinTruth()
+	attr := truth.Attributes[0]
+	clients := truth.ClientIDs[:4]
+	for _, c := range clients {
+		_, err := b.pool.Exec(ctx, `insert into desired values ($1, $2, 'gold')`, c, attr.Name)
+		require.NoError(t, err)
+	}
+	_, err := b.pool.Exec(ctx, `insert into twin.attributes (id, company_id, name, raw) values ($1, $2, $3, '{}')`, attr.ID, attr.CompanyID, attr.Name)
+	require.NoError(t, err)
+	// The last sync saw clients[0] holding the value already.
+	_, err = b.pool.Exec(ctx, `insert into twin.client_attributes (client_id, attribute_id, value, raw) values ($1, $2, 'gold', '{}')`, clients[0], attr.ID)
+	require.NoError(t, err)
+
+	res := b.run(t, push.Options{})
+	require.Equal(t, 3, res.Sent, res.Err)
+	require.Equal(t, 1, res.Plan.Already)
+	require.Equal(t, 3, res.Requests-1, "one login, three values")
+
+	// An operator changed clients[1]'s value after the push; the next sync saw it.
+	_, err = b.pool.Exec(ctx, `insert into twin.client_attributes (client_id, attribute_id, value, raw, synced_at) values ($1, $2, 'silver', '{}', now() + interval '1 second')`, clients[1], attr.ID)
+	require.NoError(t, err)
+	res = b.run(t, push.Options{})
+	require.Equal(t, 1, res.Plan.Drift)
+	require.Equal(t, 1, res.Sent)
+	require.Equal(t, "gold", b.state(clients)[clients[1]][attr.Name])
+}
