@@ -10,7 +10,8 @@
 // newer than the last sync; if TWIN does not know it either, the row fails, unless the
 // push sets create_attributes: true, in which case it is created (POST
 // /clients/attributes) once and used. A name shared by several attributes fails the
-// row (use the id).
+// row (use the id). A NULL for an attribute TWIN does not have either has nothing to
+// clear: the row is recorded sent, and nothing is created.
 //
 // Setting a value is idempotent, so rows are simply retried (a 5xx or a timeout is
 // retried by apiclient, and a row that still failed is tried again next run). A row is
@@ -168,7 +169,10 @@ func (w *Writer) Prepare(r push.Row) (push.Item, error) {
 	return item, nil
 }
 
-var errUnknownAttr = errors.New("unknown attribute")
+var (
+	errUnknownAttr    = errors.New("unknown attribute")
+	errNothingToClear = errors.New("unknown attribute: nothing to clear")
+)
 
 // resolve finds an attribute by id or by name.
 func resolve(attr string, byName map[string][]string, ids map[string]bool) (string, error) {
@@ -262,7 +266,9 @@ func (w *Writer) sendOne(ctx context.Context, v value) (push.Outcome, error) {
 	id := v.AttrID
 	if id == "" {
 		var err error
-		if id, err = w.liveAttr(ctx, v.Attribute); err != nil {
+		if id, err = w.liveAttr(ctx, v.Attribute, v.Value != nil); errors.Is(err, errNothingToClear) {
+			return push.Outcome{Status: push.Sent, Result: map[string]string{"action": "none", "reason": "no such attribute: nothing to clear"}}, nil
+		} else if err != nil {
 			var fatal *fatalError
 			if errors.As(err, &fatal) {
 				return push.Outcome{Status: push.Failed, Error: err.Error()}, err
@@ -325,7 +331,7 @@ type catalog struct {
 
 // liveAttr resolves an attribute the warehouse does not know through TWIN's own
 // catalog, creating it when the push allows.
-func (w *Writer) liveAttr(ctx context.Context, attr string) (string, error) {
+func (w *Writer) liveAttr(ctx context.Context, attr string, create bool) (string, error) {
 	if w.live == nil {
 		c, err := w.fetchCatalog(ctx)
 		if err != nil {
@@ -336,6 +342,9 @@ func (w *Writer) liveAttr(ctx context.Context, attr string) (string, error) {
 	id, err := resolve(attr, w.live.byName, w.live.ids)
 	if !errors.Is(err, errUnknownAttr) {
 		return id, err
+	}
+	if !create {
+		return "", errNothingToClear
 	}
 	if !w.cfg.CreateAttributes {
 		return "", fmt.Errorf("attribute %q: unknown (neither an id nor a name in twin.attributes or in TWIN); set create_attributes: true on the push to create it", attr)
