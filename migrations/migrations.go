@@ -3,12 +3,15 @@
 //
 // Files are named NNNNN_verb_object.sql, each with an Up and a Down section; the Down
 // section drops exactly what Up creates. 00001 creates the sync schema (checkpoints, run
-// history, rejects); the platforms' schemas follow. Every run takes a PostgreSQL
+// history, rejects); the platforms' schemas follow. A migration that needs Go (00011
+// back-fills phone_e164 with libphonenumber) is a goose Go migration registered in
+// goMigrations, in a file named like the SQL ones. Every run takes a PostgreSQL
 // session-level advisory lock, so two replicas starting at once migrate one after the
 // other instead of racing.
 package migrations
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -30,6 +33,15 @@ var embedded embed.FS
 
 // FS is the set of migration files, for goose or for tests that hash them.
 var FS fs.FS = embedded
+
+// goMigrations are the migrations written in Go (they need more than SQL), each in the
+// file named in goMigrationNames; built afresh for each Provider.
+func goMigrations() []*goose.Migration {
+	return []*goose.Migration{backfillPhoneE164()}
+}
+
+// goMigrationNames names each Go migration after its file, as List shows it.
+var goMigrationNames = map[int64]string{11: "00011_backfill_phone_e164.go"}
 
 // Status is one migration and whether the database has it.
 type Status struct {
@@ -87,7 +99,7 @@ func List(ctx context.Context, pool *pgxpool.Pool) ([]Status, error) {
 		for _, s := range st {
 			out = append(out, Status{
 				Version:   s.Source.Version,
-				Name:      path.Base(s.Source.Path),
+				Name:      cmp.Or(goMigrationNames[s.Source.Version], path.Base(s.Source.Path)),
 				Applied:   s.State == goose.StateApplied,
 				AppliedAt: s.AppliedAt,
 			})
@@ -111,7 +123,7 @@ func withProvider(pool *pgxpool.Pool, logger *slog.Logger, fn func(*goose.Provid
 	// Closing db (the Provider does it) returns its borrowed connections and leaves pool open.
 	db := stdlib.OpenDBFromPool(pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, FS,
-		goose.WithSessionLocker(locker), goose.WithSlog(logger))
+		goose.WithSessionLocker(locker), goose.WithSlog(logger), goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("create migration provider: %w", err)

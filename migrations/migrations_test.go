@@ -25,7 +25,7 @@ func TestUpDownUp(t *testing.T) {
 
 	list, err := migrations.List(ctx, pool)
 	require.NoError(t, err)
-	require.Len(t, list, len(files))
+	require.Len(t, list, len(files)+1, "the SQL files and the Go migration 00011")
 	for _, s := range list {
 		require.False(t, s.Applied, s.Name)
 	}

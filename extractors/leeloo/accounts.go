@@ -190,7 +190,7 @@ func (r *run) accounts(ctx context.Context) error {
 				prev = nil
 			}
 			for _, raw := range p.Items {
-				a := &Account{raw: raw}
+				a := &Account{raw: raw, region: cfg.PhoneRegion}
 				if err := decodeItem(raw, &a.AccountFields); err != nil {
 					b.reject(tabAccounts, raw, err)
 					allOld = false

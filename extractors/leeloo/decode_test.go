@@ -394,7 +394,7 @@ func TestDecodeSpecifics(t *testing.T) {
 		require.Equal(t, "1499.99", rows[0][8], "price keeps its cents exactly")
 		require.Equal(t, "100.50", rows[1][8], "a price sent as a string")
 		require.Equal(t, true, rows[1][11], `"true" as a boolean`)
-		require.Equal(t, time.Date(2020, 2, 4, 11, 46, 0, 0, time.UTC), rows[0][17], "paymentDate YYYY-MM-DD HH:mm")
+		require.Equal(t, time.Date(2020, 2, 4, 11, 46, 0, 0, time.UTC), rows[0][18], "paymentDate YYYY-MM-DD HH:mm")
 		require.Len(t, batches[0].Rejects, 1)
 		require.Equal(t, "field price: value of an unexpected type", batches[0].Rejects[0].Reason)
 	})

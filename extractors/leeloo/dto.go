@@ -48,7 +48,8 @@ type Person struct {
 	CreatedAt       FlexTime          `json:"createdAt"`
 	UpdatedAt       FlexTime          `json:"updatedAt"`
 
-	raw json.RawMessage
+	raw    json.RawMessage
+	region string // phone_e164's region for numbers without a country code
 }
 
 // PersonAccount is an entry of a person's accounts[]: one of its communication channels.
@@ -177,7 +178,8 @@ type Order struct {
 	CreatedAt          FlexTime   `json:"createdAt"`
 	UpdatedAt          FlexTime   `json:"updatedAt"`
 
-	raw json.RawMessage
+	raw    json.RawMessage
+	region string // phone_e164's region for numbers without a country code
 }
 
 // Tunnel is an item of GET /api/v2/tunnels (§6.7, shape [INF]).
@@ -317,6 +319,7 @@ type Account struct {
 	detail    AccountFields
 	raw       json.RawMessage
 	detailRaw json.RawMessage
+	region    string // phone_e164's region for numbers without a country code
 }
 
 // AccountFields are the fields of a v1 account in the list and in the detail.

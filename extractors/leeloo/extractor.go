@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/extractors/internal/workpool"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
@@ -71,6 +72,10 @@ type Config struct {
 	WindowSpan time.Duration
 	// MaxWindowRows bounds the records of one window (default 2,000).
 	MaxWindowRows int
+	// PhoneRegion is the region (ISO 3166 code) assumed for phone numbers written
+	// without a country code, in phone_e164 (CRMSYNC_PHONE_REGION). Default none: Leeloo
+	// serves people of any country, so such numbers stay NULL there.
+	PhoneRegion string
 }
 
 // Extractor runs the Leeloo streams. It is safe for concurrent use: each Extract call
@@ -99,6 +104,11 @@ func New(cfg Config) (*Extractor, error) {
 	case cfg.MaxWindowRows < 0:
 		return nil, fmt.Errorf("leeloo config: MaxWindowRows %d: must not be negative", cfg.MaxWindowRows)
 	}
+	region, err := phones.Region(cfg.PhoneRegion)
+	if err != nil {
+		return nil, fmt.Errorf("leeloo config: PhoneRegion: %w", err)
+	}
+	cfg.PhoneRegion = region
 	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
 	cfg.Ahead = cmp.Or(cfg.Ahead, 1)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)

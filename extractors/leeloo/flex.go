@@ -339,6 +339,13 @@ func digits(v any) any {
 	return phones.Digits(s)
 }
 
+// e164 is the E.164 form of a phone value (nil or a string) in region; nil when it
+// cannot be read.
+func e164(v any, region string) any {
+	s, _ := v.(string)
+	return phones.E164(s, region)
+}
+
 // decodeItem unmarshals one list item into dst (a pointer to a DTO struct) and checks it:
 // an item that is not a JSON object, or whose field holds a value of a type that cannot be
 // coerced, gives an error naming the field (the caller turns it into a stream.Reject).

@@ -63,6 +63,7 @@ func configure(r *config.EnvReader) *platform.Source {
 		Lookback:       r.Duration("LEELOO_LOOKBACK", false),
 		FullSweepEvery: r.Duration("LEELOO_FULL_SWEEP_EVERY", true),
 		StartDate:      r.Date("LEELOO_START_DATE"),
+		PhoneRegion:    r.PhoneRegion(""),
 	}
 	return &platform.Source{
 		BaseURL: base,

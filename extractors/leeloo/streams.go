@@ -15,20 +15,20 @@ func (r *run) people(ctx context.Context) error {
 	return r.walkWindowsPass(ctx, "/api/v2/people", "people", true, lp, func(ctx context.Context, items []json.RawMessage, cursor json.RawMessage) error {
 		b := newBatch()
 		for _, raw := range items {
-			addPerson(b, raw)
+			addPerson(b, raw, r.e.cfg.PhoneRegion)
 		}
 		return r.send(ctx, lp.tag(b.done("", cursor, r.counter)))
 	})
 }
 
 // addPerson decodes one person into b: its row and its channel links, or a reject.
-func addPerson(b *batch, raw json.RawMessage) {
+func addPerson(b *batch, raw json.RawMessage, region string) {
 	p, err := decode[Person](raw, "id")
 	if err != nil {
 		b.reject(tabPeople, raw, err)
 		return
 	}
-	p.raw = raw
+	p.raw, p.region = raw, region
 	b.add(tabPeople, peopleTable.row(p))
 	for i, araw := range p.Accounts {
 		pc := personChannel{personID: p.ID.Text(), raw: araw}
@@ -90,7 +90,7 @@ func fullScan[T any, PT interface {
 // orders reads /api/v2/orders in full each run (no filter exists, §6.6). Orders that
 // disappear from the API are marked deleted.
 func (r *run) orders(ctx context.Context) error {
-	return fullScan(ctx, r, "/api/v2/orders", "orders", &ordersTable, func(o *Order, raw json.RawMessage) { o.raw = raw })
+	return fullScan(ctx, r, "/api/v2/orders", "orders", &ordersTable, func(o *Order, raw json.RawMessage) { o.raw, o.region = raw, r.e.cfg.PhoneRegion })
 }
 
 // users reads /api/v2/users in full.

@@ -122,7 +122,7 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 		return &contactScan{Filter: filterCreated, Since: &since}
 	}
 	return e.walkContacts(ctx, p.dashboard, &run.Plan, e.cfg.Ahead, catchUp, func(items []json.RawMessage, advance func()) error {
-		b := contactsBatch(p.dashboard, items)
+		b := contactsBatch(p.dashboard, items, e.cfg.PhoneRegion)
 		if run.Full && run.Plan.Step == 0 && len(items) > 0 {
 			run.Pages++
 		}
@@ -166,10 +166,10 @@ type contactRows struct {
 	rejects []stream.Reject
 }
 
-func contactsBatch(dashboard int64, items []json.RawMessage) *contactRows {
+func contactsBatch(dashboard int64, items []json.RawMessage, region string) *contactRows {
 	c := &contactRows{pos: map[string]int{}}
 	for _, raw := range items {
-		rec, rej := mapContact(dashboard, raw)
+		rec, rej := mapContact(dashboard, raw, region)
 		if rej != nil {
 			c.rejects = append(c.rejects, *rej)
 			continue

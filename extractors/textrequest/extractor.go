@@ -15,12 +15,17 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // DefaultPageSize is the page_size asked for when Config.PageSize is zero.
 const DefaultPageSize = 100
+
+// DefaultPhoneRegion is the region of Text Request numbers written without a country
+// code (a US and Canadian SMS service) when Config.PhoneRegion is empty.
+const DefaultPhoneRegion = "US"
 
 // Config configures an Extractor. Zero fields take the defaults noted.
 type Config struct {
@@ -51,6 +56,9 @@ type Config struct {
 	// Dashboards limits every stream to these dashboard ids (TEXTREQUEST_DASHBOARDS); empty
 	// means every dashboard of the account.
 	Dashboards []int64
+	// PhoneRegion is the region (ISO 3166 code) assumed for phone numbers written
+	// without a country code, in phone_e164 (CRMSYNC_PHONE_REGION; default US).
+	PhoneRegion string
 }
 
 // Extractor reads the Text Request API v3 into the textrequest.* tables. It is safe for
@@ -93,6 +101,11 @@ func New(cfg Config) (*Extractor, error) {
 			return nil, fmt.Errorf("textrequest config: Dashboards: bad dashboard id %d", id)
 		}
 	}
+	region, err := phones.Region(cmp.Or(cfg.PhoneRegion, DefaultPhoneRegion))
+	if err != nil {
+		return nil, fmt.Errorf("textrequest config: PhoneRegion: %w", err)
+	}
+	cfg.PhoneRegion = region
 	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
 	cfg.Ahead = cmp.Or(cfg.Ahead, 1)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, 2)

@@ -21,16 +21,19 @@ type listEndpoint struct {
 	query   url.Values
 	table   stream.Table
 	mapItem func(dashboard int64, raw json.RawMessage) (stream.Row, *stream.Reject)
+	// mapPhoned replaces mapItem for items with a contact's phone, which need the
+	// extractor's phone region.
+	mapPhoned func(dashboard int64, raw json.RawMessage, region string) (stream.Row, *stream.Reject)
 }
 
 var (
 	// Archived conversations are hidden unless include_archived=true (§4.5).
 	conversationsEndpoint = listEndpoint{
-		name:    "conversations",
-		path:    func(id int64) string { return dashboardPath(id) + "/conversations" },
-		query:   url.Values{"include_archived": {"true"}},
-		table:   conversationsTable,
-		mapItem: mapConversation,
+		name:      "conversations",
+		path:      func(id int64) string { return dashboardPath(id) + "/conversations" },
+		query:     url.Values{"include_archived": {"true"}},
+		table:     conversationsTable,
+		mapPhoned: mapConversation,
 	}
 	groupsEndpoint = listEndpoint{
 		name:    "groups",
@@ -91,10 +94,16 @@ func mapPage(dashboard int64, items []json.RawMessage, t stream.Table, mapItem f
 // listRunner reads a listEndpoint completely, one batch per page. The cursor (listCursor)
 // lets a killed scan resume at the page it stopped at.
 func (e *Extractor) listRunner(ep listEndpoint) func(context.Context, *partition) error {
+	mapItem := ep.mapItem
+	if ep.mapPhoned != nil {
+		mapItem = func(d int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
+			return ep.mapPhoned(d, raw, e.cfg.PhoneRegion)
+		}
+	}
 	return func(ctx context.Context, p *partition) error {
 		pass := dashboardPass(ep.table.Name, p.dashboard)
 		if err := e.readList(ctx, p.logger, p.cursor, p.req.Started, ep.path(p.dashboard), ep.query, &pass,
-			func(items []json.RawMessage) stream.Batch { return mapPage(p.dashboard, items, ep.table, ep.mapItem) },
+			func(items []json.RawMessage) stream.Batch { return mapPage(p.dashboard, items, ep.table, mapItem) },
 			p.emit); err != nil {
 			return fmt.Errorf("list %s: %w", ep.name, err)
 		}

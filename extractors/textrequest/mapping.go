@@ -82,19 +82,19 @@ type contactRecord struct {
 // pendingStatuses are delivery statuses that will still change.
 var pendingStatuses = map[string]bool{"accepted": true, "queued": true, "sending": true}
 
-func mapContact(dashboardID int64, raw json.RawMessage) (*contactRecord, *stream.Reject) {
-	return decodeContact(dashboardID, raw, true)
+func mapContact(dashboardID int64, raw json.RawMessage, region string) (*contactRecord, *stream.Reject) {
+	return decodeContact(dashboardID, raw, region, true)
 }
 
 // listContact is mapContact for the messages stream: the same checks, so it passes over
 // exactly the contacts the contacts stream rejects (ok false), and the same record
 // without its rows (Row, Tags, Groups and Fields are nil).
 func listContact(dashboardID int64, raw json.RawMessage) (rec *contactRecord, ok bool) {
-	rec, rej := decodeContact(dashboardID, raw, false)
+	rec, rej := decodeContact(dashboardID, raw, "", false)
 	return rec, rej == nil
 }
 
-func decodeContact(dashboardID int64, raw json.RawMessage, rows bool) (*contactRecord, *stream.Reject) {
+func decodeContact(dashboardID int64, raw json.RawMessage, region string, rows bool) (*contactRecord, *stream.Reject) {
 	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblContacts, "contact", raw, err)
@@ -107,16 +107,17 @@ func decodeContact(dashboardID int64, raw json.RawMessage, rows bool) (*contactR
 	}
 	// The dashboard id and the phone are boxed once, for the row and its link rows.
 	var (
-		dash, ph, digits any
-		b                *rowBuilder // nil without rows: set does nothing
+		dash, ph, digits, e164 any
+		b                      *rowBuilder // nil without rows: set does nothing
 	)
 	if rows {
-		dash, ph, digits = any(dashboardID), any(phone), phones.Digits(phone)
+		dash, ph, digits, e164 = any(dashboardID), any(phone), phones.Digits(phone), phones.E164(phone, region)
 		b = newRow(contactsTable)
 	}
 	b.set("dashboard_id", dash).
 		set("phone_number", ph).
 		set("phone_digits", digits).
+		set("phone_e164", e164).
 		set("first_name", d.str("first_name")).
 		set("last_name", d.str("last_name")).
 		set("display_name", d.str("display_name")).
@@ -287,21 +288,22 @@ func derivedMessageID(dashboardID int64, phoneDigits, timestamp, direction, body
 }
 
 // messageOwner is what every message row of one contact repeats, boxed once per contact
-// rather than once per message: the dashboard, the phone and its digits.
+// rather than once per message: the dashboard, the phone, its digits and E.164 form.
 type messageOwner struct {
-	dashboardID                int64
-	dashboard, phone, digitsOf any
-	digits                     string
+	dashboardID                      int64
+	dashboard, phone, digitsOf, e164 any
+	digits                           string
 }
 
-func newMessageOwner(dashboardID int64, phone string) *messageOwner {
+func newMessageOwner(dashboardID int64, phone, region string) *messageOwner {
 	digits := phones.Digits(phone)
 	pd, _ := digits.(string)
-	return &messageOwner{dashboardID: dashboardID, dashboard: dashboardID, phone: phone, digitsOf: digits, digits: pd}
+	return &messageOwner{dashboardID: dashboardID, dashboard: dashboardID, phone: phone, digitsOf: digits, digits: pd,
+		e164: phones.E164(phone, region)}
 }
 
 func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageRecord, *stream.Reject) {
-	return newMessageOwner(dashboardID, phone).mapMessage(raw)
+	return newMessageOwner(dashboardID, phone, DefaultPhoneRegion).mapMessage(raw)
 }
 
 func (o *messageOwner) mapMessage(raw json.RawMessage) (*messageRecord, *stream.Reject) {
@@ -314,6 +316,7 @@ func (o *messageOwner) mapMessage(raw json.RawMessage) (*messageRecord, *stream.
 		set("dashboard_id", o.dashboard).
 		set("phone_number", o.phone).
 		set("phone_digits", o.digitsOf).
+		set("phone_e164", o.e164).
 		set("body", d.str("body")).
 		set("message_direction", d.str("message_direction")).
 		set("response_by_username", d.str("response_by_username")).
@@ -345,7 +348,7 @@ func (o *messageOwner) mapMessage(raw json.RawMessage) (*messageRecord, *stream.
 }
 
 // mapConversation maps a conversations-list item: phone_number plus last_message.
-func mapConversation(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
+func mapConversation(dashboardID int64, raw json.RawMessage, region string) (stream.Row, *stream.Reject) {
 	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblConversations, "conversation", raw, err)
@@ -359,6 +362,7 @@ func mapConversation(dashboardID int64, raw json.RawMessage) (stream.Row, *strea
 		set("dashboard_id", dashboardID).
 		set("phone_number", phone).
 		set("phone_digits", phones.Digits(phone)).
+		set("phone_e164", phones.E164(phone, region)).
 		set("raw", raw)
 	lm := d.nested("last_message")
 	setLastMessage(b, lm)
@@ -375,7 +379,7 @@ type paymentRecord struct {
 	Date time.Time // request_date; zero when null
 }
 
-func mapPayment(dashboardID int64, raw json.RawMessage) (*paymentRecord, *stream.Reject) {
+func mapPayment(dashboardID int64, raw json.RawMessage, region string) (*paymentRecord, *stream.Reject) {
 	d, err := openDecoder(raw, "")
 	if err != nil {
 		return nil, reject(tblPayments, "payment", raw, err)
@@ -398,7 +402,7 @@ func mapPayment(dashboardID int64, raw json.RawMessage) (*paymentRecord, *stream
 		set("reference_number", d.str("reference_number")).
 		set("raw", raw)
 	if phone, ok := d.strVal("customer_phone"); ok {
-		b.set("customer_phone", phone).set("customer_phone_digits", phones.Digits(phone))
+		b.set("customer_phone", phone).set("customer_phone_digits", phones.Digits(phone)).set("phone_e164", phones.E164(phone, region))
 	}
 	rec := &paymentRecord{}
 	if t, ok := d.timeVal("request_date"); ok {

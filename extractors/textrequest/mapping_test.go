@@ -96,7 +96,7 @@ func TestMappingGolden(t *testing.T) {
 			})
 		}},
 		{"contacts", []stream.Table{contactsTable, contactTagsTable, contactGroupsTable, contactCustomFieldsTable}, func(items []json.RawMessage) stream.Batch {
-			return contactsBatch(dash, items).batch()
+			return contactsBatch(dash, items, DefaultPhoneRegion).batch()
 		}},
 		{"messages", []stream.Table{messagesTable}, func(items []json.RawMessage) stream.Batch {
 			return mapPage(dash, items, messagesTable, func(d int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
@@ -108,11 +108,13 @@ func TestMappingGolden(t *testing.T) {
 			})
 		}},
 		{"conversations", []stream.Table{conversationsTable}, func(items []json.RawMessage) stream.Batch {
-			return mapPage(dash, items, conversationsTable, mapConversation)
+			return mapPage(dash, items, conversationsTable, func(d int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
+				return mapConversation(d, raw, DefaultPhoneRegion)
+			})
 		}},
 		{"payments", []stream.Table{paymentsTable}, func(items []json.RawMessage) stream.Batch {
 			return mapPage(dash, items, paymentsTable, func(d int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-				rec, rej := mapPayment(d, raw)
+				rec, rej := mapPayment(d, raw, DefaultPhoneRegion)
 				if rej != nil {
 					return nil, rej
 				}
@@ -145,7 +147,7 @@ func TestMapContact(t *testing.T) {
 
 	t.Run("FullRecord", func(t *testing.T) {
 		t.Parallel()
-		rec, rej := mapContact(121, items[0])
+		rec, rej := mapContact(121, items[0], DefaultPhoneRegion)
 		require.Nil(t, rej)
 		require.Equal(t, "+1(555)-123-4567", rec.Phone)
 		require.Equal(t, "15551234567", col(rec.Row, "phone_digits"))
@@ -168,7 +170,7 @@ func TestMapContact(t *testing.T) {
 	})
 	t.Run("Nulls", func(t *testing.T) {
 		t.Parallel()
-		rec, rej := mapContact(121, items[1])
+		rec, rej := mapContact(121, items[1], DefaultPhoneRegion)
 		require.Nil(t, rej)
 		for _, c := range []string{"first_name", "last_name", "display_name", "note", "first_contact_utc", "last_contact_date_utc", "last_message_id"} {
 			require.Nil(t, col(rec.Row, c), c)
@@ -190,7 +192,7 @@ func TestMapContact(t *testing.T) {
 			4: "field last_contact_date_utc: want a timestamp",
 			5: "not a JSON object",
 		} {
-			_, rej := mapContact(121, items[i])
+			_, rej := mapContact(121, items[i], DefaultPhoneRegion)
 			require.NotNil(t, rej, "item %d", i)
 			require.Equal(t, tblContacts, rej.Table)
 			require.Contains(t, rej.Reason, want)
@@ -243,20 +245,20 @@ func TestMapPaymentMoney(t *testing.T) {
 	t.Parallel()
 	items := readPage(t, "payments.json")
 	col := func(row stream.Row, name string) any { return row[columnIndex[tblPayments][name]] }
-	p, rej := mapPayment(121, items[0])
+	p, rej := mapPayment(121, items[0], DefaultPhoneRegion)
 	require.Nil(t, rej)
 	require.Equal(t, "1499.99", col(p.Row, "amount_requested"))
 	require.Equal(t, "15551234567", col(p.Row, "customer_phone_digits"))
-	p, rej = mapPayment(121, items[1])
+	p, rej = mapPayment(121, items[1], DefaultPhoneRegion)
 	require.Nil(t, rej)
 	require.Equal(t, int64(2511), col(p.Row, "payment_id"))
 	require.Equal(t, "20.50", col(p.Row, "amount_requested"))
 	require.Nil(t, col(p.Row, "recipient"))
-	_, rej = mapPayment(121, items[2])
+	_, rej = mapPayment(121, items[2], DefaultPhoneRegion)
 	require.Contains(t, rej.Reason, "field amount_requested")
-	_, rej = mapPayment(121, items[3])
+	_, rej = mapPayment(121, items[3], DefaultPhoneRegion)
 	require.Contains(t, rej.Reason, "field is_past_due")
-	_, rej = mapPayment(121, items[4])
+	_, rej = mapPayment(121, items[4], DefaultPhoneRegion)
 	require.Contains(t, rej.Reason, "field payment_id: missing")
 }
 
@@ -369,7 +371,7 @@ func TestListContactMatchesMapContact(t *testing.T) {
 	}
 	rejected := 0
 	for _, raw := range variants {
-		want, rej := mapContact(121, raw)
+		want, rej := mapContact(121, raw, DefaultPhoneRegion)
 		got, ok := listContact(121, raw)
 		require.Equal(t, rej == nil, ok, "%s", raw)
 		if !ok {

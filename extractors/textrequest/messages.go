@@ -91,7 +91,7 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		return p.emit(b)
 	}
 	sink := func(phone string) func([]json.RawMessage) error {
-		owner := newMessageOwner(p.dashboard, phone)
+		owner := newMessageOwner(p.dashboard, phone, e.cfg.PhoneRegion)
 		return func(items []json.RawMessage) error {
 			for _, raw := range items {
 				rec, rej := owner.mapMessage(raw)

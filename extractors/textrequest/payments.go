@@ -70,7 +70,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 			run.Pages++
 		}
 		for _, raw := range pg.Items {
-			rec, rej := mapPayment(p.dashboard, raw)
+			rec, rej := mapPayment(p.dashboard, raw, e.cfg.PhoneRegion)
 			if rej != nil {
 				rejects = append(rejects, *rej)
 				continue

@@ -54,6 +54,7 @@ func configure(r *config.EnvReader) *platform.Source {
 		Lookback:       r.Duration("TEXTREQUEST_LOOKBACK", false),
 		FullSweepEvery: r.Duration("TEXTREQUEST_FULL_SWEEP_EVERY", true),
 		Dashboards:     r.IDs("TEXTREQUEST_DASHBOARDS", "dashboard id"),
+		PhoneRegion:    r.PhoneRegion(DefaultPhoneRegion),
 	}
 	return &platform.Source{
 		BaseURL: base,

@@ -75,6 +75,7 @@ var (
 			{Name: "dashboard_id", Type: "bigint"},
 			{Name: "phone_number", Type: "text"},
 			{Name: "phone_digits", Type: "text"},
+			{Name: "phone_e164", Type: "text"},
 			{Name: "first_name", Type: "text"},
 			{Name: "last_name", Type: "text"},
 			{Name: "display_name", Type: "text"},
@@ -136,6 +137,7 @@ var (
 			{Name: "dashboard_id", Type: "bigint"},
 			{Name: "phone_number", Type: "text"},
 			{Name: "phone_digits", Type: "text"},
+			{Name: "phone_e164", Type: "text"},
 		}, lastMessageColumns, rawColumn),
 	}
 	messagesTable = stream.Table{
@@ -147,6 +149,7 @@ var (
 			{Name: "dashboard_id", Type: "bigint"},
 			{Name: "phone_number", Type: "text"},
 			{Name: "phone_digits", Type: "text"},
+			{Name: "phone_e164", Type: "text"},
 			{Name: "body", Type: "text"},
 			{Name: "message_direction", Type: "text"},
 			{Name: "response_by_username", Type: "text"},
@@ -167,6 +170,7 @@ var (
 			{Name: "description", Type: "text"},
 			{Name: "customer_phone", Type: "text"},
 			{Name: "customer_phone_digits", Type: "text"},
+			{Name: "phone_e164", Type: "text"},
 			{Name: "amount_requested", Type: "numeric(12,2)"},
 			{Name: "is_past_due", Type: "boolean"},
 			{Name: "reminder_was_sent", Type: "boolean"},

@@ -172,6 +172,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"token and token file", with(good, "LEELOO_AUTH_TOKEN_FILE", "/nonexistent"), []string{"run"}, []string{"both LEELOO_AUTH_TOKEN and LEELOO_AUTH_TOKEN_FILE are set"}},
 		{"empty token file", with(good, "LEELOO_AUTH_TOKEN", "", "LEELOO_AUTH_TOKEN_FILE", emptyFile), []string{"run"}, []string{"LEELOO_AUTH_TOKEN_FILE: the file", "is empty"}},
 		{"bad start date", with(good, "LEELOO_START_DATE", "yesterday"), []string{"run"}, []string{`LEELOO_START_DATE: "yesterday" is not a date`}},
+		{"bad phone region", with(good, "CRMSYNC_PHONE_REGION", "USA"), []string{"run"}, []string{`CRMSYNC_PHONE_REGION: "USA" is not a region libphonenumber knows`}},
 		{"bad dashboards", with(good, "TEXTREQUEST_API_KEY", "k3y-value", "TEXTREQUEST_DASHBOARDS", "4101,abc"), []string{"run"}, []string{`TEXTREQUEST_DASHBOARDS: "abc" is not a dashboard id`}},
 		{"bad concurrency flag", good, []string{"run", "--concurrency", "0"}, []string{"--concurrency: 0 is not between 1 and 64"}},
 		{"bad log format", good, []string{"run", "--log-format", "xml"}, []string{`--log-format: "xml": want text or json`}},

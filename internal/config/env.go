@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/crmsync/crmsync/internal/e164"
 )
 
 // EnvVar documents one environment variable (`crmsync run --help` prints them; the
@@ -28,6 +31,7 @@ const (
 	// DefaultDeleteGuard is the share of a list's live rows a complete pass may mark
 	// deleted (DESIGN.md, Deletions).
 	DefaultDeleteGuard = 0.5
+	EnvPhoneRegion = "CRMSYNC_PHONE_REGION"
 
 	// DefaultConcurrency is the number of streams run at once.
 	DefaultConcurrency = 4
@@ -42,6 +46,7 @@ var CoreVars = []EnvVar{
 	{EnvLogLevel, "debug, info, warn or error", "info"},
 	{EnvLogFormat, "text or json (--log-format wins)", "text on a terminal, json otherwise"},
 	{EnvDeleteGuard, "largest share (0-1) of a list's live rows a complete pass may mark deleted; 0 = never mark, 1 = no guard", "0.5"},
+	{EnvPhoneRegion, "region (ISO 3166 code) assumed for phone numbers without a country code, in phone_e164 of every source", "per source: US for Text Request, none for Leeloo"},
 }
 
 // Core is crmsync's own configuration from the environment.
@@ -69,6 +74,7 @@ func ReadCore(r *EnvReader) Core {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		r.Fail(EnvLogFormat, "%q: want text or json", c.LogFormat)
 	}
+	r.PhoneRegion("") // checked here too, so a bad value fails every command
 	if lvl := r.Str(EnvLogLevel, ""); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
 			r.Fail(EnvLogLevel, "%q: want debug, info, warn or error", lvl)
@@ -82,6 +88,8 @@ func ReadCore(r *EnvReader) Core {
 type EnvReader struct {
 	getenv func(string) string
 	errs   []error
+	// badRegion is set once a bad CRMSYNC_PHONE_REGION has been reported.
+	badRegion bool
 }
 
 // NewEnvReader reads through getenv (os.Getenv, or a map in tests).
@@ -228,6 +236,22 @@ func (r *EnvReader) Date(name string) time.Time {
 		r.Fail(name, "%q is not a date (YYYY-MM-DD or RFC 3339)", v)
 	}
 	return t
+}
+
+// PhoneRegion reads CRMSYNC_PHONE_REGION, the region every source assumes for phone
+// numbers written without a country code: a code libphonenumber knows, upper-cased
+// ("us" reads as "US"), or def when unset. A bad value is reported once however many
+// sources read it.
+func (r *EnvReader) PhoneRegion(def string) string {
+	v, err := e164.Region(r.Str(EnvPhoneRegion, ""))
+	if err != nil {
+		if !r.badRegion {
+			r.badRegion = true
+			r.Fail(EnvPhoneRegion, "%v", err)
+		}
+		return def
+	}
+	return cmp.Or(v, def)
 }
 
 // IDs reads a comma list of positive whole numbers; what names one id in errors.

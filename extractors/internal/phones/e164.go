@@ -1,38 +1,11 @@
 package phones
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/nyaruka/phonenumbers"
-)
+import "github.com/crmsync/crmsync/internal/e164"
 
 // E164 is libphonenumber's E.164 form of a phone number ("+15551234567"), the value of
-// every `phone_e164` column: the one column that joins a person across tables and
-// platforms however each source wrote the number. region (ISO 3166 alpha-2, "US") is
-// assumed for a number written without a country code; with region "" such a number
-// cannot be read. It returns nil (SQL NULL) when the number cannot be read or cannot
-// be a number of its country (too short or too long), e.g. for "" or Leeloo's
-// "NOT_DEFINED". Validity is not required: a well-formed number in an unassigned range
-// (such as the fictional +1 555 numbers) still joins.
-func E164(raw, region string) any {
-	raw = strings.TrimSpace(raw)
-	if raw == "" || raw == "NOT_DEFINED" {
-		return nil
-	}
-	num, err := phonenumbers.Parse(raw, region)
-	if err != nil || !phonenumbers.IsPossibleNumber(num) {
-		return nil
-	}
-	return phonenumbers.Format(num, phonenumbers.E164)
-}
+// every `phone_e164` column, or nil when it cannot be read; region is assumed for a
+// number written without a country code. See [e164.Format].
+func E164(raw, region string) any { return e164.Format(raw, region) }
 
-// Region checks a region code (CRMSYNC_PHONE_REGION) against the regions libphonenumber
-// knows and returns it upper-cased ("us" → "US"); "" stays "" (no region).
-func Region(code string) (string, error) {
-	code = strings.ToUpper(strings.TrimSpace(code))
-	if code == "" || phonenumbers.GetSupportedRegions()[code] {
-		return code, nil
-	}
-	return "", fmt.Errorf("%q is not a region libphonenumber knows: want an ISO 3166 two-letter code such as US or RU", code)
-}
+// Region checks a region code and upper-cases it. See [e164.Region].
+func Region(code string) (string, error) { return e164.Region(code) }

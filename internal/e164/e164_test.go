@@ -1,4 +1,4 @@
-package phones
+package e164
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestE164(t *testing.T) {
+func TestFormat(t *testing.T) {
 	for _, c := range []struct {
 		raw, region string
 		want        any
@@ -32,7 +32,7 @@ func TestE164(t *testing.T) {
 		{"12", "US", nil},              // too short for a US number
 		{"+1555123456789012", "", nil}, // too long
 	} {
-		require.Equal(t, c.want, E164(c.raw, c.region), "%q in %q", c.raw, c.region)
+		require.Equal(t, c.want, Format(c.raw, c.region), "%q in %q", c.raw, c.region)
 	}
 }
 
