@@ -108,7 +108,7 @@ func (e *Extractor) dashboardMessages(ctx context.Context, p *partition, cur *me
 				}
 				o := owners[phone]
 				if o == nil {
-					o = newMessageOwner(p.dashboard, phone)
+					o = newMessageOwner(p.dashboard, phone, e.cfg.PhoneRegion)
 					owners[phone] = o
 				}
 				rec, rej := o.mapMessage(raw)
