@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/extractors/platform"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/config"
@@ -20,7 +19,6 @@ const (
 	DefaultRateLimit = "4/1s"
 	envToken         = "CALLTOUCH_API_TOKEN"
 	envSiteID        = "CALLTOUCH_SITE_ID"
-	envPhoneRegion   = "CRMSYNC_PHONE_REGION"
 )
 
 // Platform declares Calltouch to crmsync.
@@ -56,10 +54,6 @@ func configure(r *config.EnvReader) *platform.Source {
 	} else {
 		site = n
 	}
-	region, err := phones.Region(r.Str(envPhoneRegion, DefaultRegion))
-	if err != nil {
-		r.Fail(envPhoneRegion, "%v", err)
-	}
 	base := r.BaseURL("CALLTOUCH_BASE_URL", DefaultBaseURL, "/calls-service/RestAPI")
 	rate := platform.Limit(r.Rate("CALLTOUCH_RATE_LIMIT", DefaultRateLimit))
 	cfg := Config{
@@ -67,7 +61,7 @@ func configure(r *config.EnvReader) *platform.Source {
 		Token:     token,
 		StartDate: r.Date("CALLTOUCH_START_DATE"),
 		Lookback:  r.Duration("CALLTOUCH_LOOKBACK", false),
-		Region:    region,
+		Region:    r.PhoneRegion(DefaultRegion),
 	}
 	today := time.Now().In(Zone).Format(callsDayLayout)
 	return &platform.Source{

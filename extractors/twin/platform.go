@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/extractors/platform"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/config"
@@ -20,7 +19,6 @@ const (
 	DefaultRateLimit = "5/1s"
 	envEmail         = "TWIN_EMAIL"
 	envPassword      = "TWIN_PASSWORD"
-	envPhoneRegion   = "CRMSYNC_PHONE_REGION"
 )
 
 // Platform declares TWIN to crmsync.
@@ -62,17 +60,13 @@ func configure(r *config.EnvReader) *platform.Source {
 	chatURL := r.BaseURL("TWIN_CHAT_URL", DefaultChatURL, "/sessions")
 	company := int64(r.Int("TWIN_COMPANY_ID", 0, 1, 1<<31-1))
 	rate := platform.Limit(r.Rate("TWIN_RATE_LIMIT", DefaultRateLimit))
-	region, err := phones.Region(r.Str(envPhoneRegion, DefaultPhoneRegion))
-	if err != nil {
-		r.Fail(envPhoneRegion, "%v", err)
-	}
 	cfg := Config{
 		PageSize:       r.Int("TWIN_PAGE_SIZE", 0, 1, 1000),
 		Concurrency:    r.Int("TWIN_CONCURRENCY", 0, 1, config.MaxConcurrency),
 		Lookback:       r.Duration("TWIN_LOOKBACK", false),
 		FullSweepEvery: r.Duration("TWIN_FULL_SWEEP_EVERY", true),
 		StartDate:      r.Date("TWIN_START_DATE"),
-		PhoneRegion:    region,
+		PhoneRegion:    r.PhoneRegion(DefaultPhoneRegion),
 	}
 	secrets := []string{password}
 	return &platform.Source{

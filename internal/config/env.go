@@ -31,7 +31,7 @@ const (
 	// DefaultDeleteGuard is the share of a list's live rows a complete pass may mark
 	// deleted (DESIGN.md, Deletions).
 	DefaultDeleteGuard = 0.5
-	EnvPhoneRegion = "CRMSYNC_PHONE_REGION"
+	EnvPhoneRegion     = "CRMSYNC_PHONE_REGION"
 
 	// DefaultConcurrency is the number of streams run at once.
 	DefaultConcurrency = 4
@@ -46,7 +46,7 @@ var CoreVars = []EnvVar{
 	{EnvLogLevel, "debug, info, warn or error", "info"},
 	{EnvLogFormat, "text or json (--log-format wins)", "text on a terminal, json otherwise"},
 	{EnvDeleteGuard, "largest share (0-1) of a list's live rows a complete pass may mark deleted; 0 = never mark, 1 = no guard", "0.5"},
-	{EnvPhoneRegion, "region (ISO 3166 code) assumed for phone numbers without a country code, in phone_e164 of every source", "per source: US for Text Request, none for Leeloo"},
+	{EnvPhoneRegion, "region (ISO 3166 code) assumed for phone numbers without a country code, in phone_e164 of every source", "per source: US for Text Request, RU for TWIN and Calltouch, none for Leeloo"},
 }
 
 // Core is crmsync's own configuration from the environment.
