@@ -142,7 +142,7 @@
 //     attributes' creation order [INF]. A client exists once a session names it.
 //   - Faults apply as to the other APIs (latency, 5xx, truncation, rate limit per user
 //     with Faults.TwinRateLimit, unknown fields, NULs in session names and message
-//     bodies); OffsetDrift starts a session of a new client before any /sessions page
+//     bodies); Faults.TwinLostAnswerRate applies a write and answers 502; OffsetDrift starts a session of a new client before any /sessions page
 //     after the first. Mutation.Twin changes sessions, values and attributes between
 //     syncs; TwinTruth shows the result.
 //

@@ -48,6 +48,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&f.TextRequestPageCap, "textrequest-page-cap", f.TextRequestPageCap, "largest Text Request page_size served (default 500)")
 	fs.IntVar(&f.TwinRateLimit, "rate-limit-twin", f.TwinRateLimit, "TWIN requests per rate window per user, 0 = off")
 	fs.IntVar(&f.TwinPageCap, "twin-page-cap", f.TwinPageCap, "largest TWIN limit served (default 100)")
+	fs.Float64Var(&f.TwinLostAnswerRate, "twin-lost-answer-rate", f.TwinLostAnswerRate, "share of TWIN attribute writes applied and then answered 502")
 	fs.IntVar(&f.TwinTokenRequests, "twin-token-requests", f.TwinTokenRequests, `TWIN access tokens expire after N requests (401 "Token is expired."), 0 = off`)
 	fs.IntVar(&f.CalltouchRateLimit, "rate-limit-calltouch", f.CalltouchRateLimit, "Calltouch requests per second per client IP, 0 = off (the real API: 5)")
 	fs.IntVar(&f.CalltouchPageCap, "calltouch-page-cap", f.CalltouchPageCap, "largest Calltouch calls-journal limit served (default 1000)")

@@ -96,6 +96,9 @@ type Faults struct {
 	TwinRateLimit int
 	// TwinPageCap is the largest TWIN limit served (default 100); the default is 10.
 	TwinPageCap int
+	// TwinLostAnswerRate is the share of TWIN attribute writes (A1, A3, A4, A5, A7) that
+	// are applied and then answered 502, as when the answer is lost on the way back.
+	TwinLostAnswerRate float64
 	// TwinTokenRequests makes a TWIN access token expire after that many requests
 	// (0 = only its exp claim counts): 401 {"error": "Token is expired."}.
 	TwinTokenRequests int

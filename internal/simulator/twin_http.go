@@ -34,16 +34,34 @@ func (s *Sim) twinRoutes(mux *http.ServeMux) {
 	chat("GET", "/sessions/{id}", s.twinSession)
 	chat("GET", "/sessions/{id}/messages", s.twinSessionMessages)
 	chat("GET", "/clients/{client}/messages", s.twinClientMessages)
-	chat("POST", "/clients/attributes", s.twinCreateAttr)          // A1
-	chat("GET", "/clients/attributes", s.twinAttrs)                // A2
-	chat("PATCH", "/clients/attributes/{attr}", s.twinRenameAttr)  // A3
-	chat("DELETE", "/clients/attributes/{attr}", s.twinDeleteAttr) // A4
-	chat("POST", "/clients/{client}/attributes/{attr}", s.twinSetValue)
+	chat("POST", "/clients/attributes", s.twinWrite(s.twinCreateAttr))          // A1
+	chat("GET", "/clients/attributes", s.twinAttrs)                             // A2
+	chat("PATCH", "/clients/attributes/{attr}", s.twinWrite(s.twinRenameAttr))  // A3
+	chat("DELETE", "/clients/attributes/{attr}", s.twinWrite(s.twinDeleteAttr)) // A4
+	chat("POST", "/clients/{client}/attributes/{attr}", s.twinWrite(s.twinSetValue))
 	chat("GET", "/clients/{client}/attributes", s.twinValues)
-	chat("DELETE", "/clients/{client}/attributes/{attr}", s.twinClearValue)
+	chat("DELETE", "/clients/{client}/attributes/{attr}", s.twinWrite(s.twinClearValue))
 	nf := func(*http.Request) response { return twinErr(404, "Not found.") }
 	mux.Handle(TwinChatPath+"/", s.endpoint(APITwinChat, "(unknown)", nf))
 	mux.Handle(TwinIAMPath+"/", s.endpoint(APITwinIAM, "(unknown)", nf))
+}
+
+// twinWrite loses the answer of some successful writes (Faults.TwinLostAnswerRate):
+// the change is made, the client sees a 502.
+func (s *Sim) twinWrite(h func(*http.Request) response) func(*http.Request) response {
+	return func(r *http.Request) response {
+		resp := h(r)
+		f := s.Faults()
+		if resp.status != http.StatusOK || f.TwinLostAnswerRate <= 0 {
+			return resp
+		}
+		u := hash3(s.seed, kindTwinNew, 3, s.st.nextFaultN())
+		if float64(u>>11)/float64(1<<53) < f.TwinLostAnswerRate {
+			return response{status: http.StatusBadGateway, body: []byte("<html><body><h1>502 Bad Gateway</h1></body></html>"),
+				header: map[string]string{"Content-Type": "text/html"}}
+		}
+		return resp
+	}
 }
 
 // twinAuth checks the bearer token of a chat API request; the key it returns (the

@@ -194,6 +194,17 @@ func TestTwinAttributeWrites(t *testing.T) {
 	require.Equal(t, 404, b.twinDo(t, "DELETE", TwinChatPath+"/clients/attributes/"+created.ID, tok, "").status)
 }
 
+// A lost answer: the value is set, the client sees 502.
+func TestTwinLostAnswer(t *testing.T) {
+	b := setup(t, Options{Faults: Faults{TwinLostAnswerRate: 1}})
+	tok := b.twinLogin(t).Token
+	c := b.sim.TwinTruth().ClientIDs[0]
+	a := b.sim.TwinAttributes()[0].ID
+	r := b.twinDo(t, "POST", TwinChatPath+"/clients/"+c+"/attributes/"+a, tok, `{"value":"потерян"}`)
+	require.Equal(t, 502, r.status)
+	require.Contains(t, b.sim.TwinClientAttributes(c), TwinClientAttribute{ID: a, ClientID: c, CompanyID: DefaultTwinCompanyID, Name: b.sim.TwinAttributes()[0].Name, Value: "потерян"})
+}
+
 func TestTwinDeterministic(t *testing.T) {
 	a, b := New(Options{Seed: 7}), New(Options{Seed: 7})
 	ja, _ := json.Marshal(a.TwinTruth())
