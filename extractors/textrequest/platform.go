@@ -45,7 +45,7 @@ func configure(r *config.EnvReader) *platform.Source {
 	if key == "" {
 		return nil
 	}
-	base := r.BaseURL("TEXTREQUEST_BASE_URL", DefaultBaseURL, "")
+	base := r.BaseURLWith("TEXTREQUEST_BASE_URL", DefaultBaseURL, "/api/v3")
 	rate := platform.Limit(r.Rate("TEXTREQUEST_RATE_LIMIT", DefaultRateLimit))
 	cfg := Config{
 		PageSize:       r.Int("TEXTREQUEST_PAGE_SIZE", 0, 1, 10000),

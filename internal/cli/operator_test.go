@@ -80,3 +80,51 @@ func TestStatusAndStreamsFitATerminal(t *testing.T) {
 	require.Equal(t, exitUsage, r.code)
 	require.Contains(t, r.stderr, `-o: "yaml": want text or json`)
 }
+
+// TestOperatorMistakes drives the mistakes a new operator makes through the CLI: each
+// exits as DESIGN.md says with one line that names the flag, variable or file and says
+// what to do.
+func TestOperatorMistakes(t *testing.T) {
+	t.Parallel()
+	const dsn = "postgres://crmsync@127.0.0.1:1/crmsync?sslmode=disable&connect_timeout=5"
+	base := map[string]string{"DATABASE_URL": dsn, "LEELOO_AUTH_TOKEN": "tok-123456"}
+	cases := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want string
+	}{
+		{"malformed DATABASE_URL", with(base, "DATABASE_URL", "postgres://u@h:port/db"), []string{"run"}, exitUsage,
+			"DATABASE_URL: cannot be parsed (invalid port); want postgres://user:password@host:5432/dbname"},
+		{"DATABASE_URL of another database", with(base, "DATABASE_URL", "mysql://u@h/db"), []string{"status"}, exitUsage,
+			`DATABASE_URL: scheme "mysql" is not PostgreSQL`},
+		{"misspelt source", base, []string{"run", "--source", "leelo"}, exitUsage,
+			"--source leelo: unknown source (did you mean leeloo?); sources: leeloo, textrequest"},
+		{"stream of a disabled source", with(base, "LEELOO_AUTH_TOKEN", "", "TEXTREQUEST_API_KEY", "key-123456"), []string{"run", "--stream", "users"}, exitUsage,
+			"--stream users: leeloo.users is a Leeloo stream, and Leeloo is not enabled: set LEELOO_AUTH_TOKEN"},
+		{"misspelt stream", base, []string{"run", "--stream", "account"}, exitUsage,
+			"--stream account: unknown stream (did you mean leeloo.accounts?)"},
+		{"unknown flag", base, []string{"run", "--full_refresh"}, exitUsage,
+			"crmsync run: unknown flag --full_refresh; did you mean --full-refresh? (see crmsync run --help)"},
+		{"start date in the future", with(base, "LEELOO_START_DATE", "2099-01-01"), []string{"run"}, exitUsage,
+			`LEELOO_START_DATE: "2099-01-01" is in the future`},
+		{"Text Request root without /api/v3", with(base, "TEXTREQUEST_API_KEY", "key-123456", "TEXTREQUEST_BASE_URL", "https://api.textrequest.com"),
+			[]string{"run"}, exitUsage, `TEXTREQUEST_BASE_URL: "https://api.textrequest.com": give the API root including /api/v3`},
+		{"database not answering", base, []string{"status"}, exitFailed, "connect to database 127.0.0.1:1/crmsync"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := cliRun(context.Background(), t, tc.env, tc.args...)
+			require.Equal(t, tc.code, r.code, r.stderr)
+			require.Contains(t, r.stderr, tc.want)
+			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+			if tc.code == exitUsage {
+				require.Len(t, lines, 1, "one line for a usage error: %q", r.stderr)
+			} else {
+				require.Equal(t, 1, strings.Count(r.stderr, "connection refused"), "the cause is said once: %q", r.stderr)
+			}
+		})
+	}
+}

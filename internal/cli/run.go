@@ -9,7 +9,6 @@ import (
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/pipeline"
-	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // cmdRun is `crmsync run`: migrate, one pass of the selected streams, a summary.
@@ -63,7 +62,7 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 	}
 	jobs, err := pipeline.Select(extractorsOf(sources), pipeline.Selection{Source: *sourceName, Streams: streams})
 	if err != nil {
-		return a.usageErr("run", selectionHint(err, *sourceName, env))
+		return a.usageErr("run", selectionHint(err, pipeline.Selection{Source: *sourceName, Streams: streams}, env))
 	}
 	if len(jobs) == 0 {
 		return a.usageErr("run", errors.New("no stream selected"))
@@ -95,22 +94,6 @@ func cmdRun(ctx context.Context, a *app, args []string) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// selectionHint adds to an unknown-stream error which variable enables a source
-// that is known but not enabled.
-func selectionHint(err error, sourceName string, env Env) error {
-	if !errors.Is(err, stream.ErrUnknownStream) {
-		return err
-	}
-	if _, on := env.enabledSource(sourceName); !on {
-		for _, p := range platforms {
-			if p.Name == sourceName {
-				return fmt.Errorf("--source %s: %s is not enabled: set %s", p.Name, p.Title, p.Enable)
-			}
-		}
-	}
-	return fmt.Errorf("--stream: %w", err)
 }
 
 // clientStats snapshots each source's client counters.

@@ -188,7 +188,8 @@ func (r *EnvReader) Secret(name string) string {
 
 // BaseURL reads an absolute http(s) URL without credentials, query or fragment, its
 // trailing slashes removed. forbiddenSuffix, if set, is a path the root must not end
-// in (a user pasting an endpoint prefix the client adds itself).
+// in (a user pasting an endpoint prefix the client adds itself). See also
+// BaseURLWith, for an API whose root includes its version.
 func (r *EnvReader) BaseURL(name, def, forbiddenSuffix string) string {
 	v := strings.TrimRight(r.Str(name, def), "/")
 	u, err := url.Parse(v)
@@ -202,6 +203,16 @@ func (r *EnvReader) BaseURL(name, def, forbiddenSuffix string) string {
 	}
 	if forbiddenSuffix != "" && strings.HasSuffix(u.Path, forbiddenSuffix) {
 		r.Fail(name, "%q: give the API root, without %s", v, forbiddenSuffix)
+	}
+	return v
+}
+
+// BaseURLWith is BaseURL for an API whose root must end in requiredSuffix (Text
+// Request's /api/v3): without it every request would answer a bare 404.
+func (r *EnvReader) BaseURLWith(name, def, requiredSuffix string) string {
+	v := r.BaseURL(name, def, "")
+	if u, err := url.Parse(v); err == nil && u.Host != "" && !strings.HasSuffix(u.Path, requiredSuffix) {
+		r.Fail(name, "%q: give the API root including %s, e.g. %s", v, requiredSuffix, def)
 	}
 	return v
 }
@@ -228,12 +239,15 @@ func (r *EnvReader) Date(name string) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
-	if t, err := time.Parse(time.DateOnly, v); err == nil {
-		return t
-	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := time.Parse(time.DateOnly, v)
 	if err != nil {
-		r.Fail(name, "%q is not a date (YYYY-MM-DD or RFC 3339)", v)
+		if t, err = time.Parse(time.RFC3339, v); err != nil {
+			r.Fail(name, "%q is not a date (YYYY-MM-DD or RFC 3339)", v)
+			return t
+		}
+	}
+	if t.After(time.Now()) {
+		r.Fail(name, "%q is in the future: a first sync would read nothing; give the oldest date to read", v)
 	}
 	return t
 }
