@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -104,7 +105,8 @@ func TestPassesCutOffAtRandomConverge(t *testing.T) {
 // length, as a CronJob runs them. It reports the passes used against the least the
 // budget allows (the busiest source's requests ÷ (budget × pass length)), and logs each
 // pass's exit code, cut-off streams and rows committed. Target: passes ≤ 1.2 × minimum
-// + 1, no pass exiting non-zero.
+// + 1, no pass exiting non-zero. BENCH_CONCURRENCY sets the passes' --concurrency
+// (CRMSYNC_CONCURRENCY; default 4).
 func BenchmarkPassesUnderLimits(b *testing.B) {
 	for _, c := range []struct {
 		scale  int
@@ -126,7 +128,7 @@ func passesUnderLimits(b *testing.B, scale, budget int, pass time.Duration) {
 	ctx := context.Background()
 	tb := setup(b, simulator.Options{Scale: scale, Faults: simulator.Faults{Latency: 20 * time.Millisecond}})
 	limit := fmt.Sprintf("%d/1s", budget)
-	env := with(tb.env, "LEELOO_RATE_LIMIT", limit, "TEXTREQUEST_RATE_LIMIT", limit)
+	env := with(tb.env, "LEELOO_RATE_LIMIT", limit, "TEXTREQUEST_RATE_LIMIT", limit, "CRMSYNC_CONCURRENCY", os.Getenv("BENCH_CONCURRENCY"))
 	var (
 		lastRun int64
 		passes  int
