@@ -100,22 +100,30 @@ func (f *fields) text(name string) any {
 	return nil
 }
 
-// int reads a whole number given as a number or a string ("" and null: nil).
-func (f *fields) int(name string) any {
-	raw := bytes.TrimSpace(f.m[name])
+// scalar returns a member's value as text: a string unquoted, anything else as
+// written, trimmed. ok is false for a missing, null or blank member (and for a string
+// that does not decode, which is recorded).
+func (f *fields) scalar(name string) (s string, raw []byte, ok bool) {
+	raw = bytes.TrimSpace(f.m[name])
 	if isNull(raw) {
-		return nil
+		return "", raw, false
 	}
-	s := string(raw)
+	s = string(raw)
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &s); err != nil {
 			f.fail(name, "bad string")
-			return nil
+			return "", raw, false
 		}
-		s = strings.TrimSpace(s)
-		if s == "" {
-			return nil
-		}
+	}
+	s = strings.TrimSpace(s)
+	return s, raw, s != ""
+}
+
+// int reads a whole number given as a number or a string ("" and null: nil).
+func (f *fields) int(name string) any {
+	s, raw, ok := f.scalar(name)
+	if !ok {
+		return nil
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n
@@ -129,24 +137,15 @@ func (f *fields) int(name string) any {
 
 // bool reads true/false, "True"/"False" in any case, "1"/"0", "yes"/"no" and 1/0.
 func (f *fields) bool(name string) any {
-	raw := bytes.TrimSpace(f.m[name])
-	if isNull(raw) {
+	s, raw, ok := f.scalar(name)
+	if !ok {
 		return nil
 	}
-	s := string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			f.fail(name, "bad string")
-			return nil
-		}
-	}
-	switch strings.ToLower(strings.TrimSpace(s)) {
+	switch strings.ToLower(s) {
 	case "true", "1", "yes", "y":
 		return true
 	case "false", "0", "no", "n":
 		return false
-	case "":
-		return nil
 	}
 	f.fail(name, fmt.Sprintf("want a boolean, got %s", excerpt(raw)))
 	return nil
@@ -155,21 +154,8 @@ func (f *fields) bool(name string) any {
 // dateTime reads dd/mm/yyyy hh:mm:ss in cabinet time, or a unix time in seconds or
 // milliseconds (a number or a string of digits).
 func (f *fields) dateTime(name string) any {
-	raw := bytes.TrimSpace(f.m[name])
-	if isNull(raw) {
-		return nil
-	}
-	var s string
-	if raw[0] == '"' {
-		if json.Unmarshal(raw, &s) != nil {
-			f.fail(name, "bad string")
-			return nil
-		}
-	} else {
-		s = string(raw)
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
+	s, raw, ok := f.scalar(name)
+	if !ok {
 		return nil
 	}
 	if t, ok := parseTime(s); ok {

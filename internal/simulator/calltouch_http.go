@@ -44,14 +44,8 @@ func (s *Sim) ctRoutes(mux *http.ServeMux) {
 func (s *Sim) ctEndpoint(route string, auth func(*http.Request) (response, bool), h func(*http.Request) response) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.Faults()
-		if f.Latency > 0 {
-			t := time.NewTimer(f.Latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if !waitLatency(r, f.Latency) {
+			return
 		}
 		resp := func() response {
 			if resp, ok := auth(r); !ok {

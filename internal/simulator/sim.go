@@ -318,14 +318,8 @@ func (s *Sim) Handler() http.Handler {
 func (s *Sim) endpoint(api, route string, h func(r *http.Request) response) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := s.Faults()
-		if f.Latency > 0 {
-			t := time.NewTimer(f.Latency)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if !waitLatency(r, f.Latency) {
+			return
 		}
 		resp := s.serve(api, route, f, r, h)
 		s.st.record(api, route, resp.status)
@@ -383,6 +377,22 @@ func (s *Sim) injectedError(api string, f Faults) (response, bool) {
 		}
 	}
 	return response{}, false
+}
+
+// waitLatency waits d (Faults.Latency) before a request is served; false when the
+// client went away meanwhile.
+func waitLatency(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // write sends resp, cutting the body of some 200 answers when TruncateRate says so.
