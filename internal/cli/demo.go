@@ -112,6 +112,9 @@ Flags:
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "crmsync demo: %v\n", err)
+		if errors.Is(err, demo.ErrNotEmpty) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	return exitOK

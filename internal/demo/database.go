@@ -79,6 +79,12 @@ func OpenDatabase(ctx context.Context, opts DBOptions) (*Database, error) {
 		if err := ping(ctx, opts.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("connect to DATABASE_URL (%s): %w", redact(opts.DatabaseURL), err)
 		}
+		if runs, err := pastRuns(ctx, opts.DatabaseURL); err != nil {
+			return nil, fmt.Errorf("look into DATABASE_URL (%s): %w", redact(opts.DatabaseURL), err)
+		} else if runs > 0 {
+			return nil, fmt.Errorf("%w: DATABASE_URL (%s) already holds a crmsync warehouse (%d runs in sync.runs); the demo shows a first sync into an empty database: give it an empty one, or unset DATABASE_URL and it uses a database of its own (%s)",
+				ErrNotEmpty, redact(opts.DatabaseURL), runs, name)
+		}
 		return &Database{URL: opts.DatabaseURL, Where: "DATABASE_URL (" + redact(opts.DatabaseURL) + "), used as given"}, nil
 	}
 
@@ -110,6 +116,28 @@ func OpenDatabase(ctx context.Context, opts DBOptions) (*Database, error) {
 		Where: fmt.Sprintf("a private PostgreSQL %s started for the demo on 127.0.0.1:%d (data in %s; stopped and removed at the end)", srv.version, srv.port, srv.dir),
 		close: srv.stop,
 	}, nil
+}
+
+// ErrNotEmpty: the user's DATABASE_URL already holds synced data. The demo does not
+// touch it: a sync into it would tell a story of a first sync that is not one.
+var ErrNotEmpty = errors.New("the demo needs an empty database")
+
+// pastRuns counts the runs recorded in dsn's sync.runs (0 without the table).
+func pastRuns(ctx context.Context, dsn string) (int64, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `select to_regclass('sync.runs') is not null`).Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var n int64
+	if err := conn.QueryRow(ctx, `select count(*) from sync.runs`).Scan(&n); err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // ping opens one connection and checks the server answers a query.

@@ -45,6 +45,23 @@ func TestOpenDatabaseUsesDatabaseURL(t *testing.T) {
 	require.NoError(t, db.Close(t.Context()))
 }
 
+// A DATABASE_URL that already holds synced data is refused, untouched: the demo would
+// tell the story of a first sync that is not one.
+func TestOpenDatabaseRefusesAWarehouseInUse(t *testing.T) {
+	t.Parallel()
+
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(t.Context(), url)
+	require.NoError(t, err)
+	_, err = conn.Exec(t.Context(), `insert into sync.runs (source, stream, status) values ('leeloo', 'people', 'succeeded')`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(t.Context()))
+
+	_, err = OpenDatabase(t.Context(), DBOptions{DatabaseURL: url, LocalURL: unreachableURL(t), NoPrivate: true})
+	require.ErrorIs(t, err, ErrNotEmpty)
+	require.ErrorContains(t, err, "already holds a crmsync warehouse (1 runs in sync.runs)")
+}
+
 func TestOpenDatabaseBadDatabaseURL(t *testing.T) {
 	t.Parallel()
 
