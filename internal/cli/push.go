@@ -178,6 +178,13 @@ func printPushSummary(w io.Writer, results []pushRun, secrets []string) {
 			fmt.Fprintf(w, "%s %s: %s\n", r.Push, r.Status, scrub(r.Err.Error(), secrets))
 		}
 		if r.Plan != nil {
+			// Rows failed without a request (a bad row, a repeated key), named.
+			for _, row := range r.Plan.Preview["fail"] {
+				fmt.Fprintf(w, "%s: %s: %s\n", r.Push, row.Key, scrub(row.Note, secrets))
+			}
+			if n := r.Plan.Bad - len(r.Plan.Preview["fail"]); n > 0 {
+				fmt.Fprintf(w, "%s: ... and %d more bad rows\n", r.Push, n)
+			}
 			printNoKey(w, r)
 		}
 	}

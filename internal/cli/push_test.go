@@ -101,10 +101,13 @@ func TestPushCommand(t *testing.T) {
 	require.Zero(t, pb.count(t, "sync.pushes"))
 	require.Equal(t, runs, pb.count(t, "sync.runs"))
 
+	_, err := pb.pool.Exec(ctx, `insert into wanted select client_id, attribute, 'again' from wanted limit 1`)
+	require.NoError(t, err)
 	r = cliRun(ctx, t, pb.env, "push", "lead-notes", "twin-status", "--config", pb.config)
 	require.Equal(t, exitOK, r.code, r.stderr)
+	require.Regexp(t, `twin-status: [^:]+: key "[^"]+" is repeated in the query result \(2 rows\); none of them is sent`, r.stdout)
 	require.Regexp(t, fmt.Sprintf(`lead-notes +calltouch-lead-comments +succeeded +%d +%d +0 +0 +0 +0 +%d `, pb.keys, pb.keys, (pb.keys+99)/100), r.stdout)
-	require.Regexp(t, `twin-status +twin-client-attributes +succeeded +5 +5 `, r.stdout)
+	require.Regexp(t, `twin-status +twin-client-attributes +succeeded +6 +4 +1 `, r.stdout)
 	require.Len(t, pb.comments(), pb.keys)
 
 	r = cliRun(ctx, t, pb.env, "status")
