@@ -478,12 +478,6 @@ func (s *Sim) mutateCalltouch(m Mutation, tick func() int64) {
 	d := s.calltouch()
 	r := newRnd(s.seed, kindCTFault, 1, d.mutations)
 	d.mutations++
-	for range m.NewCalls {
-		d.addCall(s.genCall(d, tick(), r))
-	}
-	for range m.NewRequests {
-		d.addRequest(s.genRequest(d, tick(), r))
-	}
 	recent := time.UnixMilli(s.now).Add(-ctRecentEdits)
 	touched := map[*ctCall]bool{}
 	// pick returns a recent live call this mutation has not touched yet.
@@ -543,6 +537,13 @@ func (s *Sim) mutateCalltouch(m Mutation, tick func() int64) {
 			q.Comments = append(slices.Clone(q.Comments), CTComment{CommentID: d.newID(), Comment: "Клиент подтвердил заказ", PartyName: "Администратор"})
 			q.Manager = ptr(r.pick(ctManagers))
 		}
+	}
+	// New records come last, so edits and deletions touch records a sync could have seen.
+	for range m.NewCalls {
+		d.addCall(s.genCall(d, tick(), r))
+	}
+	for range m.NewRequests {
+		d.addRequest(s.genRequest(d, tick(), r))
 	}
 }
 

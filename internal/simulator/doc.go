@@ -200,7 +200,8 @@
 //     lead-comment request and then answers 502.
 //   - Mutate adds calls and requests at the present, edits calls of the last 7 days
 //     (tags, comments, deals, the target flag and manager) and the 20 newest requests,
-//     and deletes calls of the last 7 days (CalltouchTruth.DeletedCalls lists them).
+//     and deletes calls of the last 7 days (CalltouchTruth.DeletedCalls lists them);
+//     edits and deletions touch records that existed before the mutation.
 //
 // # Faults
 //
