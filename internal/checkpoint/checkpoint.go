@@ -1,11 +1,37 @@
 // Package checkpoint keeps crmsync's bookkeeping in PostgreSQL: each stream's cursor
-// (sync.state), the run history (sync.runs) and the per-stream advisory locks that keep
-// two processes from running one stream at once.
+// (sync.state), the run history (sync.runs) and the leases that keep two processes
+// from running one stream at once.
 //
 // Cursors are written by the loader with [Save] inside the transaction that writes the
 // rows they cover, so a stored cursor never runs ahead of the data. Everything else goes
 // through a [Store] built on the pool; the Store satisfies internal/pipeline's
 // Checkpoints interface.
+//
+// # One stream, one process: a lease in the run's row
+//
+// A run holds its stream by a lease written in its own sync.runs row (lease_until),
+// not by a session-level advisory lock. A session lock lives on one connection: when
+// that connection is closed under it (idle_session_timeout, a terminated backend, a
+// failover) the lock is gone, the process holding it does not notice, and a second
+// process starts the same stream. A lease lives in a table and needs no connection:
+//
+//   - [Store.Begin] takes it in one transaction, serialised per stream by a
+//     transaction-level advisory lock: if a running run of the stream still holds a
+//     lease, the stream is running elsewhere (ok is false, no row); running runs whose
+//     lease expired (their process died) are closed as abandoned; a new running row is
+//     inserted with a lease of [DefaultLease].
+//   - A heartbeat renews the lease every quarter of it, on whatever connection the pool
+//     gives (retried on transient errors).
+//   - Every transaction that writes for the run calls [HoldsLease] first: it reads the
+//     run's row FOR KEY SHARE and fails with ErrLeaseLost unless the run is still
+//     running with a live lease. The key-share lock does not block the heartbeat, but
+//     it blocks a takeover (Begin reads the rows it closes FOR UPDATE) until that
+//     transaction ends. So a process whose lease lapsed (a stall, a lost database)
+//     commits nothing after another process took the stream over, and the one that
+//     took over never writes while the old one is committing.
+//
+// The cost: a process that died holds its streams until its lease expires (a run
+// starting sooner skips them), and each write transaction reads one row.
 package checkpoint
 
 import (
@@ -21,6 +47,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmsync/crmsync/internal/dbretry"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -74,32 +101,50 @@ func SaveAll(ctx context.Context, db DBTX, source, streamName string, partitions
 	return nil
 }
 
-// Store reads cursors and keeps the run history and stream locks.
+// DefaultLease is how long a run holds its stream without a heartbeat; heartbeats
+// come every quarter of it.
+const DefaultLease = time.Minute
+
+// Store reads cursors and keeps the run history and the stream leases.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	lease time.Duration
+	retry dbretry.Policy
+
+	mu    sync.Mutex
+	beats map[int64]context.CancelFunc // heartbeats of the runs begun, by run id
 }
 
-// New returns a Store on pool. Each held stream lock keeps one of pool's connections
-// for as long as it is held, so size the pool for the streams run at once plus the
-// loaders' transactions.
+// New returns a Store on pool, with leases of DefaultLease.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return NewWithLease(pool, DefaultLease)
+}
+
+// NewWithLease returns a Store whose runs hold their stream for lease without a
+// heartbeat (tests shorten it).
+func NewWithLease(pool *pgxpool.Pool, lease time.Duration) *Store {
+	return &Store{pool: pool, lease: lease, beats: map[int64]context.CancelFunc{},
+		retry: dbretry.Policy{Min: 100 * time.Millisecond, Max: 2 * time.Second}}
 }
 
 // State returns every partition's cursor of a stream; a stream that never committed a
 // batch has an empty (non-nil) State.
 func (s *Store) State(ctx context.Context, source, streamName string) (stream.State, error) {
-	rows, err := s.pool.Query(ctx,
-		`select partition, cursor::text from sync.state where source = $1 and stream = $2`,
-		source, streamName)
-	if err != nil {
-		return nil, fmt.Errorf("read state of %s.%s: %w", source, streamName, err)
-	}
-	st := stream.State{}
-	var partition, cursor string
-	_, err = pgx.ForEachRow(rows, []any{&partition, &cursor}, func() error {
-		st[partition] = json.RawMessage(cursor)
-		return nil
+	var st stream.State
+	err := dbretry.Do(ctx, s.retry, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx,
+			`select partition, cursor::text from sync.state where source = $1 and stream = $2`,
+			source, streamName)
+		if err != nil {
+			return err
+		}
+		st = stream.State{}
+		var partition, cursor string
+		_, err = pgx.ForEachRow(rows, []any{&partition, &cursor}, func() error {
+			st[partition] = json.RawMessage(cursor)
+			return nil
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read state of %s.%s: %w", source, streamName, err)
@@ -116,89 +161,13 @@ func LockKey(source, streamName string) int64 {
 	return int64(h.Sum64())
 }
 
-// TryLock takes the stream's session-level advisory lock without waiting. ok is false
-// when another session (another process, or another Store) holds it. On success the
-// lock lives on a connection taken from the pool for as long as it is held; release
-// unlocks it and gives the connection back, and is safe to call more than once.
-func (s *Store) TryLock(ctx context.Context, source, streamName string) (release func(), ok bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("lock %s.%s: acquire connection: %w", source, streamName, err)
-	}
-	key := LockKey(source, streamName)
-	if err := conn.QueryRow(ctx, "select pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
-		conn.Release()
-		return nil, false, fmt.Errorf("lock %s.%s: %w", source, streamName, err)
-	}
-	if !ok {
-		conn.Release()
-		return nil, false, nil
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-			defer cancel()
-			var unlocked bool
-			if err := conn.QueryRow(ctx, "select pg_advisory_unlock($1)", key).Scan(&unlocked); err != nil || !unlocked {
-				// The session may still hold the lock: closing it is the only sure
-				// way to free it. The pool drops closed connections on release.
-				_ = conn.Conn().Close(ctx)
-			}
-			conn.Release()
-		})
-	}
-	return release, true, nil
-}
-
-// StartRun inserts a sync.runs row with status running and returns its id. A zero
-// rec.Started means now.
-func (s *Store) StartRun(ctx context.Context, rec stream.RunRecord) (int64, error) {
-	var id int64
-	err := s.pool.QueryRow(ctx, `
-		insert into sync.runs (source, stream, started_at, status, requests)
-		values ($1, $2, coalesce($3, now()), $4, $5)
-		returning id`,
-		rec.Source, rec.Stream, nullTime(rec.Started), string(stream.RunRunning), rec.Requests,
-	).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("start run of %s.%s: %w", rec.Source, rec.Stream, err)
-	}
-	return id, nil
-}
-
-// FinishRun writes a run's outcome and counts to its sync.runs row (rec.ID). It runs even
-// when ctx is already cancelled (a SIGTERM must still leave the run's outcome behind),
-// bounded by a short timeout of its own. A zero rec.Finished means now.
-func (s *Store) FinishRun(ctx context.Context, rec stream.RunRecord) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	defer cancel()
-	var errText *string
-	if rec.Error != "" {
-		errText = &rec.Error
-	}
-	tag, err := s.pool.Exec(ctx, `
-		update sync.runs set
-			finished_at = coalesce($2, now()), status = $3, requests = $4, rows_read = $5,
-			rows_inserted = $6, rows_updated = $7, rows_unchanged = $8, rows_deleted = $9,
-			rows_rejected = $10, nuls_cleaned = $11, error = $12, notes = nullif($13, '')
-		where id = $1`,
-		rec.ID, nullTime(rec.Finished), string(rec.Status), rec.Requests, rec.Read,
-		rec.Loaded.Inserted, rec.Loaded.Updated, rec.Loaded.Unchanged, rec.Loaded.Deleted,
-		rec.Loaded.Rejected, rec.Loaded.NULsCleaned, errText, rec.Notes)
-	if err != nil {
-		return fmt.Errorf("finish run %d of %s.%s: %w", rec.ID, rec.Source, rec.Stream, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("finish run %d of %s.%s: %w", rec.ID, rec.Source, rec.Stream, ErrNoRun)
-	}
-	return nil
-}
-
-// Errors returned by the Store.
+// Errors returned by the Store and HoldsLease.
 var (
 	// ErrNoRun is returned by FinishRun when rec.ID names no sync.runs row.
 	ErrNoRun = errors.New("no such run")
+	// ErrLeaseLost is returned by HoldsLease when the run no longer holds its stream:
+	// its lease expired and another run of the stream took over (or the run is over).
+	ErrLeaseLost = errors.New("the run no longer holds its stream (its lease expired and another process took over)")
 )
 
 // nullTime maps the zero time to NULL so SQL can default it.

@@ -160,8 +160,9 @@ func TestRunsAndStatus(t *testing.T) {
 	store := checkpoint.New(pool)
 
 	start := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
-	id1, err := store.StartRun(ctx, stream.RunRecord{Source: "leeloo", Stream: "people", Started: start})
+	id1, ok, err := store.Begin(ctx, stream.RunRecord{Source: "leeloo", Stream: "people", Started: start})
 	require.NoError(t, err)
+	require.True(t, ok)
 	require.NoError(t, store.FinishRun(ctx, stream.RunRecord{
 		ID: id1, Source: "leeloo", Stream: "people", Started: start,
 		Finished: start.Add(time.Minute), Status: stream.RunSucceeded, Requests: 7, Read: 100,
@@ -170,8 +171,9 @@ func TestRunsAndStatus(t *testing.T) {
 	require.NoError(t, checkpoint.Save(ctx, pool, "leeloo", "people", "", json.RawMessage(`{"since":"x"}`)))
 
 	// The second run fails, and its outcome is written even though ctx is cancelled.
-	id2, err := store.StartRun(ctx, stream.RunRecord{Source: "leeloo", Stream: "people"})
+	id2, ok, err := store.Begin(ctx, stream.RunRecord{Source: "leeloo", Stream: "people"})
 	require.NoError(t, err)
+	require.True(t, ok)
 	require.Greater(t, id2, id1)
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()

@@ -19,8 +19,9 @@ func TestHistory(t *testing.T) {
 	start := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
 	run := func(name string, at time.Duration, status stream.RunStatus, requests int) {
 		rec := stream.RunRecord{Source: "leeloo", Stream: name, Started: start.Add(at)}
-		id, err := store.StartRun(ctx, rec)
+		id, ok, err := store.Begin(ctx, rec)
 		require.NoError(t, err)
+		require.True(t, ok)
 		if status == stream.RunRunning {
 			return // died: never finished
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/pipeline"
 	"github.com/crmsync/crmsync/internal/simulator"
+	"github.com/crmsync/crmsync/internal/stream"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a run's goroutines.
@@ -310,10 +311,13 @@ func TestRunLockedStreamSkipped(t *testing.T) {
 	other, err := pgxpool.New(ctx, tb.dbURL) // "another process"
 	require.NoError(t, err)
 	defer other.Close()
-	release, ok, err := checkpoint.New(other).TryLock(ctx, "leeloo", "orders")
+	otherStore := checkpoint.New(other)
+	otherRun, ok, err := otherStore.Begin(ctx, stream.RunRecord{Source: "leeloo", Stream: "orders"})
 	require.NoError(t, err)
 	require.True(t, ok)
-	defer release()
+	defer func() {
+		require.NoError(t, otherStore.FinishRun(ctx, stream.RunRecord{ID: otherRun, Status: stream.RunSucceeded}))
+	}()
 
 	r := cliRun(ctx, t, tb.env, "run", "--stream", "leeloo.orders,leeloo.users")
 	require.Equal(t, exitOK, r.code, r.stdout+r.stderr)

@@ -28,9 +28,9 @@ var sessionDefaults = map[string]string{
 const connectTimeout = 15 * time.Second
 
 // openPool opens the warehouse pool: session defaults, and enough connections for
-// concurrency streams (each running stream holds one for its advisory lock and up to
-// pipeline.DefaultLoadWorkers while it loads partitions in parallel) plus a few for
-// run records and status queries. With fewer, loads wait for a connection; at least
+// concurrency streams (each running stream uses up to pipeline.DefaultLoadWorkers
+// while it loads partitions in parallel, and one now and then for its heartbeat)
+// plus a few for run records and status queries. With fewer, loads wait for a connection; at least
 // 2×concurrency+2 keeps every running stream able to load.
 func openPool(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, string, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)

@@ -22,7 +22,7 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	fs := a.flags("schedule", "[--config schedules.yaml] [--http 127.0.0.1:9108] [--run-now]",
 		"Runs the jobs of the schedules file on their cron schedules until SIGINT/SIGTERM, serving\n"+
 			"/healthz and /metrics on --http. A job still running at its next time is skipped, and\n"+
-			"advisory locks keep two processes from running one stream at once. On SIGTERM it stops\n"+
+			"leases in sync.runs keep two processes from running one stream at once. On SIGTERM it stops\n"+
 			"scheduling, lets running jobs finish for --soft-stop, then cancels them (their streams\n"+
 			"resume from their checkpoints).", true)
 	var (

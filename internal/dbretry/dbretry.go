@@ -37,7 +37,7 @@ func Transient(err error) bool {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
-		case "40001", "40P01", "57P01", "57P02", "57P03":
+		case "40001", "40P01", "57P01", "57P02", "57P03", "57P05":
 			return true
 		}
 		return strings.HasPrefix(pgErr.Code, "08")

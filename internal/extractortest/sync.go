@@ -118,9 +118,12 @@ func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loade
 		return fmt.Errorf("read state: %w", err)
 	}
 	rec := stream.RunRecord{Source: desc.Source, Stream: desc.Name, Started: opts.Started, Status: stream.RunRunning}
-	runID, err := store.StartRun(ctx, rec)
+	runID, ok, err := store.Begin(ctx, rec)
 	if err != nil {
 		return fmt.Errorf("start run: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("start run: %s is running elsewhere", desc.ID())
 	}
 	rec.ID = runID
 

@@ -1,5 +1,5 @@
-// Package pipeline runs a sync: for each selected stream it takes the stream's advisory
-// lock, opens a run in sync.runs, reads the stored checkpoint, and streams the
+// Package pipeline runs a sync: for each selected stream it takes the stream's lease
+// and opens its run in sync.runs (Checkpoints.Begin), reads the stored checkpoint, and streams the
 // extractor's batches through a small buffered channel to the loader, which commits
 // each batch's rows together with its cursor. Streams run concurrently, bounded by
 // Config.Concurrency.
@@ -23,7 +23,8 @@
 //   - A stream failing never stops the other streams. Run returns a Result listing every
 //     stream's outcome and, when some failed, a *PartialError that unwraps to each
 //     failed stream's cause.
-//   - A stream whose lock another process holds is skipped (status skipped), not failed.
+//   - A stream another process is running (it holds the stream's lease) is skipped
+//     (status skipped), not failed.
 //   - Cancellation (a signal, or a deadline such as --max-duration) stops fetching at
 //     once; the batch being loaded gets a short grace period to commit (Config.LoadGrace)
 //     and is otherwise rolled back; the run is recorded as cancelled, and the next run

@@ -25,16 +25,16 @@ type Loader interface {
 	Load(ctx context.Context, runID int64, desc stream.Desc, batches ...stream.Batch) (stream.LoadResult, error)
 }
 
-// Checkpoints reads stored cursors, keeps the run history and the per-stream locks
+// Checkpoints reads stored cursors, keeps the run history and the per-stream leases
 // (internal/checkpoint).
 type Checkpoints interface {
 	// State returns every partition's cursor of a stream.
 	State(ctx context.Context, source, streamName string) (stream.State, error)
-	// TryLock takes the stream's advisory lock without waiting; ok is false when
-	// another process holds it. release frees it.
-	TryLock(ctx context.Context, source, streamName string) (release func(), ok bool, err error)
-	// StartRun inserts a sync.runs row with status running and returns its id.
-	StartRun(ctx context.Context, rec stream.RunRecord) (int64, error)
-	// FinishRun writes the run's outcome and counts.
+	// Begin opens a run of a stream: it takes the stream's lease (so no other process
+	// runs it meanwhile) and inserts its sync.runs row with status running. ok is false,
+	// with no row, when another process is running the stream.
+	Begin(ctx context.Context, rec stream.RunRecord) (runID int64, ok bool, err error)
+	// FinishRun writes the run's outcome and counts and gives up its lease. A zero
+	// rec.ID records a run that failed before Begin could open it.
 	FinishRun(ctx context.Context, rec stream.RunRecord) error
 }

@@ -38,8 +38,8 @@ const (
 // Config tunes a Run. The zero value is usable.
 type Config struct {
 	// Concurrency is the number of streams run at once (default 4). Each running
-	// stream holds one database connection for its advisory lock plus one while it
-	// loads, so the pool needs at least 2×Concurrency connections.
+	// stream uses a database connection per load worker while it loads, so the pool
+	// needs about LoadWorkers×Concurrency connections.
 	Concurrency int
 	// Buffer is the number of batches that may wait in the channel between a stream's
 	// extractor and the dispatcher that hands them to the load workers (default 0: the
@@ -319,9 +319,18 @@ func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
 		return r
 	}
 
-	release, ok, err := p.Checkpoints.TryLock(ctx, desc.Source, desc.Name)
+	// Detached from ctx: a cancellation arriving while the row is inserted must not
+	// leave a row that says "running" (inserted, but its id never returned). pump then
+	// sees the cancelled ctx and the run is finished as cancelled.
+	sctx, cancelStart := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	var ok bool
+	var err error
+	r.RunID, ok, err = p.Checkpoints.Begin(sctx, stream.RunRecord{
+		Source: desc.Source, Stream: desc.Name, Started: r.Started, Status: stream.RunRunning,
+	})
+	cancelStart()
 	if err != nil {
-		return finishEarly(ctx, cfg, log, r, fmt.Errorf("stream %s: take lock: %w", desc.ID(), err))
+		return finishEarly(ctx, p, cfg, log, r, fmt.Errorf("stream %s: start run: %w", desc.ID(), err))
 	}
 	if !ok {
 		r.Status = stream.RunSkipped
@@ -329,19 +338,6 @@ func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
 		log.Info("stream " + desc.ID() + " is running in another process; skipped")
 		progress(cfg, r)
 		return r
-	}
-	defer release()
-
-	// Detached from ctx: a cancellation arriving while the row is inserted must not
-	// leave a row that says "running" forever (inserted, but its id never returned).
-	// pump then sees the cancelled ctx and the run is finished as cancelled.
-	sctx, cancelStart := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
-	r.RunID, err = p.Checkpoints.StartRun(sctx, stream.RunRecord{
-		Source: desc.Source, Stream: desc.Name, Started: r.Started, Status: stream.RunRunning,
-	})
-	cancelStart()
-	if err != nil {
-		return finishEarly(ctx, cfg, log, r, fmt.Errorf("stream %s: start run: %w", desc.ID(), err))
 	}
 	progress(cfg, r)
 
@@ -384,13 +380,21 @@ func runStream(ctx context.Context, p Plan, cfg Config, job Job) StreamResult {
 	return r
 }
 
-// finishEarly ends a stream that failed before its run record existed.
-func finishEarly(ctx context.Context, cfg Config, log *slog.Logger, r StreamResult, err error) StreamResult {
+// finishEarly ends a stream that failed before its run record existed, and records it
+// (a run row of its own) so that sync.runs shows the failure.
+func finishEarly(ctx context.Context, p Plan, cfg Config, log *slog.Logger, r StreamResult, err error) StreamResult {
 	r.Duration = cfg.Now().Sub(r.Started)
 	r.Err = err
 	r.Status = stream.RunFailed
 	if ctx.Err() != nil {
 		r.Status = stream.RunCancelled
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	rec := stream.RunRecord{Source: r.Source, Stream: r.Stream, Started: r.Started,
+		Finished: r.Started.Add(r.Duration), Status: r.Status, Error: err.Error()}
+	if ferr := p.Checkpoints.FinishRun(fctx, rec); ferr != nil {
+		r.Err = errors.Join(r.Err, fmt.Errorf("record the failed start: %w", ferr))
 	}
 	logResult(log, r)
 	progress(cfg, r)

@@ -113,27 +113,17 @@ func (c *fakeCheckpoints) State(ctx context.Context, source, name string) (strea
 	return stream.State{}, ctx.Err()
 }
 
-func (c *fakeCheckpoints) TryLock(ctx context.Context, source, name string) (func(), bool, error) {
+func (c *fakeCheckpoints) Begin(ctx context.Context, rec stream.RunRecord) (int64, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := source + "." + name
+	id := rec.Source + "." + rec.Stream
 	if c.locked[id] {
-		return nil, false, nil
+		return 0, false, nil
 	}
 	c.locked[id] = true
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.locked, id)
-	}, true, nil
-}
-
-func (c *fakeCheckpoints) StartRun(ctx context.Context, rec stream.RunRecord) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.nextID++
 	c.started[c.nextID] = rec
-	return c.nextID, nil
+	return c.nextID, true, nil
 }
 
 func (c *fakeCheckpoints) FinishRun(ctx context.Context, rec stream.RunRecord) error {
@@ -148,6 +138,9 @@ func (c *fakeCheckpoints) FinishRun(ctx context.Context, rec stream.RunRecord) e
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.finished[rec.ID] = rec
+	if rec.ID != 0 {
+		delete(c.locked, rec.Source+"."+rec.Stream)
+	}
 	return nil
 }
 

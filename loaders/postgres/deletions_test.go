@@ -135,8 +135,9 @@ func TestDeleteGuard(t *testing.T) {
 	require.NoError(t, err)
 
 	// An empty list at the default guard (0.5): nothing marked, the run says why.
-	runID, err := store.StartRun(ctx, stream.RunRecord{Source: "test", Stream: "contacts"})
+	runID, ok, err := store.Begin(ctx, stream.RunRecord{Source: "test", Stream: "contacts"})
 	require.NoError(t, err)
+	require.True(t, ok)
 	res, err := l.Load(ctx, runID, delDesc, page(1, stream.Pass{Start: true, Done: true}))
 	require.NoError(t, err)
 	require.Zero(t, res.MarkedDeleted)

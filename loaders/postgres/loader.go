@@ -91,6 +91,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/dbretry"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -249,6 +250,13 @@ func (l *Loader) loadTx(ctx context.Context, runID int64, desc stream.Desc, plan
 	rejects []reject, cursors []partitionCursor, nulsCleaned int, work []passWork, careful bool) (stream.LoadResult, error) {
 	var res stream.LoadResult
 	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
+		// The run must still hold its stream, and nobody may take it over until this
+		// transaction ends (see internal/checkpoint).
+		if runID > 0 {
+			if err := checkpoint.HoldsLease(ctx, tx, runID); err != nil {
+				return err
+			}
+		}
 		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
 		// reports nothing.
 		var r stream.LoadResult
