@@ -20,54 +20,6 @@ type Query struct {
 // (DESIGN.md), so they work on real data as well.
 var Queries = []Query{
 	{
-		Title: "Leeloo: messages per messenger per day, over the last three days of activity",
-		SQL: `SELECT c.from_messenger AS messenger,
-       m.created_at::date AS day,
-       count(*) AS messages,
-       count(DISTINCT m.channel_id) AS channels
-FROM leeloo.messages m
-JOIN leeloo.communication_channels c ON c.id = m.channel_id
-WHERE m.created_at >= (SELECT max(created_at) FROM leeloo.messages) - interval '3 days'
-GROUP BY 1, 2
-ORDER BY day DESC, messages DESC
-LIMIT 10;`,
-	},
-	{
-		Title: "Leeloo: order revenue by status and currency",
-		SQL: `SELECT status, currency, count(*) AS orders,
-       sum(price) AS revenue, round(avg(price), 2) AS average
-FROM leeloo.orders
-WHERE deleted_at IS NULL
-GROUP BY 1, 2
-ORDER BY revenue DESC NULLS LAST
-LIMIT 10;`,
-	},
-	{
-		Title: "Text Request: payments by status",
-		SQL: `SELECT transaction_status AS status, count(*) AS payments,
-       sum(amount_requested) AS amount,
-       count(*) FILTER (WHERE is_past_due) AS past_due
-FROM textrequest.payments
-WHERE deleted_at IS NULL
-GROUP BY 1
-ORDER BY amount DESC NULLS LAST;`,
-	},
-	{
-		Title: "Text Request: the contacts we exchanged most messages with",
-		SQL: `SELECT c.dashboard_id AS dashboard,
-       coalesce(nullif(c.display_name, ''),
-                nullif(trim(concat_ws(' ', c.first_name, c.last_name)), ''),
-                '(no name)') AS contact,
-       c.phone_number, count(*) AS messages,
-       max(m.message_timestamp_utc) AS last_message
-FROM textrequest.messages m
-JOIN textrequest.contacts c USING (dashboard_id, phone_number)
-WHERE c.deleted_at IS NULL
-GROUP BY 1, 2, 3
-ORDER BY messages DESC, last_message DESC
-LIMIT 5;`,
-	},
-	{
 		Title: "TWIN: clients by messenger of their latest session",
 		SQL: `SELECT c.messenger_type AS messenger, count(*) AS clients,
        count(c.phone_e164) AS with_phone,
@@ -91,22 +43,68 @@ GROUP BY 1, 2
 ORDER BY calls DESC
 LIMIT 10;`,
 	},
+	{
+		Title: "Messages per day, platform and direction (UTC days), over the last three days of activity",
+		SQL: `SELECT day, platform, direction, messages, conversations, contacts
+FROM analytics.daily_messages
+WHERE day >= (SELECT max(day) FROM analytics.daily_messages) - 2
+ORDER BY day DESC, platform, direction;`,
+	},
+	{
+		Title: "Agents' response time to a contact's turn, over the last 30 days of activity (bots and the api user are no agents)",
+		SQL: `SELECT platform, agent, count(*) AS turns_answered,
+       round(avg(agent_response_seconds) / 60, 1) AS avg_minutes,
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY agent_response_seconds) / 60)::numeric, 1) AS median_minutes
+FROM analytics.response_times
+WHERE opens_turn AND agent IS NOT NULL
+  AND inbound_at >= (SELECT max(sent_at) FROM analytics.messages) - interval '30 days'
+GROUP BY 1, 2
+ORDER BY turns_answered DESC
+LIMIT 10;`,
+	},
+	{
+		Title: "Leeloo: paid order revenue by tunnel and currency (an order is split across the tunnels its channel entered)",
+		SQL: `SELECT coalesce(tunnel_name, '(no tunnel)') AS tunnel, currency,
+       count(DISTINCT order_id) AS orders,
+       round(sum(amount * coalesce(share, 1)), 2) AS revenue,
+       count(DISTINCT order_id) FILTER (WHERE tunnels_entered = 1) AS orders_of_this_tunnel_only
+FROM analytics.order_tunnels
+WHERE status_group = 'paid'
+GROUP BY 1, 2
+ORDER BY revenue DESC
+LIMIT 10;`,
+	},
+	{
+		Title: "People across platforms, matched by phone_e164",
+		SQL: `SELECT array_to_string(platforms, ' + ') AS appears_on, count(*) AS people,
+       min(first_contact_at) AS first_contact
+FROM analytics.contacts
+GROUP BY platforms
+ORDER BY cardinality(platforms) DESC, people DESC;`,
+	},
+	{
+		Title: "Outstanding: orders and payments asked for and not paid yet, by currency",
+		SQL: `SELECT platform, currency, count(*) AS outstanding, sum(amount) AS amount,
+       min(occurred_at) AS oldest
+FROM analytics.revenue
+WHERE status_group = 'pending'
+GROUP BY 1, 2
+ORDER BY 1, 2;`,
+	},
 }
 
 // MoreQueries are shown in README.md next to Queries but not run by the demo (its
 // output stays short). Tests run them against the schema too.
 var MoreQueries = []Query{
 	{
-		Title: "Leeloo: channels, orders and revenue by UTM source",
-		SQL: `SELECT coalesce(c.utm_source, '(none)') AS utm_source,
-       count(DISTINCT c.id) AS channels,
-       count(o.id) AS orders,
-       coalesce(sum(o.price), 0) AS revenue
-FROM leeloo.communication_channels c
-LEFT JOIN leeloo.orders o ON o.account_id = c.id AND o.deleted_at IS NULL
-WHERE c.deleted_at IS NULL
-GROUP BY 1
-ORDER BY revenue DESC, channels DESC
+		Title: "Leeloo: paid revenue by UTM source and currency",
+		SQL: `SELECT coalesce(c.utm_source, '(none)') AS utm_source, r.currency,
+       count(*) AS orders, sum(r.amount) AS revenue
+FROM analytics.revenue r
+JOIN leeloo.communication_channels c ON c.id = r.conversation_key AND c.deleted_at IS NULL
+WHERE r.platform = 'leeloo' AND r.status_group = 'paid'
+GROUP BY 1, 2
+ORDER BY revenue DESC
 LIMIT 10;`,
 	},
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -23,7 +24,7 @@ func TestQueriesRunAgainstTheSchema(t *testing.T) {
 	_, err = conn.Exec(t.Context(), `
 		INSERT INTO leeloo.communication_channels (id, from_messenger, raw) VALUES ('c1', 'telegram', '{}');
 		INSERT INTO leeloo.messages (channel_id, id, created_at, raw) VALUES ('c1', 'm1', '2026-11-01T10:00:00Z', '{}'), ('c1', 'm2', '2026-11-01T11:00:00Z', '{}');
-		INSERT INTO leeloo.orders (id, status, currency, price, raw) VALUES ('o1', 'paid', 'USD', 1499.99, '{}'), ('o2', 'paid', 'USD', 0.01, '{}');`)
+		INSERT INTO leeloo.orders (id, status, currency, price, raw) VALUES ('o1', 'SUCCESS', 'USD', 1499.99, '{}'), ('o2', 'SUCCESS', 'USD', 0.01, '{}');`)
 	require.NoError(t, err)
 
 	for _, q := range append(Queries, MoreQueries...) {
@@ -32,12 +33,24 @@ func TestQueriesRunAgainstTheSchema(t *testing.T) {
 		require.Contains(t, out.String(), "rows)")
 	}
 	var out bytes.Buffer
-	require.NoError(t, printQuery(t.Context(), conn, &printer{w: &out}, Queries[1].SQL))
+	require.NoError(t, printQuery(t.Context(), conn, &printer{w: &out}, queryTitled(t, "Leeloo: paid order revenue by tunnel").SQL))
 	require.Equal(t, ""+
-		"  status | currency | orders | revenue | average\n"+
-		"  -------+----------+--------+---------+--------\n"+
-		"  paid   | USD      | 2      | 1500.00 | 750.00\n"+
+		"  tunnel      | currency | orders | revenue | orders_of_this_tunnel_only\n"+
+		"  ------------+----------+--------+---------+---------------------------\n"+
+		"  (no tunnel) | USD      | 2      | 1500.00 | 0\n"+
 		"  (1 rows)\n", out.String())
+}
+
+// queryTitled is the demo query whose title starts with prefix.
+func queryTitled(t *testing.T, prefix string) Query {
+	t.Helper()
+	for _, q := range Queries {
+		if strings.HasPrefix(q.Title, prefix) {
+			return q
+		}
+	}
+	t.Fatalf("no demo query titled %q", prefix)
+	return Query{}
 }
 
 func TestWriteTable(t *testing.T) {
