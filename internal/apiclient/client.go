@@ -427,7 +427,7 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 		// connections, a body cut short (io.ErrUnexpectedEOF), a timeout. A bad
 		// certificate or a refused redirect will not heal within the backoff.
 		var certErr *tls.CertificateVerificationError
-		retry := !errors.As(err, &certErr) && !errors.Is(err, errCrossHostRedirect)
+		retry := !errors.As(err, &certErr) && !errors.Is(err, errCrossHostRedirect) && !errors.Is(err, ErrBodyTooLarge)
 		return nil, &attemptFailure{status: status, err: err, retryable: retry, timedOut: timedOut, reason: c.scrubText(err.Error())}
 	}
 
@@ -457,13 +457,17 @@ func (c *Client) attempt(ctx context.Context, u, logPath string, attempt int) (*
 	}
 }
 
-// readBody reads a body of at most maxBody bytes. When the server announced its length
+// readBody reads a body of at most maxBody bytes; a larger one fails with
+// ErrBodyTooLarge, at once when its Content-Length says so. When the server announced its length
 // (the APIs send Content-Length), the body is read into one slice of that size, instead
 // of io.ReadAll's growing chunks and final copy (which cost as much as the body itself
 // in allocation per request). The slice is the caller's: rows keep sub-slices of it.
 func readBody(r io.Reader, size int64) ([]byte, error) {
-	if size < 0 || size > maxBody {
-		return io.ReadAll(io.LimitReader(r, maxBody))
+	if size > maxBody {
+		return nil, fmt.Errorf("%w: Content-Length %d bytes, the cap is %d", ErrBodyTooLarge, size, maxBody)
+	}
+	if size < 0 {
+		return readCapped(r, nil)
 	}
 	// One spare byte, so the final read that reports EOF has room and the slice need not
 	// grow; net/http's body reader never returns more than the announced length.
@@ -478,11 +482,25 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) { // more than announced: read the rest as without a length
-			rest, err := io.ReadAll(io.LimitReader(r, maxBody-int64(len(b))))
-			return append(b, rest...), err
+			return readCapped(r, b)
 		}
 	}
 }
+
+// readCapped reads the rest of r after b, failing with ErrBodyTooLarge as soon as the
+// whole passes maxBody rather than handing a cut body on to a decoder.
+func readCapped(r io.Reader, b []byte) ([]byte, error) {
+	rest, err := io.ReadAll(io.LimitReader(r, maxBody-int64(len(b))+1))
+	b = append(b, rest...)
+	if int64(len(b)) > maxBody {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, maxBody)
+	}
+	return b, err
+}
+
+// ErrBodyTooLarge is returned for an answer above the client's cap (64 MiB). It is not
+// retried: the same request would bring the same answer.
+var ErrBodyTooLarge = errors.New("answer too large")
 
 // acceptJSON is every request's Accept header, one slice for all of them (net/http only
 // reads it; Header.Set would allocate one per request).

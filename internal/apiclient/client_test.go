@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,11 +200,13 @@ func TestReadBody(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		size int64
-	}{{"exact", int64(len(body))}, {"unknown", -1}, {"short", 10}, {"zero", 0}, {"too large", maxBody + 1}} {
+	}{{"exact", int64(len(body))}, {"unknown", -1}, {"short", 10}, {"zero", 0}} {
 		got, err := readBody(iotest.OneByteReader(strings.NewReader(body)), tc.size)
 		require.NoError(t, err, tc.name)
 		require.Equal(t, body, string(got), tc.name)
 	}
+	_, err := readBody(strings.NewReader(body), maxBody+1)
+	require.ErrorIs(t, err, ErrBodyTooLarge, "an announced length above the cap fails before reading")
 	got, err := readBody(iotest.TimeoutReader(strings.NewReader(body)), int64(len(body)))
 	require.ErrorIs(t, err, iotest.ErrTimeout)
 	require.Equal(t, body[:len(got)], string(got))
@@ -211,6 +214,21 @@ func TestReadBody(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, got)
 	require.Empty(t, got)
+}
+
+// TestClientTooLargeNotRetried: an answer announced above the cap fails at once,
+// without reading it and without another try.
+func TestClientTooLargeNotRetried(t *testing.T) {
+	t.Parallel()
+
+	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
+		w.Header().Set("Content-Length", strconv.Itoa(maxBody+1))
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte(`{"data":[`)) // the rest never comes
+	})
+	_, err := b.client.GetJSON(context.Background(), "/x", nil, &struct{}{})
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	require.EqualValues(t, 1, b.calls.Load())
 }
 
 func TestClient204(t *testing.T) {
