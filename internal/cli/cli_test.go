@@ -161,7 +161,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 		{"unknown command", good, []string{"sink"}, []string{`unknown command "sink"`}},
 		{"bad flag", good, []string{"run", "--bogus"}, []string{"unknown flag --bogus", "see crmsync run --help"}},
 		{"stray argument", good, []string{"run", "people"}, []string{`unexpected argument "people"`}},
-		{"unknown stream", good, []string{"run", "--stream", "peeple"}, []string{`--stream: unknown stream "peeple"; valid streams: leeloo.people, leeloo.communication_channels`}},
+		{"unknown stream", good, []string{"run", "--stream", "peeple"}, []string{"--stream peeple: unknown stream (did you mean leeloo.people?); `crmsync streams` lists them"}},
 		{"source not enabled", good, []string{"run", "--source", "textrequest"}, []string{"Text Request is not enabled: set TEXTREQUEST_API_KEY"}},
 		{"missing DATABASE_URL", with(good, "DATABASE_URL", ""), []string{"run"}, []string{"DATABASE_URL: not set"}},
 		{"no source", with(good, "LEELOO_AUTH_TOKEN", ""), []string{"run"}, []string{"no source enabled: set LEELOO_AUTH_TOKEN", "TEXTREQUEST_API_KEY"}},
