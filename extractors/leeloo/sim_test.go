@@ -85,7 +85,7 @@ func sqlArr(c string) string { return fmt.Sprintf(`coalesce(array_to_string(%s, 
 // liveOnly leaves out the rows marked deleted: the live rows must be exactly the truth.
 const liveOnly = " WHERE deleted_at IS NULL"
 
-func dbRows(t *testing.T, pool *pgxpool.Pool, table string, exprs ...string) []string {
+func dbRows(t testing.TB, pool *pgxpool.Pool, table string, exprs ...string) []string {
 	t.Helper()
 	rows, err := pool.Query(t.Context(), fmt.Sprintf(`SELECT concat_ws('|', %s) FROM %s`, strings.Join(exprs, ", "), table))
 	require.NoError(t, err)
@@ -114,7 +114,7 @@ func tPtr(s *string) string {
 	}
 	return tStr(*s)
 }
-func tTS(t *testing.T, s string) string {
+func tTS(t testing.TB, s string) string {
 	if s == "" {
 		return null
 	}
@@ -140,12 +140,17 @@ func row(vals ...string) string { return strings.Join(vals, "|") }
 
 func sorted(s []string) []string { slices.Sort(s); return s }
 
-// requireTruth compares every table of the default streams with the simulator's truth.
-func requireTruth(t *testing.T, b *simBundle, started time.Time) {
-	t.Helper()
-	tr := b.sim.Truth().Leeloo
-	pool := b.pool
+// truthTable is one table of the comparison: the rows the truth gives and the SQL
+// expressions rendering the table's rows the same way.
+type truthTable struct {
+	name  string // table, with a WHERE clause where only some rows count
+	want  []string
+	exprs []string
+}
 
+// truthTables renders the truth of every table of the default streams (with the zero
+// truth, only the expressions).
+func truthTables(t testing.TB, tr simulator.LeelooTruth, started time.Time) []truthTable {
 	var people, links []string
 	for _, p := range tr.People {
 		people = append(people, row(p.ID, tPtr(p.Name), tStr(p.Phone), tStr(p.Email), tArr(p.Tags), tTS(t, p.LastMessageTime), tTS(t, p.CreatedAt)))
@@ -153,23 +158,14 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			links = append(links, row(p.ID, a.AccountID, a.ConnectionID, a.From))
 		}
 	}
-	require.Equal(t, sorted(people), dbRows(t, pool, tabPeople+liveOnly, "id", sqlTxt("name"), sqlTxt("phone"), sqlTxt("email"), sqlArr("tags"), sqlTS("last_message_time"), sqlTS("created_at")), "people")
-	require.Equal(t, sorted(links), dbRows(t, pool, tabPersonChannels+liveOnly, "person_id", "account_id", sqlTxt("connection_id"), sqlTxt("from_messenger")), "person_channels")
-
 	var chans []string
 	for _, c := range tr.Channels {
 		chans = append(chans, row(c.ID, c.PersonID, tPtr(c.Name), c.From, c.BotStatus, tArr(c.Tags), tPtr(c.UTM.Source), tPtr(c.UTM.Campaign), tTS(t, c.LastMessageTime), tTS(t, c.CreatedAt)))
 	}
-	require.Equal(t, sorted(chans), dbRows(t, pool, tabChannels+liveOnly, "id", sqlTxt("person_id"), sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlArr("tags"), sqlTxt("utm_source"), sqlTxt("utm_campaign"), sqlTS("last_message_time"), sqlTS("created_at")), "channels")
-
-	requireMessages(t, b, tr)
-
 	var orders []string
 	for _, o := range tr.Orders {
 		orders = append(orders, row(o.ID, o.PersonID, tNumS(o.Price), o.Currency, o.Status, tBoolS(o.IsManual), tTS(t, o.TransactionDate), tTS(t, o.UpdatedAt)))
 	}
-	require.Equal(t, sorted(orders), dbRows(t, pool, tabOrders+liveOnly, "id", sqlTxt("person_id"), sqlTxt("price"), sqlTxt("currency"), sqlTxt("status"), sqlTxt("is_manual"), sqlTS("transaction_date"), sqlTS("updated_at")), "orders")
-
 	var tunnels, tools, sources, stats []string
 	for _, tn := range tr.Tunnels {
 		tunnels = append(tunnels, row(tn.ID, tn.Name, tn.Status, tTS(t, tn.CreatedAt)))
@@ -188,12 +184,6 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			revenue = append(revenue, row(s.TunnelID, strconv.Itoa(i), r.Currency, tNumS(r.Amount)))
 		}
 	}
-	require.Equal(t, sorted(tunnels), dbRows(t, pool, tabTunnels+liveOnly, "id", sqlTxt("name"), sqlTxt("status"), sqlTS("created_at")), "tunnels")
-	require.Equal(t, sorted(tools), dbRows(t, pool, tabLeadgentools+liveOnly, "id", "tunnel_id", sqlTxt("name")), "leadgentools")
-	require.Equal(t, sorted(sources), dbRows(t, pool, tabTrafficSources+liveOnly, "leadgentool_id", sqlTxt("id"), sqlTxt("name"), sqlTxt("description")), "traffic_sources")
-	require.Equal(t, sorted(stats), dbRows(t, pool, tabTunnelStats+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTS("captured_at"), sqlTxt("tunnel_name"), sqlTxt("subscribers_count"), sqlTxt("active_subscribers_count"), sqlTxt("orders_count"), sqlTxt("successful_orders_count")), "tunnel_stats")
-	require.Equal(t, sorted(revenue), dbRows(t, pool, tabStatsRevenue+" WHERE captured_at = '"+at+"'", "tunnel_id", sqlTxt("ordinal"), sqlTxt("currency"), sqlTxt("amount")), "tunnel_stats_revenue")
-
 	var users, tags, conns, cats, tpls []string
 	for _, u := range tr.Users {
 		users = append(users, row(u.ID, tStr(u.Name), tStr(u.Email), tTS(t, u.CreatedAt)))
@@ -210,12 +200,6 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 	for _, p := range tr.Templates {
 		tpls = append(tpls, row(p.CategoryID, p.ID, tStr(p.MessageName)))
 	}
-	require.Equal(t, sorted(users), dbRows(t, pool, tabUsers+liveOnly, "id", sqlTxt("name"), sqlTxt("email"), sqlTS("created_at")), "users")
-	require.Equal(t, sorted(tags), dbRows(t, pool, tabTags+liveOnly, "id", sqlTxt("name")), "tags")
-	require.Equal(t, sorted(conns), dbRows(t, pool, tabConnections+liveOnly, "id", sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("status")), "connections")
-	require.Equal(t, sorted(cats), dbRows(t, pool, tabCategories+liveOnly, "id", sqlTxt("name")), "template_categories")
-	require.Equal(t, sorted(tpls), dbRows(t, pool, tabTemplates+liveOnly, "category_id", "id", sqlTxt("message_name")), "templates")
-
 	var accts, subs []string
 	for _, a := range tr.Accounts {
 		accts = append(accts, row(a.ID, tPtr(a.Name), tArr(a.Tags), a.From, a.BotStatus, tPtr(a.Gender), tStr(a.Locale), tTS(t, a.LastMessageTime), tTS(t, a.CreatedAt)))
@@ -223,13 +207,29 @@ func requireTruth(t *testing.T, b *simBundle, started time.Time) {
 			subs = append(subs, row(a.ID, strconv.Itoa(i), s.TunnelName, s.LeadgentoolName, s.TrafficSource))
 		}
 	}
-	require.Equal(t, sorted(accts), dbRows(t, pool, tabAccounts+liveOnly, "id", sqlTxt("name"), sqlArr("tags"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("created_at")), "accounts")
-	require.Equal(t, sorted(subs), dbRows(t, pool, tabSubscriptions+liveOnly, "account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")), "account_subscriptions")
+	return []truthTable{
+		{tabPeople + liveOnly, people, []string{"id", sqlTxt("name"), sqlTxt("phone"), sqlTxt("email"), sqlArr("tags"), sqlTS("last_message_time"), sqlTS("created_at")}},
+		{tabPersonChannels + liveOnly, links, []string{"person_id", "account_id", sqlTxt("connection_id"), sqlTxt("from_messenger")}},
+		{tabChannels + liveOnly, chans, []string{"id", sqlTxt("person_id"), sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlArr("tags"), sqlTxt("utm_source"), sqlTxt("utm_campaign"), sqlTS("last_message_time"), sqlTS("created_at")}},
+		messagesTruth(t, tr),
+		{tabOrders + liveOnly, orders, []string{"id", sqlTxt("person_id"), sqlTxt("price"), sqlTxt("currency"), sqlTxt("status"), sqlTxt("is_manual"), sqlTS("transaction_date"), sqlTS("updated_at")}},
+		{tabTunnels + liveOnly, tunnels, []string{"id", sqlTxt("name"), sqlTxt("status"), sqlTS("created_at")}},
+		{tabLeadgentools + liveOnly, tools, []string{"id", "tunnel_id", sqlTxt("name")}},
+		{tabTrafficSources + liveOnly, sources, []string{"leadgentool_id", sqlTxt("id"), sqlTxt("name"), sqlTxt("description")}},
+		{tabTunnelStats + " WHERE captured_at = '" + at + "'", stats, []string{"tunnel_id", sqlTS("captured_at"), sqlTxt("tunnel_name"), sqlTxt("subscribers_count"), sqlTxt("active_subscribers_count"), sqlTxt("orders_count"), sqlTxt("successful_orders_count")}},
+		{tabStatsRevenue + " WHERE captured_at = '" + at + "'", revenue, []string{"tunnel_id", sqlTxt("ordinal"), sqlTxt("currency"), sqlTxt("amount")}},
+		{tabUsers + liveOnly, users, []string{"id", sqlTxt("name"), sqlTxt("email"), sqlTS("created_at")}},
+		{tabTags + liveOnly, tags, []string{"id", sqlTxt("name")}},
+		{tabConnections + liveOnly, conns, []string{"id", sqlTxt("name"), sqlTxt("from_messenger"), sqlTxt("status")}},
+		{tabCategories + liveOnly, cats, []string{"id", sqlTxt("name")}},
+		{tabTemplates + liveOnly, tpls, []string{"category_id", "id", sqlTxt("message_name")}},
+		{tabAccounts + liveOnly, accts, []string{"id", sqlTxt("name"), sqlArr("tags"), sqlTxt("from_messenger"), sqlTxt("bot_status"), sqlTxt("gender"), sqlTxt("locale"), sqlTS("last_message_time"), sqlTS("created_at")}},
+		{tabSubscriptions + liveOnly, subs, []string{"account_id", "ordinal::text", sqlTxt("tunnel_name"), sqlTxt("leadgentool_name"), sqlTxt("traffic_source")}},
+	}
 }
 
-// requireMessages compares leeloo.messages with every channel's messages.
-func requireMessages(t *testing.T, b *simBundle, tr simulator.LeelooTruth) {
-	t.Helper()
+// messagesTruth is leeloo.messages against every channel's messages.
+func messagesTruth(t testing.TB, tr simulator.LeelooTruth) truthTable {
 	var msgs []string
 	for _, m := range tr.Messages {
 		by := null
@@ -238,39 +238,61 @@ func requireMessages(t *testing.T, b *simBundle, tr simulator.LeelooTruth) {
 		}
 		msgs = append(msgs, row(m.ChannelID, m.ID, tStr(m.Text), m.Type, tBoolS(m.Read), by, tTS(t, m.CreatedAt)))
 	}
-	got := dbRows(t, b.pool, tabMessages+` AS m WHERE NOT EXISTS (SELECT FROM leeloo.communication_channels AS c WHERE c.id = m.channel_id AND c.deleted_at IS NOT NULL)`, "channel_id", "id", sqlTxt("text"), sqlTxt("type"), sqlTxt("read"), sqlTxt("created_by_user_id"), sqlTS("created_at"))
-	require.Equal(t, len(msgs), len(got), "message count")
-	require.Equal(t, sorted(msgs), got, "messages")
+	return truthTable{tabMessages + ` AS m WHERE NOT EXISTS (SELECT FROM leeloo.communication_channels AS c WHERE c.id = m.channel_id AND c.deleted_at IS NOT NULL)`, msgs, []string{"channel_id", "id", sqlTxt("text"), sqlTxt("type"), sqlTxt("read"), sqlTxt("created_by_user_id"), sqlTS("created_at")}}
+}
+
+// conformance is Leeloo's subject of the shared conformance suite.
+var conformance = extractortest.Subject{
+	Platform: Platform,
+	Env: func(base string) map[string]string {
+		return map[string]string{"LEELOO_AUTH_TOKEN": simToken, "LEELOO_BASE_URL": base, "LEELOO_PAGE_SIZE": "20"}
+	},
+	RateVar: "LEELOO_RATE_LIMIT",
+	Sim: func(f simulator.Faults) *simulator.Sim {
+		return simulator.New(simulator.Options{Seed: 7, Scale: 1, LeelooToken: simToken, Faults: f})
+	},
+	Limit: func(f *simulator.Faults, n int, per time.Duration) { f.LeelooRateLimit, f.RateWindow = n, per },
+	Faults: simulator.Faults{OffsetDrift: true, DuplicateMessageIDs: true, UnknownFields: true, NULCharacters: true,
+		LeelooPageCap: 15, StrictPeopleFilter: true},
+	Streams:     defaultStreams,
+	RateStreams: []string{StreamUsers, StreamTags, StreamConnections, StreamTemplates, StreamTunnels},
+	Truth: func(t testing.TB, sim *simulator.Sim, started time.Time) map[string][]string {
+		out := map[string][]string{}
+		for _, tb := range truthTables(t, sim.Truth().Leeloo, started) {
+			out[tb.name] = tb.want
+		}
+		return out
+	},
+	Warehouse: func(t testing.TB, pool *pgxpool.Pool, started time.Time) map[string][]string {
+		out := map[string][]string{}
+		for _, tb := range truthTables(t, simulator.LeelooTruth{}, started) {
+			out[tb.name] = dbRows(t, pool, tb.name, tb.exprs...)
+		}
+		return out
+	},
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	extractortest.Conformance(t, conformance)
+}
+
+// requireTruth compares every table of the default streams with the simulator's truth.
+func requireTruth(t *testing.T, b *simBundle, started time.Time) {
+	t.Helper()
+	for _, tb := range truthTables(t, b.sim.Truth().Leeloo, started) {
+		require.Equal(t, sorted(tb.want), dbRows(t, b.pool, tb.name, tb.exprs...), tb.name)
+	}
+}
+
+// requireMessages compares leeloo.messages with every channel's messages.
+func requireMessages(t *testing.T, b *simBundle, tr simulator.LeelooTruth) {
+	t.Helper()
+	tb := messagesTruth(t, tr)
+	require.Equal(t, sorted(tb.want), dbRows(t, b.pool, tb.name, tb.exprs...), "messages")
 }
 
 // ---- tests ----
-
-func TestFullSyncEqualsTruth(t *testing.T) {
-	t.Parallel()
-	b := setupSim(t, simulator.Faults{}, Config{})
-	started := b.sim.Now()
-	res := b.sync(t, extractortest.Options{Started: started})
-	require.Zero(t, res.Loaded.Rejected)
-	requireTruth(t, b, started)
-	// The token appears in no stored JSON and no cursor.
-	for _, q := range []string{
-		`SELECT count(*) FROM leeloo.people WHERE raw::text LIKE '%' || $1 || '%'`,
-		`SELECT count(*) FROM leeloo.messages WHERE raw::text LIKE '%' || $1 || '%'`,
-		`SELECT count(*) FROM leeloo.accounts WHERE detail_raw::text LIKE '%' || $1 || '%'`,
-		`SELECT count(*) FROM sync.state WHERE cursor::text LIKE '%' || $1 || '%'`,
-	} {
-		var n int
-		require.NoError(t, b.pool.QueryRow(t.Context(), q, simToken).Scan(&n))
-		require.Zero(t, n, q)
-	}
-	require.Greater(t, len(b.sim.Truth().Leeloo.Messages), 500)
-
-	// A second full refresh rewrites nothing.
-	res = b.sync(t, extractortest.Options{Streams: []string{StreamPeople, StreamChannels, StreamMessages, StreamOrders, StreamAccounts}, FullRefresh: true, Started: started})
-	require.Zero(t, res.Loaded.Inserted)
-	require.Zero(t, res.Loaded.Updated)
-	require.Zero(t, res.Loaded.Deleted)
-}
 
 func TestAccountMessagesEqualTruth(t *testing.T) {
 	t.Parallel()
@@ -504,107 +526,6 @@ func requireTruthFor(t *testing.T, b *simBundle, withOrders bool) {
 		require.Equal(t, sorted(orders), dbRows(t, b.pool, tabOrders, "id", sqlTxt("price"), sqlTxt("status"), sqlTS("updated_at")), "orders")
 	}
 	requireMessages(t, b, tr)
-}
-
-func TestFaultsStillEqualTruth(t *testing.T) {
-	t.Parallel()
-	faults := simulator.Faults{
-		ErrorRate:           0.02,
-		TruncateRate:        0.02,
-		OffsetDrift:         true,
-		DuplicateMessageIDs: true,
-		UnknownFields:       true,
-		NULCharacters:       true,
-		LeelooPageCap:       30, // below our page size: the scan pages by what comes back
-		StrictPeopleFilter:  true,
-	}
-	b := setupSim(t, faults, Config{Concurrency: 4, Ahead: 2})
-	b.sync(t, extractortest.Options{})
-	// Drift inserts people and messages during the scan, newer than the run's start:
-	// the next run picks them up.
-	faults.OffsetDrift = false
-	b.sim.SetFaults(faults)
-	started := b.sim.Now()
-	b.sync(t, extractortest.Options{Started: started})
-	requireTruth(t, b, started)
-	st := b.sim.Stats()
-	require.Positive(t, st.Truncated, "bodies were truncated")
-	errs := 0
-	for code, n := range st.Status[simulator.APILeeloo] {
-		if code >= 500 {
-			errs += n
-		}
-	}
-	require.Positive(t, errs, "5xx answers were sent")
-}
-
-func TestRateLimitedStillEqualsTruth(t *testing.T) {
-	t.Parallel()
-	b := setupSim(t, simulator.Faults{LeelooRateLimit: 8, RateWindow: 300 * time.Millisecond}, Config{})
-	started := b.sim.Now()
-	b.sync(t, extractortest.Options{Streams: []string{StreamUsers, StreamTags, StreamConnections, StreamTemplates, StreamTunnels}, Started: started})
-	require.Positive(t, b.sim.Stats().RateLimited[simulator.APILeeloo], "429s were sent")
-	tr := b.sim.Truth().Leeloo
-	var tpls, tools []string
-	for _, p := range tr.Templates {
-		tpls = append(tpls, row(p.CategoryID, p.ID, tStr(p.MessageName)))
-	}
-	for _, l := range tr.Leadgentools {
-		tools = append(tools, row(l.ID, l.TunnelID, l.Name))
-	}
-	require.Equal(t, sorted(tpls), dbRows(t, b.pool, tabTemplates, "category_id", "id", sqlTxt("message_name")))
-	require.Equal(t, sorted(tools), dbRows(t, b.pool, tabLeadgentools, "id", "tunnel_id", sqlTxt("name")))
-}
-
-func TestKillAndResume(t *testing.T) {
-	t.Parallel()
-	// A reference run gives the request count of an uninterrupted sync.
-	ref := setupSim(t, simulator.Faults{}, Config{PageSize: 20})
-	full := ref.sync(t, extractortest.Options{})
-	fullReq := ref.sim.Stats().Requests[simulator.APILeeloo]
-	t.Logf("uninterrupted sync: %d batches, %d requests", full.Batches, fullReq)
-
-	for _, k := range []int{1, 3, 8, 40, 150, full.Batches - 22, full.Batches - 5} {
-		t.Run(fmt.Sprintf("after_batch_%d", k), func(t *testing.T) {
-			t.Parallel()
-			b := setupSim(t, simulator.Faults{}, Config{PageSize: 20})
-			started := b.sim.Now()
-			killed := b.sync(t, extractortest.Options{CancelAfter: k, Started: started})
-			require.True(t, killed.Cancelled)
-
-			// The next run resumes the stream that was killed and runs the ones after it
-			// (the streams that had finished would simply run again).
-			var cancelled, status string
-			require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT stream, status FROM sync.runs ORDER BY id DESC LIMIT 1`).Scan(&cancelled, &status))
-			i := slices.Index(defaultStreams, cancelled)
-			require.GreaterOrEqual(t, i, 0, cancelled)
-			if status == "succeeded" {
-				// Killed right after the stream's last batch was sent: the stream is done
-				// if its last batch (the one carrying the final cursor) was committed.
-				var complete bool
-				require.NoError(t, b.pool.QueryRow(t.Context(), `
-					SELECT (cursor ? 'done' OR cursor ? 'captured_at') AND NOT cursor ? 'pass' AND NOT cursor ? 'offset'
-					FROM sync.state WHERE source = 'leeloo' AND stream = $1 AND partition = ''`, cancelled).Scan(&complete))
-				if complete {
-					i++
-				}
-			}
-			resumed := b.sync(t, extractortest.Options{Streams: defaultStreams[i:], Started: started})
-			require.False(t, resumed.Cancelled)
-			requireTruth(t, b, started)
-
-			// Committed work is not read again: the two runs together cost one
-			// uninterrupted sync plus the killed run's batches in flight (up to four
-			// pages: the loader's queue and the page being read; an accounts page costs a
-			// detail request per account), and the resumed run finds unchanged only rows
-			// of those pages.
-			got := b.sim.Stats().Requests[simulator.APILeeloo]
-			t.Logf("killed in %s after %d batches: killed + resumed runs made %d requests (uninterrupted: %d); resumed found %d rows unchanged",
-				cancelled, k, got, fullReq, resumed.Loaded.Unchanged)
-			require.LessOrEqual(t, got, fullReq+4*21, "requests of killed + resumed run")
-			require.LessOrEqual(t, resumed.Loaded.Unchanged, 4*2*20, "rows re-read by the resumed run")
-		})
-	}
 }
 
 // TestSmallWindows forces many small windows (split when too full, doubled when sparse)

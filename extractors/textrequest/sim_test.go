@@ -111,7 +111,7 @@ func dbVal(v any) string {
 }
 
 // queryRows renders each row of sql as "col1|col2|…".
-func queryRows(t *testing.T, pool *pgxpool.Pool, sql string) []string {
+func queryRows(t testing.TB, pool *pgxpool.Pool, sql string) []string {
 	t.Helper()
 	rows, err := pool.Query(context.Background(), sql)
 	require.NoError(t, err)
@@ -144,20 +144,26 @@ func join(vals ...any) string {
 	return strings.Join(parts, "|")
 }
 
-// requireTruth compares every table with the simulator's current data: every key, and
-// the fields a user would check (names, flags, amounts, statuses, texts, timestamps).
+// truthTable is one table of the comparison: the rows the truth gives and the query
+// rendering the table's rows the same way.
+type truthTable struct {
+	name, query string
+	want        []string
+}
+
+// truthTables renders every table from the simulator's data: every key, and the fields
+// a user would check (names, flags, amounts, statuses, texts, timestamps).
 //
 // Rows marked deleted are left out: the live rows must be exactly the truth. Messages are
 // never marked (the stream sees no complete list); those of deleted contacts are left out.
-func requireTruth(t *testing.T, b *testBundle) {
-	t.Helper()
-	tr := b.sim.Truth().TextRequest
+func truthTables(tr simulator.TextRequestTruth) []truthTable {
+	var tables []truthTable
 	var want []string
 
 	for _, d := range tr.Dashboards {
 		want = append(want, join(int64(d.ID), clean(d.Name), clean(d.Phone)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT id, name, phone FROM textrequest.dashboards WHERE deleted_at IS NULL`), "dashboards")
+	tables = append(tables, truthTable{"dashboards", `SELECT id, name, phone FROM textrequest.dashboards WHERE deleted_at IS NULL`, want})
 
 	want = nil
 	var tags, groups, fields []string
@@ -179,18 +185,18 @@ func requireTruth(t *testing.T, b *testBundle) {
 			fields = append(fields, join(d, c.PhoneNumber, f.ID, sp(f.Value)))
 		}
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, first_name, last_name, display_name, is_archived, is_resolved, note,
-		date_created_utc, last_contact_date_utc, total_msgs_sent, coalesce(groups, '{}'), coalesce(contact_tags, '{}') FROM textrequest.contacts WHERE deleted_at IS NULL`), "contacts")
-	require.Equal(t, sorted(tags), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, tag_id FROM textrequest.contact_tags WHERE deleted_at IS NULL`), "contact tags")
-	require.Equal(t, sorted(groups), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, group_id FROM textrequest.contact_groups WHERE deleted_at IS NULL`), "contact groups")
-	require.Equal(t, sorted(fields), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, field_id, value FROM textrequest.contact_custom_fields WHERE deleted_at IS NULL`), "contact fields")
+	tables = append(tables, truthTable{"contacts", `SELECT dashboard_id, phone_number, first_name, last_name, display_name, is_archived, is_resolved, note,
+		date_created_utc, last_contact_date_utc, total_msgs_sent, coalesce(groups, '{}'), coalesce(contact_tags, '{}') FROM textrequest.contacts WHERE deleted_at IS NULL`, want})
+	tables = append(tables, truthTable{"contact tags", `SELECT dashboard_id, phone_number, tag_id FROM textrequest.contact_tags WHERE deleted_at IS NULL`, tags})
+	tables = append(tables, truthTable{"contact groups", `SELECT dashboard_id, phone_number, group_id FROM textrequest.contact_groups WHERE deleted_at IS NULL`, groups})
+	tables = append(tables, truthTable{"contact fields", `SELECT dashboard_id, phone_number, field_id, value FROM textrequest.contact_custom_fields WHERE deleted_at IS NULL`, fields})
 
 	want = nil
 	for _, c := range tr.Conversations {
 		m := c.LastMessage
 		want = append(want, join(int64(c.DashboardID), c.PhoneNumber, m.MessageID, clean(m.Body), tsText(m.MessageTimestampUTC)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, phone_number, last_message_id, last_message_body, last_message_timestamp_utc FROM textrequest.conversations WHERE deleted_at IS NULL`), "conversations")
+	tables = append(tables, truthTable{"conversations", `SELECT dashboard_id, phone_number, last_message_id, last_message_body, last_message_timestamp_utc FROM textrequest.conversations WHERE deleted_at IS NULL`, want})
 
 	want = nil
 	for _, m := range tr.Messages {
@@ -200,32 +206,33 @@ func requireTruth(t *testing.T, b *testBundle) {
 		}
 		want = append(want, join(id, int64(m.DashboardID), m.PhoneNumber, clean(m.Body), m.MessageDirection, tsText(m.MessageTimestampUTC), sp(m.DeliveryStatus)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT message_id, dashboard_id, phone_number, body, message_direction, message_timestamp_utc, delivery_status FROM textrequest.messages AS m
-		WHERE EXISTS (SELECT FROM textrequest.contacts AS c WHERE (c.dashboard_id, c.phone_number) = (m.dashboard_id, m.phone_number) AND c.deleted_at IS NULL)`), "messages")
+	tables = append(tables, truthTable{"messages", `SELECT message_id, dashboard_id, phone_number, body, message_direction, message_timestamp_utc, delivery_status FROM textrequest.messages AS m
+		WHERE EXISTS (SELECT FROM textrequest.contacts AS c WHERE (c.dashboard_id, c.phone_number) = (m.dashboard_id, m.phone_number) AND c.deleted_at IS NULL)`, want})
 
 	want = nil
 	for _, p := range tr.Payments {
 		want = append(want, join(int64(p.PaymentID), int64(p.DashboardID), tsText(p.RequestDate), sp(p.Recipient), p.CustomerPhone,
 			strconv.FormatFloat(p.AmountRequested, 'f', 2, 64), p.IsPastDue, p.TransactionStatus, p.TextrequestPaymentStatus, p.ReferenceNumber))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT payment_id, dashboard_id, request_date, recipient, customer_phone, amount_requested::text,
-		is_past_due, transaction_status, textrequest_payment_status, reference_number FROM textrequest.payments WHERE deleted_at IS NULL`), "payments")
+	tables = append(tables, truthTable{"payments", `SELECT payment_id, dashboard_id, request_date, recipient, customer_phone, amount_requested::text,
+		is_past_due, transaction_status, textrequest_payment_status, reference_number FROM textrequest.payments WHERE deleted_at IS NULL`, want})
 
 	want = nil
 	for _, g := range tr.Groups {
 		want = append(want, join(int64(g.DashboardID), int64(g.ID), clean(g.Name), g.GroupMemberCount))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name, group_member_count FROM textrequest.groups WHERE deleted_at IS NULL`), "groups")
+	tables = append(tables, truthTable{"groups", `SELECT dashboard_id, id, name, group_member_count FROM textrequest.groups WHERE deleted_at IS NULL`, want})
 	want = nil
 	for _, tg := range tr.Tags {
 		want = append(want, join(int64(tg.DashboardID), tg.ID, clean(tg.Tag), tg.TagColor))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, tag, tag_color FROM textrequest.tags WHERE deleted_at IS NULL`), "tags")
+	tables = append(tables, truthTable{"tags", `SELECT dashboard_id, id, tag, tag_color FROM textrequest.tags WHERE deleted_at IS NULL`, want})
 	want = nil
 	for _, f := range tr.CustomFields {
 		want = append(want, join(int64(f.DashboardID), f.ID, clean(f.Name)))
 	}
-	require.Equal(t, sorted(want), queryRows(t, b.pool, `SELECT dashboard_id, id, name FROM textrequest.custom_fields WHERE deleted_at IS NULL`), "custom fields")
+	tables = append(tables, truthTable{"custom fields", `SELECT dashboard_id, id, name FROM textrequest.custom_fields WHERE deleted_at IS NULL`, want})
+	return tables
 }
 
 // messageModes are the two answers of the dashboard-wide message list the simulator
@@ -268,6 +275,48 @@ func TestFullSyncMatchesTruth(t *testing.T) {
 	require.Less(t, full[modeDashboard], full[modeContact]/5, "the dashboard-wide list saves most requests")
 }
 
+// requireTruth compares every table with the simulator's current data.
+func requireTruth(t *testing.T, b *testBundle) {
+	t.Helper()
+	for _, tb := range truthTables(b.sim.Truth().TextRequest) {
+		require.Equal(t, sorted(tb.want), queryRows(t, b.pool, tb.query), tb.name)
+	}
+}
+
+// conformance is Text Request's subject of the shared conformance suite.
+var conformance = extractortest.Subject{
+	Platform: Platform,
+	Env: func(base string) map[string]string {
+		return map[string]string{"TEXTREQUEST_API_KEY": testKey, "TEXTREQUEST_BASE_URL": base + "/api/v3", "TEXTREQUEST_PAGE_SIZE": "50"}
+	},
+	RateVar: "TEXTREQUEST_RATE_LIMIT",
+	Sim: func(f simulator.Faults) *simulator.Sim {
+		return simulator.New(simulator.Options{Seed: 7, TextRequestKey: testKey, Faults: f})
+	},
+	Limit:       func(f *simulator.Faults, n int, per time.Duration) { f.TextRequestRateLimit, f.RateWindow = n, per },
+	Faults:      simulator.Faults{OffsetDrift: true, NULCharacters: true, EmptyMessageIDs: true, UnknownFields: true, OmitTimeZone: true},
+	RateStreams: []string{StreamDashboards, StreamGroups, StreamTags, StreamCustomFields},
+	Truth: func(t testing.TB, sim *simulator.Sim, _ time.Time) map[string][]string {
+		out := map[string][]string{}
+		for _, tb := range truthTables(sim.Truth().TextRequest) {
+			out[tb.name] = tb.want
+		}
+		return out
+	},
+	Warehouse: func(t testing.TB, pool *pgxpool.Pool, _ time.Time) map[string][]string {
+		out := map[string][]string{}
+		for _, tb := range truthTables(simulator.TextRequestTruth{}) {
+			out[tb.name] = queryRows(t, pool, tb.query)
+		}
+		return out
+	},
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	extractortest.Conformance(t, conformance)
+}
+
 // TestIncrementalAfterMutate: after new contacts, messages and payments, payment status
 // changes, archived conversations and edited contacts, one incremental run brings the
 // warehouse back to the truth with far fewer requests than the first sync.
@@ -302,91 +351,6 @@ func TestIncrementalAfterMutate(t *testing.T) {
 			requireTruth(t, b)
 		})
 	}
-}
-
-// TestRateLimited: with the simulator enforcing a request budget and the client
-// configured just under it, a full sync gets no 429, never exceeds the budget in any
-// window, and makes exactly as many requests as an unlimited run.
-//
-// Not parallel: the client spaces requests evenly with a guard of half an interval, and
-// the simulator counts arrivals in a rolling window, so scheduling delays on a busy CPU
-// could compress the spacing; the test runs alone, at a 100 ms spacing, on one dashboard
-// to stay short.
-func TestRateLimited(t *testing.T) {
-	one := func(c *Config) { c.Dashboards = []int64{4101} }
-	free := setupSim(t, simulator.Faults{}, noLimit, one)
-	want := free.sync(t, extractortest.Options{}).Requests
-
-	// The client's budget is 9 of the server's 10 per window: the client spaces its
-	// requests with only half an interval of slack, and on a loaded CI machine a goroutine
-	// delayed after taking its token can bunch arrivals by more than that. A real API's
-	// window is 60 s, where the same slack is 300 ms.
-	const n, per = 10, time.Second
-	b := setupSim(t, simulator.Faults{TextRequestRateLimit: n, RateWindow: per}, apiclient.Limit{N: n - 1, Per: per}, one)
-	res := b.sync(t, extractortest.Options{})
-	st := b.sim.Stats()
-	require.Zero(t, st.RateLimited[simulator.APITextRequest], "no 429")
-	require.LessOrEqual(t, st.MaxInWindow[simulator.APITextRequest], n)
-	require.Equal(t, want, st.Requests[simulator.APITextRequest], "no request more than needed")
-	require.Equal(t, want, res.Requests)
-	for status := range st.Status[simulator.APITextRequest] {
-		require.Equal(t, 200, status/100*100, "status %d", status)
-	}
-	var dashboards int
-	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(DISTINCT dashboard_id) FROM textrequest.contacts`).Scan(&dashboards))
-	require.Equal(t, 1, dashboards)
-}
-
-// TestFaults: 5xx answers, truncated bodies, contacts inserted during paging, NUL
-// characters, empty message ids, unknown fields and timestamps without Z: the sync
-// completes and, once the drift stops, the warehouse equals the truth with no
-// duplicates.
-func TestFaults(t *testing.T) {
-	t.Parallel()
-	faults := simulator.Faults{ErrorRate: 0.05, TruncateRate: 0.05, OffsetDrift: true, NULCharacters: true,
-		EmptyMessageIDs: true, UnknownFields: true, OmitTimeZone: true}
-	b := setupSim(t, faults, noLimit, func(c *Config) { c.PageSize = 50 })
-	res := b.sync(t, extractortest.Options{})
-	require.Zero(t, res.Loaded.Rejected)
-	require.Positive(t, res.Loaded.NULsCleaned)
-	st := b.sim.Stats()
-	require.Positive(t, st.Truncated)
-	require.Positive(t, st.Status[simulator.APITextRequest][500]+st.Status[simulator.APITextRequest][502]+st.Status[simulator.APITextRequest][503])
-	var derived int
-	require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM textrequest.messages WHERE message_id_derived`).Scan(&derived))
-	require.Positive(t, derived)
-
-	// Contacts inserted by the messages stream's own scan reach the contacts and
-	// conversations streams on the next run.
-	faults.OffsetDrift = false
-	b.sim.SetFaults(faults)
-	b.sync(t, extractortest.Options{Started: time.Now().Add(time.Minute)})
-	requireTruth(t, b)
-}
-
-// TestKillAndResume cancels runs after a few committed batches, again and again, then
-// lets one finish: the warehouse equals the truth, and the cursors of the cancelled runs
-// resumed mid-scan rather than starting over.
-func TestKillAndResume(t *testing.T) {
-	t.Parallel()
-	b := setupSim(t, simulator.Faults{EmptyMessageIDs: true}, noLimit, func(c *Config) { c.PageSize = 50; c.Concurrency = 1 })
-	started := time.Now()
-	midRun := 0
-	attempts := 0
-	for k := 3; attempts < 40; k++ {
-		attempts++
-		res := b.sync(t, extractortest.Options{Started: started, CancelAfter: k})
-		var n int
-		require.NoError(t, b.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync.state WHERE source = 'textrequest' AND cursor ? 'run'`).Scan(&n))
-		midRun += n
-		if !res.Cancelled {
-			break
-		}
-	}
-	t.Logf("%d attempts, %d mid-run cursors seen", attempts, midRun)
-	require.Positive(t, midRun, "some run was killed mid-scan")
-	b.sync(t, extractortest.Options{Started: started})
-	requireTruth(t, b)
 }
 
 // TestDashboardMessagesIncremental: read from the dashboard-wide list, new messages

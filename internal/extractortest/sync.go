@@ -1,8 +1,9 @@
-// Package extractortest drives extractors end to end in tests: it runs streams one after
-// another through the real loader and checkpoint store, like the pipeline does but
-// sequentially and with a switch to cancel a run after a number of committed batches, so
-// extractor tests can check full syncs, incremental runs and kill-and-resume against the
-// simulator and a real PostgreSQL. Only _test.go files import it.
+// Package extractortest drives extractors end to end in tests, through pipeline.Run,
+// the real loader and checkpoint store on a real PostgreSQL, against a simulator: Sync
+// runs streams one after another (with a switch to cut a run off after a number of
+// committed batches), and Conformance is the suite every extractor passes (full sync
+// equals the truth, resume after cut-offs, faults, rate budget, cancellation, no
+// rewrites, no secrets). Only _test.go files import it.
 package extractortest
 
 import (
@@ -11,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,15 +20,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crmsync/crmsync/internal/checkpoint"
+	"github.com/crmsync/crmsync/internal/pipeline"
 	"github.com/crmsync/crmsync/internal/stream"
 	"github.com/crmsync/crmsync/loaders/postgres"
 )
 
 // Extractor is what the driver needs from an extractor (the pipeline's seam).
-type Extractor interface {
-	Streams() []stream.Desc
-	Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error
-}
+type Extractor = pipeline.Extractor
 
 // Options selects what a Sync runs.
 type Options struct {
@@ -42,6 +40,9 @@ type Options struct {
 	// CancelAfter cancels the run once this many batches have been committed (counted
 	// over all streams), to simulate a kill; 0 never cancels.
 	CancelAfter int
+	// Logger receives the pipeline's and the loader's lines (default: the test log,
+	// warnings and up).
+	Logger *slog.Logger
 }
 
 // Result sums up a Sync.
@@ -53,52 +54,54 @@ type Result struct {
 	PerStream map[string]stream.LoadResult
 	// Cancelled is true when CancelAfter stopped the run.
 	Cancelled bool
+	// Status is each stream's outcome, by stream name.
+	Status map[string]stream.RunStatus
 }
 
-// Sync runs the selected streams of ex into pool. It returns the first error other than
-// the cancellation CancelAfter causes.
+// Sync runs the selected streams of ex into pool through pipeline.Run, one stream at a
+// time and one batch per transaction, so CancelAfter cuts at a known batch. It returns
+// the pipeline's error (a *pipeline.PartialError when a stream failed).
 func Sync(ctx context.Context, t testing.TB, pool *pgxpool.Pool, ex Extractor, opts Options) (Result, error) {
 	t.Helper()
 	if opts.Started.IsZero() {
 		opts.Started = time.Now()
 	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	loader := postgres.New(pool, logger)
-	store := checkpoint.New(pool)
-
-	var descs []stream.Desc
-	all := ex.Streams()
-	if len(opts.Streams) == 0 {
-		for _, d := range all {
-			if !d.DefaultOff {
-				descs = append(descs, d)
-			}
-		}
-	} else {
-		for _, name := range opts.Streams {
-			i := slices.IndexFunc(all, func(d stream.Desc) bool { return d.Name == name })
-			if i < 0 {
-				return Result{}, fmt.Errorf("stream %q: %w", name, stream.ErrUnknownStream)
-			}
-			descs = append(descs, all[i])
-		}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	jobs, err := jobsOf(ex, opts.Streams)
+	if err != nil {
+		return Result{}, err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	res := Result{PerStream: map[string]stream.LoadResult{}}
-	for _, desc := range descs {
-		if err := runOne(ctx, store, loader, ex, desc, opts, &res, cancel); err != nil {
-			if res.Cancelled && errors.Is(err, context.Canceled) {
-				return res, nil
-			}
-			return res, fmt.Errorf("stream %s: %w", desc.ID(), err)
-		}
-		if res.Cancelled {
-			return res, nil
-		}
+	loader := &cuttingLoader{Loader: postgres.New(pool, logger), after: opts.CancelAfter, cancel: cancel}
+	started := opts.Started
+	pres, err := pipeline.Run(ctx, pipeline.Plan{
+		Jobs:        jobs,
+		Loader:      loader,
+		Checkpoints: checkpoint.New(pool),
+		FullRefresh: opts.FullRefresh,
+		Config: pipeline.Config{
+			Concurrency: 1, LoadWorkers: 1, GroupBatches: 1, GroupLinger: -1,
+			Logger: logger, Now: func() time.Time { return started },
+		},
+	})
+	res := Result{PerStream: map[string]stream.LoadResult{}, Status: map[string]stream.RunStatus{}, Cancelled: loader.cut.Load()}
+	if pres == nil {
+		return res, err
 	}
-	return res, nil
+	for _, r := range pres.Streams {
+		res.Batches += r.Batches
+		res.Requests += r.Requests
+		res.Read += r.Read
+		res.Loaded.Add(r.Loaded)
+		res.PerStream[r.Stream] = r.Loaded
+		res.Status[r.Stream] = r.Status
+	}
+	return res, err
 }
 
 // MustSync is Sync that fails the test on error.
@@ -111,81 +114,49 @@ func MustSync(ctx context.Context, t testing.TB, pool *pgxpool.Pool, ex Extracto
 	return res
 }
 
-func runOne(ctx context.Context, store *checkpoint.Store, loader *postgres.Loader, ex Extractor,
-	desc stream.Desc, opts Options, res *Result, cancel context.CancelFunc) error {
-	state, err := store.State(ctx, desc.Source, desc.Name)
-	if err != nil {
-		return fmt.Errorf("read state: %w", err)
-	}
-	rec := stream.RunRecord{Source: desc.Source, Stream: desc.Name, Started: opts.Started, Status: stream.RunRunning}
-	runID, ok, err := store.Begin(ctx, rec)
-	if err != nil {
-		return fmt.Errorf("start run: %w", err)
-	}
-	if !ok {
-		return fmt.Errorf("start run: %s is running elsewhere", desc.ID())
-	}
-	rec.ID = runID
-
-	batches := make(chan stream.Batch, 2)
-	extractErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
-		extractErr <- ex.Extract(ctx, stream.Request{Stream: desc, State: state, FullRefresh: opts.FullRefresh, Started: opts.Started}, batches)
-	}()
-
-	var loadErr error
-	per := res.PerStream[desc.Name]
-	for b := range batches {
-		res.Requests += b.Requests
-		rec.Requests += b.Requests
-		for _, n := range b.Notes {
-			if !strings.Contains(rec.Notes, n) {
-				rec.Notes = strings.TrimPrefix(rec.Notes+"; "+n, "; ")
+// jobsOf picks the named streams of ex, in order (every default one when names is
+// empty).
+func jobsOf(ex Extractor, names []string) ([]pipeline.Job, error) {
+	var jobs []pipeline.Job
+	all := ex.Streams()
+	if len(names) == 0 {
+		for _, d := range all {
+			if !d.DefaultOff {
+				jobs = append(jobs, pipeline.Job{Extractor: ex, Desc: d})
 			}
 		}
-		if loadErr != nil || res.Cancelled || b.RequestsOnly() {
-			continue // drain so the extractor can finish
+		return jobs, nil
+	}
+	for _, name := range names {
+		i := slices.IndexFunc(all, func(d stream.Desc) bool { return d.Name == name })
+		if i < 0 {
+			return nil, fmt.Errorf("stream %q: %w", name, stream.ErrUnknownStream)
 		}
-		lr, err := loader.Load(ctx, runID, desc, b)
-		if err != nil {
-			loadErr = fmt.Errorf("load batch: %w", err)
-			cancel()
-			continue
-		}
-		res.Batches++
-		res.Read += b.Len() + len(b.Rejects)
-		rec.Read += b.Len() + len(b.Rejects)
-		rec.Loaded.Add(lr)
-		res.Loaded.Add(lr)
-		per.Add(lr)
-		if opts.CancelAfter > 0 && res.Batches >= opts.CancelAfter {
-			res.Cancelled = true
-			cancel()
-		}
+		jobs = append(jobs, pipeline.Job{Extractor: ex, Desc: all[i]})
 	}
-	res.PerStream[desc.Name] = per
-	err = <-extractErr
-	if loadErr != nil {
-		err = loadErr
+	return jobs, nil
+}
+
+// cuttingLoader is the real loader that cancels the run once after batches have
+// committed and refuses every load after that, as a process killed at that moment.
+type cuttingLoader struct {
+	pipeline.Loader
+	after  int
+	cancel context.CancelFunc
+	loaded atomic.Int64
+	cut    atomic.Bool
+}
+
+func (l *cuttingLoader) Load(ctx context.Context, runID int64, desc stream.Desc, bs ...stream.Batch) (stream.LoadResult, error) {
+	if l.cut.Load() {
+		return stream.LoadResult{}, errors.New("the run was cut off")
 	}
-	rec.Finished = time.Now()
-	switch {
-	case res.Cancelled && (err == nil || errors.Is(err, context.Canceled)):
-		// Batches received after the cancel were dropped, so even an extractor that
-		// finished in time did not get all its work committed.
-		err = nil
-		rec.Status = stream.RunCancelled
-	case err == nil:
-		rec.Status = stream.RunSucceeded
-	default:
-		rec.Status = stream.RunFailed
-		rec.Error = err.Error()
+	res, err := l.Loader.Load(ctx, runID, desc, bs...)
+	if err == nil && l.after > 0 && l.loaded.Add(int64(len(bs))) >= int64(l.after) {
+		l.cut.Store(true)
+		l.cancel()
 	}
-	if ferr := store.FinishRun(context.WithoutCancel(ctx), rec); ferr != nil && err == nil {
-		err = fmt.Errorf("finish run: %w", ferr)
-	}
-	return err
+	return res, err
 }
 
 type testWriter struct{ t testing.TB }
