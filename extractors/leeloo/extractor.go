@@ -10,8 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/crmsync/crmsync/extractors/internal/phones"
-	"github.com/crmsync/crmsync/extractors/internal/workpool"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -278,11 +279,12 @@ func (b *batch) done(partition string, cursor json.RawMessage, c *apiclient.Coun
 // forEach calls fn for 0..n-1 with at most limit calls at once; the first error cancels
 // the others and is returned.
 func forEach(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
-	p := workpool.New(ctx, limit)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(limit, 1))
 	for i := range n {
-		p.Go(func(ctx context.Context) error { return fn(ctx, i) })
+		g.Go(func() error { return fn(gctx, i) })
 	}
-	return p.Wait()
+	return g.Wait()
 }
 
 // mustJSON marshals a cursor (plain structs of times and ints: it cannot fail).

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crmsync/crmsync/extractors/internal/workpool"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -176,7 +177,7 @@ func (r *run) accountMessages(ctx context.Context) error {
 // sent its batches, in page order, so it never moves past a chat not yet handed on.
 type chatPool struct {
 	c     *chats
-	g     *workpool.Pool
+	g     *errgroup.Group
 	ctx   context.Context // cancelled when a chat fails
 	mu    sync.Mutex      // guards pages and their left counts
 	emit  sync.Mutex      // held while sending cursors, so they go out in page order
@@ -190,8 +191,9 @@ type listingPage struct {
 }
 
 func (c *chats) newPool(ctx context.Context) *chatPool {
-	g := workpool.New(ctx, c.r.e.cfg.Concurrency)
-	return &chatPool{c: c, g: g, ctx: g.Context()}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(c.r.e.cfg.Concurrency, 1))
+	return &chatPool{c: c, g: g, ctx: gctx}
 }
 
 // syncPage starts reading the chats of one listing page that need it; it blocks only
@@ -214,8 +216,8 @@ func (p *chatPool) syncPage(refs []chatRef, cursor json.RawMessage) error {
 		if err := p.ctx.Err(); err != nil {
 			return err // a chat failed: its page's cursor (and every later one) stays unsent
 		}
-		p.g.Go(func(ctx context.Context) error {
-			if err := p.c.syncChat(ctx, ref); err != nil {
+		p.g.Go(func() error {
+			if err := p.c.syncChat(p.ctx, ref); err != nil {
 				return err
 			}
 			p.mu.Lock()

@@ -8,7 +8,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/crmsync/crmsync/extractors/internal/workpool"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -224,12 +225,12 @@ type contactJob struct {
 // caller's goroutine (apply), so batches, cursors and resumption are as with one fetch at
 // a time; each contact fetched ahead holds at most a couple of pages until its turn.
 //
-// The fetches run on a workpool of at most Concurrency goroutines that live as long
-// as the window and take the started jobs in order.
+// The fetches run in an errgroup limited to Concurrency goroutines, started in order.
 type contactWindow struct {
 	e         *Extractor
 	cancel    context.CancelFunc
-	pool      *workpool.Pool
+	pool      *errgroup.Group
+	ctx       context.Context // the fetches', cancelled by stop
 	dashboard int64
 	jobs      []*contactJob
 	next      int // the next job to start
@@ -237,7 +238,9 @@ type contactWindow struct {
 
 func (e *Extractor) fetchAhead(ctx context.Context, dashboard int64, jobs []*contactJob) *contactWindow {
 	wctx, cancel := context.WithCancel(ctx)
-	return &contactWindow{e: e, cancel: cancel, pool: workpool.New(wctx, e.cfg.Concurrency), dashboard: dashboard, jobs: jobs}
+	pool := &errgroup.Group{}
+	pool.SetLimit(max(e.cfg.Concurrency, 1))
+	return &contactWindow{e: e, cancel: cancel, pool: pool, ctx: wctx, dashboard: dashboard, jobs: jobs}
 }
 
 // apply starts the fetches of jobs up to i+Concurrency-1 and hands job i's pages to sink
@@ -263,7 +266,8 @@ func (w *contactWindow) apply(i int, sink func([]json.RawMessage) error) error {
 // it), not the pool's.
 func (w *contactWindow) start(j *contactJob) {
 	j.pages = make(chan []json.RawMessage, 2)
-	w.pool.Go(func(ctx context.Context) error {
+	w.pool.Go(func() error {
+		ctx := w.ctx
 		defer close(j.pages)
 		j.err = w.e.contactMessages(ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
 			select {

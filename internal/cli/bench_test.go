@@ -92,10 +92,9 @@ func startChildSimulatorPID(b *testing.B, args string) (string, int) {
 }
 
 // benchEngine builds the real parts against base (a simulator URL) and a fresh
-// migrated database, with the garbage collector set as `crmsync run` sets it.
+// migrated database.
 func benchEngine(b *testing.B, base string, extra ...string) (*engine, []pipeline.Job) {
 	b.Helper()
-	tuneGC(os.Getenv)
 	env := with(map[string]string{
 		"DATABASE_URL":           pgtest.URL(b),
 		"LEELOO_BASE_URL":        base,
@@ -428,14 +427,14 @@ func BenchmarkIncrementalNoChange(b *testing.B) {
 // flight, commit groups, buffers, caches), which is what must not grow with the data.
 // It is sampled by forcing a collection every 20 ms and reading /gc/heap/live:bytes
 // right after it, so each sample is the live set at that moment. The runtime's own
-// cycles are no substitute: with GOGC=400 a scale-1 sync sees two of them, and what a
+// cycles are no substitute: a scale-1 sync sees few of them, and what a
 // cycle marks includes everything allocated while it runs (the more concurrent work,
 // the more), so their peaks measure allocation rate as much as memory held.
 //
 // Logged besides: the peak of heap objects (live and garbage not yet swept) during the
 // measured run, and the peak RSS of the same sync run as a separate `crmsync run`
 // process (its maxrss): what a container limit sees, including the heap headroom
-// GOGC gives (see defaultGCPercent), which a short sync never grows into.
+// GOGC gives, which a short sync never grows into.
 //
 // Growth 1→10 is the issue's figure; 10→30 is the check that nothing grows with the
 // data once pages and batches are full at both scales.

@@ -71,7 +71,6 @@ var commands = []command{
 // Run runs the crmsync command line with args (without the program name) and returns
 // the process exit code. It reads the process environment.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	tuneGC(os.Getenv)
 	a := &app{getenv: os.Getenv, stdout: stdout, stderr: stderr}
 	if f, ok := stderr.(*os.File); ok {
 		a.stderrTTY = term.IsTerminal(int(f.Fd()))

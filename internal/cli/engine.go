@@ -42,7 +42,6 @@ func openEngine(ctx context.Context, env Env, logger *slog.Logger, sources []*so
 			pool.Close()
 			return nil, fmt.Errorf("migrate database %s: %w", target, err)
 		}
-		releaseMigrationBuffers()
 	}
 	loader := postgres.New(pool, logger)
 	loader.SetDeleteGuard(env.DeleteGuard)

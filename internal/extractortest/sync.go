@@ -60,7 +60,8 @@ type Result struct {
 
 // Sync runs the selected streams of ex into pool through pipeline.Run, one stream at a
 // time and one batch per transaction, so CancelAfter cuts at a known batch. It returns
-// the pipeline's error (a *pipeline.PartialError when a stream failed).
+// the pipeline's error (a *pipeline.PartialError when a stream failed), or ctx's cause
+// when the caller cancelled the run.
 func Sync(ctx context.Context, t testing.TB, pool *pgxpool.Pool, ex Extractor, opts Options) (Result, error) {
 	t.Helper()
 	if opts.Started.IsZero() {
@@ -75,6 +76,7 @@ func Sync(ctx context.Context, t testing.TB, pool *pgxpool.Pool, ex Extractor, o
 		return Result{}, err
 	}
 
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loader := &cuttingLoader{Loader: postgres.New(pool, logger), after: opts.CancelAfter, cancel: cancel}
@@ -90,6 +92,9 @@ func Sync(ctx context.Context, t testing.TB, pool *pgxpool.Pool, ex Extractor, o
 		},
 	})
 	res := Result{PerStream: map[string]stream.LoadResult{}, Status: map[string]stream.RunStatus{}, Cancelled: loader.cut.Load()}
+	if err == nil && outer.Err() != nil {
+		err = context.Cause(outer) // cancelled by the caller, not by CancelAfter
+	}
 	if pres == nil {
 		return res, err
 	}

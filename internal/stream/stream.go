@@ -50,9 +50,6 @@ var (
 	// ErrUnknownStream is returned when a stream name given by the user matches no
 	// registered stream.
 	ErrUnknownStream = errors.New("unknown stream")
-	// ErrLocked is returned by the pipeline when another process holds a stream's
-	// advisory lock; the stream is skipped, not failed.
-	ErrLocked = errors.New("stream is running in another process")
 )
 
 // Mode says how a stream syncs; `crmsync streams` shows it to the user.
