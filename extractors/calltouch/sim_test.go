@@ -1,7 +1,6 @@
 package calltouch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,24 +36,7 @@ type testBundle struct {
 	srv  *httptest.Server
 	pool *pgxpool.Pool
 	ex   *Extractor
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *extractortest.SyncBuffer
 }
 
 type setupOpts struct {
@@ -76,7 +58,7 @@ func setup(t *testing.T, o setupOpts) *testBundle {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
+	logs := &extractortest.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := apiclient.New(apiclient.Config{
 		Source: Source, BaseURL: srv.URL, Auth: QueryAuth(testToken), Secrets: []string{testToken},

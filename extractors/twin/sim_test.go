@@ -30,7 +30,7 @@ type bundle struct {
 	sim  *simulator.Sim
 	pool *pgxpool.Pool
 	ex   *Extractor
-	logs *syncBuffer
+	logs *extractortest.SyncBuffer
 	rec  *tokenRecorder
 	// chatURL is the simulated chat API root.
 	chatURL string
@@ -42,24 +42,6 @@ func newLimitedClient(t *testing.T, b *bundle, limit apiclient.Limit) *apiclient
 	c, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: b.chatURL, Auth: SetAuthHeader, RateLimit: limit, ErrorCode: ErrorCode})
 	require.NoError(t, err)
 	return c
-}
-
-// syncBuffer is a log sink shared by concurrent streams.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // tokenRecorder sees the IAM's answers, to know every token and refresh token issued.
@@ -99,7 +81,7 @@ func setup(t *testing.T, opts simulator.Options, configure func(*Config, *login)
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &syncBuffer{}, rec: &tokenRecorder{}, chatURL: srv.URL + simulator.TwinChatPath}
+	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &extractortest.SyncBuffer{}, rec: &tokenRecorder{}, chatURL: srv.URL + simulator.TwinChatPath}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lg := login{simulator.DefaultTwinEmail, simulator.DefaultTwinPassword}
 	cfg := Config{Logger: logger, PageSize: 100}

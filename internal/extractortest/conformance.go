@@ -79,7 +79,7 @@ type rig struct {
 	pool    *pgxpool.Pool
 	ex      Extractor
 	secrets []string
-	logs    *syncBuffer
+	logs    *SyncBuffer
 	logger  *slog.Logger
 }
 
@@ -95,7 +95,7 @@ func newRig(t *testing.T, s Subject, f simulator.Faults, env map[string]string) 
 	src := s.Platform.Configure(r)
 	require.NoError(t, r.Err())
 	require.NotNil(t, src, "the environment enables %s", s.Platform.Name)
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, ex, err := src.Build(s.Platform.Name, logger, func(c apiclient.Config) apiclient.Config {
 		c.MinBackoff, c.MaxBackoff, c.MaxAttempts = time.Millisecond, 50*time.Millisecond, 12
@@ -286,19 +286,20 @@ func sorted(s []string) []string {
 	return out
 }
 
-// syncBuffer is a log sink written by many goroutines.
-type syncBuffer struct {
+// SyncBuffer is a log sink written by many goroutines (every extractor test logs
+// into one while its streams run concurrently).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
