@@ -3,7 +3,6 @@ package simulator
 import (
 	"encoding/json"
 	"errors"
-	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -91,23 +90,13 @@ func llPaging(r *http.Request, capN int) (limit, offset int, bad *response) {
 	return min(limit, capN), offset, nil
 }
 
-// llListResp is {"data":[...],"meta":{...},"status":1}, written straight into one
-// buffer: marshalling the items inside an envelope would re-validate (and double the
-// cost of) the biggest part of the body.
+// llListResp is {"data":[...],"meta":{...},"status":1}.
 func llListResp[T any](f Faults, items []T, limit, offset, total int) response {
-	p := pooledBody()
-	b := append((*p)[:0], `{"data":`...)
-	b = appendItems(b, f, items)
-	b = append(b, `,"meta":{"limit":`...)
-	b = strconv.AppendInt(b, int64(limit), 10)
-	b = append(b, `,"offset":`...)
-	b = strconv.AppendInt(b, int64(offset), 10)
-	b = append(b, `,"filteredCount":`...)
-	b = strconv.AppendInt(b, int64(len(items)), 10)
-	b = append(b, `,"totalCount":`...)
-	b = strconv.AppendInt(b, int64(total), 10)
-	b = append(b, `},"status":1}`...)
-	return response{status: http.StatusOK, body: b, pooled: p}
+	return jsonResp(http.StatusOK, struct {
+		Data   json.RawMessage `json:"data"`
+		Meta   llMeta          `json:"meta"`
+		Status int             `json:"status"`
+	}{marshalItems(f, items), llMeta{Limit: limit, Offset: offset, FilteredCount: len(items), TotalCount: total}, 1})
 }
 
 // llViewResp serves one page of a view: the records at its refs, built by item.
@@ -147,31 +136,8 @@ func rawResp(parts ...any) response {
 }
 
 // llOneResp is {"data":...,"included":{...},"status":1} (included omitted when empty).
-// Written by hand when every included value is already-marshalled JSON, which
-// json.Marshal would only re-validate.
 func llOneResp(f Faults, v any, included map[string]any) response {
-	for _, x := range included {
-		if _, ok := x.(json.RawMessage); !ok {
-			return jsonResp(http.StatusOK, llOne{Data: marshalOne(f, v), Included: included, Status: 1})
-		}
-	}
-	p := pooledBody()
-	b := append((*p)[:0], `{"data":`...)
-	b = appendOne(b, f, v)
-	if len(included) > 0 {
-		b = append(b, `,"included":{`...)
-		for i, k := range slices.Sorted(maps.Keys(included)) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = append(b, included[k].(json.RawMessage)...)
-		}
-		b = append(b, '}')
-	}
-	b = append(b, `,"status":1}`...)
-	return response{status: http.StatusOK, body: b, pooled: p}
+	return jsonResp(http.StatusOK, llOne{Data: marshalOne(f, v), Included: included, Status: 1})
 }
 
 // parseLeelooTime accepts YYYY-MM-DD or ISO-8601 (with or without zone, seconds or

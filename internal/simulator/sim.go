@@ -267,26 +267,8 @@ type response struct {
 	status int
 	body   []byte
 	header map[string]string
-	pooled *[]byte // body's buffer came from bodyPool and goes back after writing
 	// cookies are Set-Cookie values (TWIN's login sets the tokens as cookies too).
 	cookies []string
-}
-
-// bodyPool recycles the buffers of big bodies: a sync's thousands of list and detail
-// answers otherwise allocate (and grow) a fresh one each, and GC took a tenth of the
-// simulator's CPU.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func pooledBody() *[]byte { return bodyPool.Get().(*[]byte) }
-
-// release returns a pooled body once it has been written (nothing keeps it after).
-func (r *response) release() {
-	if r.pooled == nil || cap(r.body) > 1<<20 {
-		return
-	}
-	*r.pooled = r.body[:0]
-	bodyPool.Put(r.pooled)
-	r.pooled, r.body = nil, nil
 }
 
 func jsonResp(status int, v any) response {
@@ -324,7 +306,6 @@ func (s *Sim) endpoint(api, route string, h func(r *http.Request) response) http
 		resp := s.serve(api, route, f, r, h)
 		s.st.record(api, route, resp.status)
 		s.write(w, f, resp)
-		resp.release()
 	})
 }
 
@@ -506,13 +487,17 @@ func withUnknown(f Faults, b []byte) []byte {
 
 // marshalItems marshals each record (adding unknown fields when asked) into a JSON array.
 func marshalItems[T any](f Faults, items []T) json.RawMessage {
-	return appendItems(make([]byte, 0, 256*len(items)+2), f, items)
+	b := []byte{'['}
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, marshalOne(f, items[i])...)
+	}
+	return append(b, ']')
 }
 
 func marshalOne(f Faults, v any) json.RawMessage {
-	if a, ok := v.(jsonAppender); ok {
-		return withUnknown(f, a.appendJSON(make([]byte, 0, 1024)))
-	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return json.RawMessage("null")

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -71,19 +72,12 @@ func trPaging(r *http.Request, capN int) (page, size, served int, bad *response)
 	return page, size, min(size, capN), nil
 }
 
-// trListResp is {"meta":{...},"items":[...]}, written straight into one buffer.
+// trListResp is {"meta":{...},"items":[...]}.
 func trListResp[T any](f Faults, items []T, page, size, total int) response {
-	p := pooledBody()
-	b := append((*p)[:0], `{"meta":{"page":`...)
-	b = strconv.AppendInt(b, int64(page), 10)
-	b = append(b, `,"page_size":`...)
-	b = strconv.AppendInt(b, int64(size), 10)
-	b = append(b, `,"total_items":`...)
-	b = strconv.AppendInt(b, int64(total), 10)
-	b = append(b, `},"items":`...)
-	b = appendItems(b, f, items)
-	b = append(b, '}')
-	return response{status: http.StatusOK, body: b, pooled: p}
+	return jsonResp(http.StatusOK, struct {
+		Meta  trMeta          `json:"meta"`
+		Items json.RawMessage `json:"items"`
+	}{trMeta{Page: page, PageSize: size, TotalItems: total}, marshalItems(f, items)})
 }
 
 // trDash resolves the dashboard path parameter.
