@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -73,34 +74,12 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	if err != nil {
 		return a.usageErr("schedule", err)
 	}
-
-	// Resolve each job's streams against the enabled sources once, at start.
-	plans := map[string]jobPlan{}
-	var jobs []scheduler.Job
-	for _, j := range spec.Jobs {
-		sel, ok := enabledSelection(j, sources)
-		if !ok {
-			logger.Warn("job "+j.Name+" has no stream of an enabled source; it will not run", "job", j.Name, "source", j.Source)
-			continue
-		}
-		js, err := pipeline.Select(extractorsOf(sources), sel)
-		if err != nil {
-			return a.usageErr("schedule", fmt.Errorf("%s: job %q: %w", *path, j.Name, err))
-		}
-		plans[j.Name] = jobPlan{jobs: js, fullRefresh: j.FullRefresh, maxDuration: j.MaxDuration.Std()}
-		jobs = append(jobs, scheduler.Job{Name: j.Name, Schedule: j.Schedule})
-	}
 	// Scheduled pushes are jobs too; their writers share the sources' clients.
 	targets := &pushTargets{getenv: a.getenv, logger: logger, tune: a.tune, sources: sources}
 	defer targets.close()
-	pushJobs := scheduledPushes(spec, targets, logger)
-	for _, p := range spec.Pushes {
-		if _, ok := pushJobs[p.Name]; ok {
-			jobs = append(jobs, scheduler.Job{Name: p.Name, Schedule: p.Schedule})
-		}
-	}
-	if len(jobs) == 0 {
-		return a.usageErr("schedule", fmt.Errorf("%s: no job runs a stream of an enabled source", *path))
+	plan, err := planSchedule(spec, *path, sources, targets, logger)
+	if err != nil {
+		return a.usageErr("schedule", err)
 	}
 
 	eng, err := openEngine(ctx, env, logger, sources, conc, *noMigrate)
@@ -112,67 +91,29 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	m := metrics.New()
 	obs := &clientObserver{m: m, last: clientStats(sources)}
 	runJob := func(ctx context.Context, name string) error {
-		if pj, ok := pushJobs[name]; ok {
-			return runScheduledPush(ctx, eng, m, pj)
-		}
-		p := plans[name]
-		res, err := eng.sync(ctx, syncOptions{jobs: p.jobs, fullRefresh: p.fullRefresh, maxDuration: p.maxDuration})
-		if res != nil {
-			for _, r := range res.Streams {
-				m.ObserveRun(r.Source, r.Stream, string(r.Status), r.Duration, r.Requests, r.Read,
-					r.Loaded.Inserted, r.Loaded.Updated, r.Loaded.Unchanged, r.Loaded.Rejected)
-				m.ObserveDeletions(r.Source, r.Stream, r.Loaded.MarkedDeleted, r.Loaded.Restored, r.Loaded.PassesHeld)
-			}
-			logger.Info("job finished", "job", name, "streams", len(res.Streams), "outcome", outcomeCounts(res),
-				"duration", roundDuration(res.Duration))
-		}
+		err := plan.run(ctx, name, eng, m, logger)
 		obs.observe(sources)
 		return err
 	}
 	sched, err := scheduler.New(scheduler.Config{
-		Jobs: jobs, Run: runJob, Logger: logger, Location: spec.Location(), SoftStopTimeout: *softStop,
+		Jobs: plan.jobs, Run: runJob, Logger: logger, Location: spec.Location(), SoftStopTimeout: *softStop,
 		OnSkip: m.ObserveSkip, OnPanic: m.ObservePanic,
 	})
 	if err != nil {
 		return a.usageErr("schedule", fmt.Errorf("%s: %w", *path, err))
 	}
 
-	var srv *http.Server
-	served := make(chan error, 1)
-	if *httpAddr != "" {
-		ln, err := net.Listen("tcp", *httpAddr)
-		if err != nil {
-			return a.failure("schedule", fmt.Errorf("--http: listen on %s: %w", *httpAddr, err), nil)
-		}
-		srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { served <- srv.Serve(ln) }()
-		logger.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
-		if a.ready != nil {
-			a.ready(ln.Addr().String())
-		}
-	} else if a.ready != nil {
-		a.ready("")
+	srv, served, err := a.serveMetrics(*httpAddr, m, logger)
+	if err != nil {
+		return a.failure("schedule", err, nil)
 	}
 
 	sched.Start()
 	if *runNow {
-		// A first pass reads everything anyway, so a full-refresh job would only read
-		// it all a second time.
-		var now []string
-		for _, j := range spec.Jobs {
-			if _, planned := plans[j.Name]; planned && !j.FullRefresh {
-				now = append(now, j.Name)
-			}
-		}
-		for _, p := range spec.Pushes {
-			if _, planned := pushJobs[p.Name]; planned {
-				now = append(now, p.Name)
-			}
-		}
-		sched.RunNow(now)
+		sched.RunNow(plan.runNow)
 	}
 	m.SetUp(true)
-	logger.Info("scheduler started", "jobs", len(jobs), "config", *path, "timezone", spec.Location().String(), "database", eng.target)
+	logger.Info("scheduler started", "jobs", len(plan.jobs), "config", *path, "timezone", spec.Location().String(), "database", eng.target)
 	code = exitOK
 	select {
 	case <-ctx.Done():
@@ -193,6 +134,89 @@ func cmdSchedule(ctx context.Context, a *app, args []string) int {
 	}
 	logger.Info("scheduler stopped")
 	return code
+}
+
+// schedulePlan is the schedules file resolved against the enabled sources, once, at start.
+type schedulePlan struct {
+	jobs   []scheduler.Job
+	syncs  map[string]jobPlan
+	pushes map[string]pushJob
+	// runNow is what --run-now starts: every job but the full-refresh ones (a first
+	// pass reads everything anyway, so they would only read it all a second time).
+	runNow []string
+}
+
+func planSchedule(spec *config.Spec, path string, sources []*source, targets *pushTargets, logger *slog.Logger) (*schedulePlan, error) {
+	p := &schedulePlan{syncs: map[string]jobPlan{}}
+	for _, j := range spec.Jobs {
+		sel, ok := enabledSelection(j, sources)
+		if !ok {
+			logger.Warn("job "+j.Name+" has no stream of an enabled source; it will not run", "job", j.Name, "source", j.Source)
+			continue
+		}
+		js, err := pipeline.Select(extractorsOf(sources), sel)
+		if err != nil {
+			return nil, fmt.Errorf("%s: job %q: %w", path, j.Name, err)
+		}
+		p.syncs[j.Name] = jobPlan{jobs: js, fullRefresh: j.FullRefresh, maxDuration: j.MaxDuration.Std()}
+		p.jobs = append(p.jobs, scheduler.Job{Name: j.Name, Schedule: j.Schedule})
+		if !j.FullRefresh {
+			p.runNow = append(p.runNow, j.Name)
+		}
+	}
+	p.pushes = scheduledPushes(spec, targets, logger)
+	for _, push := range spec.Pushes {
+		if _, ok := p.pushes[push.Name]; ok {
+			p.jobs = append(p.jobs, scheduler.Job{Name: push.Name, Schedule: push.Schedule})
+			p.runNow = append(p.runNow, push.Name)
+		}
+	}
+	if len(p.jobs) == 0 {
+		return nil, fmt.Errorf("%s: no job runs a stream of an enabled source", path)
+	}
+	return p, nil
+}
+
+// run runs one scheduled job, a sync or a push, through the engine.
+func (p *schedulePlan) run(ctx context.Context, name string, eng *engine, m *metrics.Metrics, logger *slog.Logger) error {
+	if pj, ok := p.pushes[name]; ok {
+		return runScheduledPush(ctx, eng, m, pj)
+	}
+	j := p.syncs[name]
+	res, err := eng.sync(ctx, syncOptions{jobs: j.jobs, fullRefresh: j.fullRefresh, maxDuration: j.maxDuration})
+	if res != nil {
+		for _, r := range res.Streams {
+			m.ObserveRun(r.Source, r.Stream, string(r.Status), r.Duration, r.Requests, r.Read,
+				r.Loaded.Inserted, r.Loaded.Updated, r.Loaded.Unchanged, r.Loaded.Rejected)
+			m.ObserveDeletions(r.Source, r.Stream, r.Loaded.MarkedDeleted, r.Loaded.Restored, r.Loaded.PassesHeld)
+		}
+		logger.Info("job finished", "job", name, "streams", len(res.Streams), "outcome", outcomeCounts(res),
+			"duration", roundDuration(res.Duration))
+	}
+	return err
+}
+
+// serveMetrics serves /healthz and /metrics on addr (nothing when addr is empty); served
+// receives the server's error should it stop.
+func (a *app) serveMetrics(addr string, m *metrics.Metrics, logger *slog.Logger) (*http.Server, <-chan error, error) {
+	served := make(chan error, 1)
+	if addr == "" {
+		if a.ready != nil {
+			a.ready("")
+		}
+		return nil, served, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--http: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	if a.ready != nil {
+		a.ready(ln.Addr().String())
+	}
+	return srv, served, nil
 }
 
 // jobPlan is a scheduled job resolved against the enabled sources.
