@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strconv"
 
+	ctextract "github.com/crmsync/crmsync/extractors/calltouch"
+	twinextract "github.com/crmsync/crmsync/extractors/twin"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/push"
@@ -13,20 +15,11 @@ import (
 	"github.com/crmsync/crmsync/loaders/twin"
 )
 
-// Defaults of the push destinations' variables (DESIGN.md's environment table; the
-// Calltouch and TWIN platforms read the same variables for their streams).
-const (
-	defaultCalltouchBaseURL = "https://api.calltouch.ru"
-	defaultCalltouchRate    = "4/1s"
-	defaultTwinIAMURL       = "https://iam.twin24.ai/api/v1"
-	defaultTwinChatURL      = "https://chat-api.twin24.ai/api/v1"
-	defaultTwinRate         = "5/1s"
-)
-
 // pushTargets builds the writers of a set of pushes, one client per destination API:
 // a Calltouch push uses the Calltouch source's client when the streams are enabled in
 // the same process (so the writer and the streams spend one CALLTOUCH_RATE_LIMIT),
-// otherwise a client of its own under the same variable.
+// otherwise a client of its own under the same variable. The writers read the
+// platforms' variables with the platforms' defaults.
 type pushTargets struct {
 	getenv  func(string) string
 	logger  *slog.Logger
@@ -65,8 +58,8 @@ func (t *pushTargets) calltouch() error {
 	r := config.NewEnvReader(t.getenv)
 	tok := r.Secret("CALLTOUCH_API_TOKEN")
 	site := r.Str("CALLTOUCH_SITE_ID", "")
-	base := r.BaseURL("CALLTOUCH_BASE_URL", defaultCalltouchBaseURL, "/lead-service/v1/api")
-	rate := r.Rate("CALLTOUCH_RATE_LIMIT", defaultCalltouchRate)
+	base := r.BaseURL("CALLTOUCH_BASE_URL", ctextract.DefaultBaseURL, "/lead-service/v1/api")
+	rate := r.Rate("CALLTOUCH_RATE_LIMIT", ctextract.DefaultRateLimit)
 	if err := r.Err(); err != nil {
 		return err
 	}
@@ -96,9 +89,9 @@ func (t *pushTargets) twin() error {
 	email := r.Secret("TWIN_EMAIL")
 	pass := r.Secret("TWIN_PASSWORD")
 	company := r.Int("TWIN_COMPANY_ID", 0, 1, 1<<31-1)
-	iamURL := r.BaseURL("TWIN_IAM_URL", defaultTwinIAMURL, "/auth")
-	chatURL := r.BaseURL("TWIN_CHAT_URL", defaultTwinChatURL, "/clients")
-	rate := r.Rate("TWIN_RATE_LIMIT", defaultTwinRate)
+	iamURL := r.BaseURL("TWIN_IAM_URL", twinextract.DefaultIAMURL, "/auth")
+	chatURL := r.BaseURL("TWIN_CHAT_URL", twinextract.DefaultChatURL, "/clients")
+	rate := r.Rate("TWIN_RATE_LIMIT", twinextract.DefaultRateLimit)
 	if err := r.Err(); err != nil {
 		return err
 	}
