@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/crmsync/crmsync/internal/dbretry"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -20,17 +22,32 @@ type ledger struct {
 	destination string
 }
 
+// startRun inserts the run's sync.runs row (running) and closes as abandoned the runs of
+// the push that a dead process left running.
 func (l *ledger) startRun(ctx context.Context) (int64, error) {
 	var id int64
-	err := l.pool.QueryRow(ctx, `insert into sync.runs (source, stream, status) values ($1, $2, $3) returning id`,
-		Source, l.push, string(stream.RunRunning)).Scan(&id)
+	err := dbretry.Do(ctx, dbretry.Policy{}, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+			if err := tx.QueryRow(ctx, `insert into sync.runs (source, stream, status) values ($1, $2, $3) returning id`,
+				Source, l.push, string(stream.RunRunning)).Scan(&id); err != nil {
+				return err
+			}
+			// The caller holds the push's lock, so a run of it still 'running' is one whose
+			// process died (its lock went with its connection): close it.
+			_, err := tx.Exec(ctx, `update sync.runs set status = 'abandoned', finished_at = coalesce(heartbeat_at, started_at),
+					error = format('abandoned: the process running it stopped without finishing it; closed by run %s', $3::bigint)
+				where source = $1 and stream = $2 and status = 'running' and id <> $3`, Source, l.push, id)
+			return err
+		})
+	})
 	if err != nil {
 		return 0, fmt.Errorf("push %q: start run: %w", l.push, err)
 	}
 	return id, nil
 }
 
-// finishRun writes the run's outcome, even after ctx was cancelled.
+// finishRun writes the run's outcome, even after ctx was cancelled, retrying on a
+// fresh connection when the database fails transiently.
 func (l *ledger) finishRun(ctx context.Context, r *Result) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
@@ -39,11 +56,14 @@ func (l *ledger) finishRun(ctx context.Context, r *Result) {
 		s := r.Err.Error()
 		errText = &s
 	}
-	_, err := l.pool.Exec(ctx, `
+	err := dbretry.Do(ctx, dbretry.Policy{}, func(ctx context.Context) error {
+		_, err := l.pool.Exec(ctx, `
 		update sync.runs set finished_at = now(), status = $2, requests = $3, rows_read = $4,
 			rows_sent = $5, rows_failed = $6, rows_unmatched = $7, rows_unknown = $8, error = $9
 		where id = $1`,
-		r.runID, string(r.Status), r.Requests, r.Read, r.Sent, r.Failed, r.Unmatched, r.Unknown, errText)
+			r.runID, string(r.Status), r.Requests, r.Read, r.Sent, r.Failed, r.Unmatched, r.Unknown, errText)
+		return err
+	})
 	if err != nil && r.Err == nil {
 		r.Status, r.Err = stream.RunFailed, fmt.Errorf("push %q: finish run: %w", l.push, err)
 	}

@@ -217,6 +217,22 @@ func TestPushSendingBecomesUnknown(t *testing.T) {
 	require.Equal(t, "sent/2", b.statuses(t)["a"])
 }
 
+func TestPushClosesRunsOfADeadProcess(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.exec(t, `insert into src values ('a', 'x', 1)`)
+	// A push killed with kill -9 left its run row running; its lock died with it.
+	b.exec(t, `insert into sync.runs (source, stream, status, started_at) values ('push', 'p', 'running', now() - interval '1 hour')`)
+	res := b.run(t, push.Options{})
+	require.Equal(t, 1, res.Sent)
+	var running, abandoned int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `select count(*) filter (where status = 'running'),
+		count(*) filter (where status = 'abandoned' and finished_at is not null and error like 'abandoned: %')
+		from sync.runs where source = 'push' and stream = 'p'`).Scan(&running, &abandoned))
+	require.Equal(t, 0, running, "no run is left running")
+	require.Equal(t, 1, abandoned, "the dead process's run is closed as abandoned")
+}
+
 func TestPushFatalStopsAndDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
