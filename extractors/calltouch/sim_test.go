@@ -88,10 +88,10 @@ func (b *testBundle) sync(t *testing.T, opts extractortest.Options) extractortes
 func (b *testBundle) requests() int { return b.sim.Stats().Requests[simulator.APICalltouch] }
 
 // warehouse renders the live rows of both tables as comparable strings.
-func (b *testBundle) warehouse(t *testing.T) (calls, reqs []string) {
+func warehouse(t testing.TB, pool *pgxpool.Pool) (calls, reqs []string) {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := b.pool.Query(ctx, `select site_id, call_id, called_at, coalesce(duration, -1), coalesce(caller_number, ''),
+	rows, err := pool.Query(ctx, `select site_id, call_id, called_at, coalesce(duration, -1), coalesce(caller_number, ''),
 		coalesce(phone_e164, ''), target_call, unique_call, coalesce(manager, ''), coalesce(utm_campaign, ''),
 		coalesce(tags, '{}'), coalesce(comments, '{}'), coalesce(order_numbers, '{}'), call_date::text
 		from calltouch.calls where deleted_at is null order by call_id`)
@@ -107,7 +107,7 @@ func (b *testBundle) warehouse(t *testing.T) (calls, reqs []string) {
 		calls = append(calls, fmt.Sprint(site, id, at.UTC().Format(time.RFC3339), dur, caller, e164, target, unique, manager, campaign, tags, comments, orders, date))
 	}
 	require.NoError(t, rows.Err())
-	rows, err = b.pool.Query(ctx, `select request_id, created_at, coalesce(subject, ''), coalesce(client_name, ''),
+	rows, err = pool.Query(ctx, `select request_id, created_at, coalesce(subject, ''), coalesce(client_name, ''),
 		coalesce(phones, '{}'), coalesce(phone_e164, ''), coalesce(emails, '{}'), target_request, coalesce(manager, ''),
 		coalesce(source, ''), coalesce(tags, '{}'), coalesce(comments, '{}')
 		from calltouch.requests where deleted_at is null order by request_id`)
@@ -140,9 +140,8 @@ func e164(p string) string {
 }
 
 // truth renders the simulator's records of the synced period like warehouse.
-func (b *testBundle) truth(t *testing.T, from time.Time) (calls, reqs []string) {
-	t.Helper()
-	tr := b.sim.CalltouchTruth()
+func truth(sim *simulator.Sim, from time.Time) (calls, reqs []string) {
+	tr := sim.CalltouchTruth()
 	start := dayOfTime(from)
 	for _, c := range tr.Calls {
 		if dayOfTime(c.Date).before(start) {
@@ -190,71 +189,65 @@ func (b *testBundle) truth(t *testing.T, from time.Time) (calls, reqs []string) 
 
 func (b *testBundle) requireTruth(t *testing.T) {
 	t.Helper()
-	gotCalls, gotReqs := b.warehouse(t)
+	gotCalls, gotReqs := warehouse(t, b.pool)
 	slices.Sort(gotCalls)
 	slices.Sort(gotReqs)
-	wantCalls, wantReqs := b.truth(t, b.ex.cfg.StartDate)
+	wantCalls, wantReqs := truth(b.sim, b.ex.cfg.StartDate)
 	require.Greater(t, len(wantCalls), 100)
 	require.Equal(t, wantCalls, gotCalls)
 	require.Equal(t, wantReqs, gotReqs)
 }
 
-func TestFullSyncEqualsTruth(t *testing.T) {
-	t.Parallel()
-	// Faults: 5xx, bodies cut short, unknown fields, pages capped at 150 (so a 90-day
-	// window takes several pages), NUL characters.
-	b := setup(t, setupOpts{faults: simulator.Faults{ErrorRate: 0.1, TruncateRate: 0.05, UnknownFields: true,
-		CalltouchPageCap: 150, NULCharacters: true}})
-	res := b.sync(t, extractortest.Options{})
-	require.Zero(t, res.Loaded.Rejected)
-	b.requireTruth(t)
-	require.Equal(t, b.requests(), res.Requests, "every request is counted")
+// ctStart is the first day the conformance suite's syncs read: 200 days before the
+// simulator's present.
+var ctStart = time.Date(2026, 4, 15, 0, 0, 0, 0, time.UTC)
 
-	// Types wandered: some calls came with "True" and numbers as strings, and decoded.
+// conformance runs Calltouch through the shared suite; pages capped at 150 calls make
+// a 90-day window take several pages.
+var conformance = extractortest.Subject{
+	Platform: Platform,
+	Env: func(base string) map[string]string {
+		return map[string]string{"CALLTOUCH_API_TOKEN": testToken, "CALLTOUCH_SITE_ID": "51234",
+			"CALLTOUCH_BASE_URL": base, "CALLTOUCH_START_DATE": ctStart.Format(time.DateOnly)}
+	},
+	RateVar: "CALLTOUCH_RATE_LIMIT",
+	Sim: func(f simulator.Faults) *simulator.Sim {
+		f.CalltouchPageCap = 150
+		return simulator.New(simulator.Options{Seed: 3, CalltouchToken: testToken, CalltouchSiteID: 51234, Faults: f})
+	},
+	// Calltouch limits requests per second; the suite's budgets are per second.
+	Limit:  func(f *simulator.Faults, n int, _ time.Duration) { f.CalltouchRateLimit = n },
+	Faults: simulator.Faults{CalltouchPageCap: 150, UnknownFields: true, NULCharacters: true},
+	Truth: func(_ testing.TB, sim *simulator.Sim, _ time.Time) map[string][]string {
+		calls, reqs := truth(sim, ctStart)
+		return map[string][]string{"calls": calls, "requests": reqs}
+	},
+	Warehouse: func(t testing.TB, pool *pgxpool.Pool, _ time.Time) map[string][]string {
+		calls, reqs := warehouse(t, pool)
+		return map[string][]string{"calls": calls, "requests": reqs}
+	},
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	extractortest.Conformance(t, conformance)
+}
+
+// TestWanderingTypes: values that came with other JSON types ("True", numbers as
+// strings) decode, unknown fields are kept in raw, and phone_e164 joins the RU formats.
+func TestWanderingTypes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{faults: simulator.Faults{UnknownFields: true}})
+	b.sync(t, extractortest.Options{})
 	var n int
 	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(*) from calltouch.calls
 		where jsonb_typeof(raw->'uniqueCall') = 'string' and unique_call is not null`).Scan(&n))
 	require.Positive(t, n)
-	// Unknown fields are kept in raw; phone_e164 joins the RU formats.
 	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(*) from calltouch.calls where raw ? 'x_sim_unknown'`).Scan(&n))
 	require.Positive(t, n)
 	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(distinct caller_number) from calltouch.calls
 		where phone_e164 = (select phone_e164 from calltouch.calls where caller_number like '8 (%' limit 1)`).Scan(&n))
 	require.GreaterOrEqual(t, n, 1)
-}
-
-func TestResumeAfterCutoffs(t *testing.T) {
-	t.Parallel()
-	b := setup(t, setupOpts{faults: simulator.Faults{CalltouchPageCap: 100}, cfg: func(c *Config) {
-		c.WindowDays = 30
-		c.Lookback = 40 * 24 * time.Hour
-	}})
-	// Each stream on its own: a stream that re-reads its lookback on every run would
-	// otherwise spend every cut-off before the next stream starts.
-	resume := func(cut int) {
-		for _, name := range []string{StreamCalls, StreamRequests} {
-			for i := 0; ; i++ {
-				require.Less(t, i, 300, "no progress")
-				b.sync(t, extractortest.Options{Streams: []string{name}, CancelAfter: cut})
-				var finished bool
-				require.NoError(t, b.pool.QueryRow(t.Context(), `select cursor->'run' is null from sync.state
-					where source = 'calltouch' and stream = $1`, name).Scan(&finished))
-				if finished {
-					break
-				}
-			}
-		}
-	}
-	resume(2) // a first sync: a batch per page
-	b.requireTruth(t)
-	// An incremental run marks deletions: a batch per day of a page, so it is cut off
-	// after more batches to make progress.
-	b.sim.Mutate(simulator.Mutation{NewCalls: 4, EditedCalls: 6, DeletedCalls: 2, NewRequests: 2, EditedRequests: 2})
-	resume(25)
-	b.requireTruth(t)
-	var marked int
-	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(*) from calltouch.calls where deleted_at is not null`).Scan(&marked))
-	require.Equal(t, 2, marked)
 }
 
 // TestIncrementalCatchesLateEdits: after changes, a run reads only the lookback, a small
@@ -292,33 +285,36 @@ func TestIncrementalCatchesLateEdits(t *testing.T) {
 	require.Zero(t, again.Loaded.Inserted+again.Loaded.Updated)
 }
 
-// TestRateLimit: at the API's 5 requests a second, the default budget (4/1s) never
-// meets a 429; without a budget, 429s are waited out and the sync still completes.
-func TestRateLimit(t *testing.T) {
+// TestResumeIncrementalAfterCutoffs: an incremental run marks deletions with a batch
+// per day of a page, its cursor moving at the page's end; cut off again and again after
+// more batches than a page's days, it resumes and ends equal to the truth with the
+// deleted calls marked.
+func TestResumeIncrementalAfterCutoffs(t *testing.T) {
 	t.Parallel()
-	short := func(c *Config) { c.StartDate = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC); c.WindowDays = 3 }
-	b := setup(t, setupOpts{faults: simulator.Faults{CalltouchRateLimit: 5}, limit: apiclient.Limit{N: 4, Per: time.Second}, cfg: short})
+	b := setup(t, setupOpts{faults: simulator.Faults{CalltouchPageCap: 100}, cfg: func(c *Config) {
+		c.WindowDays = 30
+		c.Lookback = 40 * 24 * time.Hour
+	}})
 	b.sync(t, extractortest.Options{})
-	st := b.sim.Stats()
-	require.Zero(t, st.RateLimited[simulator.APICalltouch])
-	require.Greater(t, st.Requests[simulator.APICalltouch], 10)
-
-	b = setup(t, setupOpts{faults: simulator.Faults{CalltouchRateLimit: 5}, cfg: short})
-	b.sync(t, extractortest.Options{})
-	calls, _ := b.warehouse(t)
-	want, _ := b.truth(t, time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC))
-	require.Len(t, calls, len(want))
-}
-
-// TestCancellation: a cancelled context ends the run promptly with its error, and what
-// was committed is kept.
-func TestCancellation(t *testing.T) {
-	t.Parallel()
-	b := setup(t, setupOpts{faults: simulator.Faults{Latency: 50 * time.Millisecond}})
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	_, err := extractortest.Sync(ctx, t, b.pool, b.ex, extractortest.Options{Started: b.sim.Now()})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	b.requireTruth(t)
+	b.sim.Mutate(simulator.Mutation{NewCalls: 4, EditedCalls: 6, DeletedCalls: 2, NewRequests: 2, EditedRequests: 2})
+	// Each stream on its own: a stream that re-reads its lookback on every run would
+	// otherwise spend every cut-off before the next stream starts.
+	cuts := 0
+	for _, name := range []string{StreamCalls, StreamRequests} {
+		for i := 0; ; i++ {
+			require.Less(t, i, 300, "no progress")
+			if !b.sync(t, extractortest.Options{Streams: []string{name}, CancelAfter: 10}).Cancelled {
+				break
+			}
+			cuts++
+		}
+	}
+	require.Positive(t, cuts, "some run was cut off")
+	b.requireTruth(t)
+	var marked int
+	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(*) from calltouch.calls where deleted_at is not null`).Scan(&marked))
+	require.Equal(t, 2, marked)
 }
 
 // TestTokenNeverLeaks: the token travels in the URL; it must not appear in logs,

@@ -32,16 +32,6 @@ type bundle struct {
 	ex   *Extractor
 	logs *extractortest.SyncBuffer
 	rec  *tokenRecorder
-	// chatURL is the simulated chat API root.
-	chatURL string
-}
-
-// newLimitedClient is a chat API client with a budget.
-func newLimitedClient(t *testing.T, b *bundle, limit apiclient.Limit) *apiclient.Client {
-	t.Helper()
-	c, err := apiclient.New(apiclient.Config{Source: Source, BaseURL: b.chatURL, Auth: SetAuthHeader, RateLimit: limit, ErrorCode: ErrorCode})
-	require.NoError(t, err)
-	return c
 }
 
 // tokenRecorder sees the IAM's answers, to know every token and refresh token issued.
@@ -81,7 +71,7 @@ func setup(t *testing.T, opts simulator.Options, configure func(*Config, *login)
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(srv.Close)
-	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &extractortest.SyncBuffer{}, rec: &tokenRecorder{}, chatURL: srv.URL + simulator.TwinChatPath}
+	b := &bundle{sim: sim, pool: pgtest.NewDB(t), logs: &extractortest.SyncBuffer{}, rec: &tokenRecorder{}}
 	logger := slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lg := login{simulator.DefaultTwinEmail, simulator.DefaultTwinPassword}
 	cfg := Config{Logger: logger, PageSize: 100}
@@ -131,9 +121,9 @@ func sp(s *string) string {
 }
 
 // rows renders a query's rows, one string each, sorted.
-func (b *bundle) rows(t tb, sql string) []string {
+func rows(t tb, pool *pgxpool.Pool, sql string) []string {
 	t.Helper()
-	rs, err := b.pool.Query(context.Background(), sql)
+	rs, err := pool.Query(context.Background(), sql)
 	require.NoError(t, err)
 	defer rs.Close()
 	var out []string
@@ -166,25 +156,19 @@ type tb interface {
 
 func sorted(s []string) []string { slices.Sort(s); return s }
 
-// requireTruth compares every twin table with the simulator. liveAttrsOnly leaves out
-// the values of attributes the catalog marks deleted (they go at the next sweep).
-func (b *bundle) requireTruth(t tb, liveAttrsOnly bool) {
-	t.Helper()
-	tr := b.sim.TwinTruth()
-
-	var chats []string
+// twinTruth renders, table by table, what the simulator holds, as twinWarehouse
+// renders the tables. liveAttrsOnly leaves out the values of attributes the catalog
+// marks deleted and the attribute names values were read with (both go at the next
+// sweep).
+func twinTruth(sim *simulator.Sim, liveAttrsOnly bool) map[string][]string {
+	tr := sim.TwinTruth()
+	out := map[string][]string{}
 	for _, c := range tr.Chats {
-		chats = append(chats, fmt.Sprintf("%s|%s|%d|%s", c.ID, clean(c.Name), c.SessionTTL, ts(c.UpdatedAt)))
+		out["chats"] = append(out["chats"], fmt.Sprintf("%s|%s|%d|%s", c.ID, clean(c.Name), c.SessionTTL, ts(c.UpdatedAt)))
 	}
-	require.Equal(t, sorted(chats), b.rows(t, `select id, name, session_ttl, updated_at from twin.chats where deleted_at is null`))
-
-	var attrs []string
 	for _, a := range tr.Attributes {
-		attrs = append(attrs, fmt.Sprintf("%s|%d|%s", a.ID, a.CompanyID, a.Name))
+		out["attributes"] = append(out["attributes"], fmt.Sprintf("%s|%d|%s", a.ID, a.CompanyID, a.Name))
 	}
-	require.Equal(t, sorted(attrs), b.rows(t, `select id, company_id, name from twin.attributes where deleted_at is null`))
-
-	var sessions []string
 	type clientTruth struct{ first, last, messenger, external, phone string }
 	clients := map[string]*clientTruth{}
 	for _, s := range tr.Sessions {
@@ -192,7 +176,7 @@ func (b *bundle) requireTruth(t tb, liveAttrsOnly bool) {
 		if phoneMessengers[s.MessengerType] {
 			e164 = phones.E164(clean(s.Name), "RU")
 		}
-		sessions = append(sessions, fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", s.ID, s.ChatID, s.ClientID, clean(s.Name), s.Status, ts(s.UpdatedAt), s.Tags, orNil(e164)))
+		out["sessions"] = append(out["sessions"], fmt.Sprintf("%s|%s|%s|%s|%s|%s|%s|%s", s.ID, s.ChatID, s.ClientID, clean(s.Name), s.Status, ts(s.UpdatedAt), s.Tags, orNil(e164)))
 		c := clients[s.ClientID]
 		if c == nil {
 			c = &clientTruth{first: s.ID, external: "<nil>", phone: "<nil>"}
@@ -206,35 +190,49 @@ func (b *bundle) requireTruth(t tb, liveAttrsOnly bool) {
 			c.phone = e164.(string)
 		}
 	}
-	require.Equal(t, sorted(sessions), b.rows(t, `select id, chat_id, client_id, name, status, updated_at, tags, coalesce(phone_e164, '<nil>') from twin.sessions where deleted_at is null`))
-
-	var cl []string
 	for id, c := range clients {
-		cl = append(cl, fmt.Sprintf("%s|%s|%s|%s|%s|%s", id, c.first, c.last, c.messenger, c.external, c.phone))
+		out["clients"] = append(out["clients"], fmt.Sprintf("%s|%s|%s|%s|%s|%s", id, c.first, c.last, c.messenger, c.external, c.phone))
 	}
-	require.Equal(t, sorted(cl), b.rows(t, `select id, first_session_id, last_session_id, messenger_type, coalesce(external_id, '<nil>'), coalesce(phone_e164, '<nil>') from twin.clients`))
-
-	var msgs []string
 	for _, m := range tr.Messages {
-		msgs = append(msgs, fmt.Sprintf("%s|%s|%s|%s|%s|%s", m.ID, m.SessionID, m.AuthorType, sp(m.AuthorName), clean(m.Body), ts(m.CreatedAt)))
+		out["messages"] = append(out["messages"], fmt.Sprintf("%s|%s|%s|%s|%s|%s", m.ID, m.SessionID, m.AuthorType, sp(m.AuthorName), clean(m.Body), ts(m.CreatedAt)))
 	}
-	require.Equal(t, sorted(msgs), b.rows(t, `select id, session_id, author_type, coalesce(author_name, '<nil>'), body, created_at from twin.messages`))
-
-	var vals []string
 	for _, v := range tr.ClientAttributes {
-		vals = append(vals, fmt.Sprintf("%s|%s|%s|%s", v.ClientID, v.ID, v.Name, v.Value))
-	}
-	q := `select client_id, attribute_id, name, value from twin.client_attributes`
-	if liveAttrsOnly {
-		// Values of a deleted attribute, and the attribute name a value was read
-		// with, are brought up to date when the client is read again (the sweep).
-		q = `select client_id, attribute_id, '', value from twin.client_attributes
-			where attribute_id not in (select id from twin.attributes where deleted_at is not null)`
-		for i, v := range tr.ClientAttributes {
-			vals[i] = fmt.Sprintf("%s|%s||%s", v.ClientID, v.ID, v.Value)
+		name := v.Name
+		if liveAttrsOnly {
+			name = ""
 		}
+		out["client_attributes"] = append(out["client_attributes"], fmt.Sprintf("%s|%s|%s|%s", v.ClientID, v.ID, name, v.Value))
 	}
-	require.Equal(t, sorted(vals), b.rows(t, q))
+	return out
+}
+
+// twinWarehouse renders the twin tables' live rows like twinTruth.
+func twinWarehouse(t tb, pool *pgxpool.Pool, liveAttrsOnly bool) map[string][]string {
+	t.Helper()
+	values := `select client_id, attribute_id, name, value from twin.client_attributes`
+	if liveAttrsOnly {
+		values = `select client_id, attribute_id, '', value from twin.client_attributes
+			where attribute_id not in (select id from twin.attributes where deleted_at is not null)`
+	}
+	return map[string][]string{
+		"chats":      rows(t, pool, `select id, name, session_ttl, updated_at from twin.chats where deleted_at is null`),
+		"attributes": rows(t, pool, `select id, company_id, name from twin.attributes where deleted_at is null`),
+		"sessions": rows(t, pool, `select id, chat_id, client_id, name, status, updated_at, tags, coalesce(phone_e164, '<nil>')
+			from twin.sessions where deleted_at is null`),
+		"clients": rows(t, pool, `select id, first_session_id, last_session_id, messenger_type, coalesce(external_id, '<nil>'),
+			coalesce(phone_e164, '<nil>') from twin.clients`),
+		"messages":          rows(t, pool, `select id, session_id, author_type, coalesce(author_name, '<nil>'), body, created_at from twin.messages`),
+		"client_attributes": rows(t, pool, values),
+	}
+}
+
+// requireTruth compares every twin table with the simulator (see twinTruth).
+func (b *bundle) requireTruth(t tb, liveAttrsOnly bool) {
+	t.Helper()
+	want, got := twinTruth(b.sim, liveAttrsOnly), twinWarehouse(t, b.pool, liveAttrsOnly)
+	for table, rows := range want {
+		require.Equal(t, sorted(rows), got[table], "table %s", table)
+	}
 }
 
 func orNil(v any) string {
@@ -247,40 +245,53 @@ func orNil(v any) string {
 // t0 is the simulator's present: runs start there, and its changes come after.
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-// A full sync with tokens lapsing every few requests and faults on equals the truth,
-// and the phones came out in E.164 whatever their format.
-func TestFullSyncEqualsTruth(t *testing.T) {
+// conformance runs TWIN through the shared suite with tokens lapsing every five
+// requests, so every test also renews tokens mid-stream.
+var conformance = extractortest.Subject{
+	Platform: Platform,
+	APIs:     []string{simulator.APITwinChat, simulator.APITwinIAM},
+	Env: func(base string) map[string]string {
+		return map[string]string{"TWIN_EMAIL": simulator.DefaultTwinEmail, "TWIN_PASSWORD": simulator.DefaultTwinPassword,
+			"TWIN_IAM_URL": base + simulator.TwinIAMPath, "TWIN_CHAT_URL": base + simulator.TwinChatPath, "TWIN_PAGE_SIZE": "50"}
+	},
+	RateVar: "TWIN_RATE_LIMIT",
+	Sim: func(f simulator.Faults) *simulator.Sim {
+		f.TwinTokenRequests, f.TwinPageCap = 5, 40
+		return simulator.New(simulator.Options{Seed: 3, Faults: f})
+	},
+	Limit:  func(f *simulator.Faults, n int, per time.Duration) { f.TwinRateLimit, f.RateWindow = n, per },
+	Faults: simulator.Faults{TwinTokenRequests: 5, TwinPageCap: 40, UnknownFields: true, NULCharacters: true, OffsetDrift: true},
+	// Streams that read one page at a time: their request count does not depend on
+	// which concurrent request meets a lapsed token.
+	RateStreams: []string{StreamChats, StreamAttributes, StreamSessions},
+	Truth: func(_ testing.TB, sim *simulator.Sim, _ time.Time) map[string][]string {
+		return twinTruth(sim, false)
+	},
+	Warehouse: func(t testing.TB, pool *pgxpool.Pool, _ time.Time) map[string][]string {
+		return twinWarehouse(t, pool, false)
+	},
+}
+
+func TestConformance(t *testing.T) {
 	t.Parallel()
-	b := setup(t, simulator.Options{Seed: 3, Faults: simulator.Faults{TwinTokenRequests: 7, ErrorRate: 0.03, TruncateRate: 0.03,
-		UnknownFields: true, NULCharacters: true, TwinPageCap: 40}}, nil)
-	res := b.sync(t, extractortest.Options{Started: t0})
-	require.Zero(t, res.Loaded.Rejected)
-	b.requireTruth(t, false)
+	extractortest.Conformance(t, conformance)
+}
 
-	// Sessions started while the streams page (offset drift) are all read by the next run.
-	b.sim.SetFaults(simulator.Faults{OffsetDrift: true, TwinTokenRequests: 7, TwinPageCap: 40})
-	b.sync(t, extractortest.Options{Started: t0.Add(time.Hour)})
-	b.sim.SetFaults(simulator.Faults{})
-	b.sync(t, extractortest.Options{Started: t0.Add(2 * time.Hour)})
+// An incremental run after changes costs a small share of a full sync and leaves the
+// tables equal to the truth; a sweep then catches edits that moved no timestamp. Phones
+// come out in E.164 whatever their format, and lapsed tokens are refreshed.
+func TestIncrementalAndSweep(t *testing.T) {
+	t.Parallel()
+	b := setup(t, simulator.Options{Seed: 5, Faults: simulator.Faults{TwinTokenRequests: 7}}, nil)
+	b.sync(t, extractortest.Options{Started: t0})
+	full := b.requests()
 	b.requireTruth(t, false)
-	st := b.sim.TwinAuthStats()
-	require.Greater(t, st.Refreshes, 10, "tokens lapsed and were refreshed")
+	require.Greater(t, b.sim.TwinAuthStats().Refreshes, 10, "tokens lapsed and were refreshed")
 	require.Positive(t, b.sim.Stats().Status[simulator.APITwinChat][401])
-
 	var formats, e164 int
 	require.NoError(t, b.pool.QueryRow(t.Context(), `select count(distinct phone), count(*) filter (where phone_e164 like '+79%') from twin.clients where phone is not null`).Scan(&formats, &e164))
 	require.Greater(t, formats, 5)
 	require.Positive(t, e164)
-}
-
-// An incremental run after changes costs a small share of a full sync and leaves the
-// tables equal to the truth; a sweep then catches edits that moved no timestamp.
-func TestIncrementalAndSweep(t *testing.T) {
-	t.Parallel()
-	b := setup(t, simulator.Options{Seed: 5}, nil)
-	b.sync(t, extractortest.Options{Started: t0})
-	full := b.requests()
-	b.requireTruth(t, false)
 
 	b.sim.ResetStats()
 	b.sim.Mutate(simulator.Mutation{Twin: simulator.TwinMutation{DeletedAttrs: 1}})
@@ -312,43 +323,9 @@ type panicT struct{ *testing.T }
 func (p *panicT) Errorf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
 func (p *panicT) FailNow()                          { panic("fail") }
 
-// Runs cut off after a few batches resume from their cursors and end equal to the
-// truth.
-func TestResumeAfterCutoffs(t *testing.T) {
-	t.Parallel()
-	b := setup(t, simulator.Options{Seed: 9, Faults: simulator.Faults{TwinTokenRequests: 4, TwinPageCap: 60}}, nil)
-	cutoffs := 0
-	for _, d := range b.ex.Streams() {
-		runs := 0
-		for ; runs < 40; runs++ {
-			res := b.sync(t, extractortest.Options{Started: t0.Add(time.Duration(runs) * time.Minute), CancelAfter: 2, Streams: []string{d.Name}})
-			if !res.Cancelled {
-				break
-			}
-		}
-		require.Less(t, runs, 40, "stream %s did not finish", d.Name)
-		cutoffs += runs
-	}
-	require.Greater(t, cutoffs, 5)
-	b.requireTruth(t, false)
-}
-
-// The client keeps to TWIN_RATE_LIMIT: the simulator, limiting at the same budget, never
-// answers 429.
-func TestBudget(t *testing.T) {
-	t.Parallel()
-	b := setup(t, simulator.Options{Seed: 13, Faults: simulator.Faults{TwinRateLimit: 4, RateWindow: time.Second, TwinPageCap: 50}},
-		func(c *Config, _ *login) { c.PageSize = 50 })
-	b.ex.cfg.Client = newLimitedClient(t, b, apiclient.Limit{N: 4, Per: time.Second})
-	b.sync(t, extractortest.Options{Started: t0, Streams: []string{StreamSessions, StreamAttributes, StreamChats}})
-	st := b.sim.Stats()
-	require.Zero(t, st.RateLimited[simulator.APITwinChat])
-	require.LessOrEqual(t, st.MaxInWindow[simulator.APITwinChat], 4)
-	require.GreaterOrEqual(t, st.Requests[simulator.APITwinChat], 8)
-}
-
-// No token, refresh token or password shows in logs, errors, sync.* or raw.
-func TestNoSecrets(t *testing.T) {
+// No token or refresh token issued during the runs, nor a wrong password, shows in logs,
+// errors, sync.* or raw (the conformance suite checks the configured password).
+func TestTokensNeverLeak(t *testing.T) {
 	t.Parallel()
 	b := setup(t, simulator.Options{Seed: 11, Faults: simulator.Faults{TwinTokenRequests: 3, ErrorRate: 0.02}}, nil)
 	b.sync(t, extractortest.Options{Started: t0})

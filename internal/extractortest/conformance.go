@@ -29,9 +29,11 @@ import (
 // builds the extractor through the declaration (Configure, then Source.Build), as
 // `crmsync run` does.
 type Subject struct {
-	// Platform is the platform's declaration (leeloo.Platform). Its Name is also the
-	// simulator's API name in Stats.
+	// Platform is the platform's declaration (leeloo.Platform).
 	Platform platform.Platform
+	// APIs are the simulator's names (Stats) of the APIs the platform calls (default
+	// Platform.Name); requests are summed over them, and each must keep to the budget.
+	APIs []string
 	// Env returns the environment that points the platform at the simulator served at
 	// base: its credentials and base URL(s), and any tuning the tests want (a small
 	// page size makes more pages). The suite adds RateVar.
@@ -154,15 +156,21 @@ func (r *rig) requireNoSecrets(t *testing.T) {
 	}
 }
 
+// stats sums the simulator's counts over the subject's APIs; maxInWindow is the
+// largest of any one API.
 func (r *rig) stats() (requests, status5xx, throttled, maxInWindow int, truncated int) {
 	st := r.sim.Stats()
-	api := r.s.Platform.Name
-	for code, n := range st.Status[api] {
-		if code >= 500 {
-			status5xx += n
+	for _, api := range cmpOr(r.s.APIs, []string{r.s.Platform.Name}) {
+		for code, n := range st.Status[api] {
+			if code >= 500 {
+				status5xx += n
+			}
 		}
+		requests += st.Requests[api]
+		throttled += st.RateLimited[api]
+		maxInWindow = max(maxInWindow, st.MaxInWindow[api])
 	}
-	return st.Requests[api], status5xx, st.RateLimited[api], st.MaxInWindow[api], st.Truncated
+	return requests, status5xx, throttled, maxInWindow, st.Truncated
 }
 
 // fullSync: a first sync equals the truth, every request is charged to a batch, and
