@@ -153,10 +153,10 @@ func streams() []stream.Desc {
 	}
 	msgs := d(StreamMessages, "chat messages of every channel; per channel, only what is newer than its watermark",
 		stream.ModeIncremental, messagesTable.table())
-	msgs.Partitioned = true
+	msgs.Partitioned, msgs.CursorsOnDemand = true, true
 	v1msgs := d(StreamAccountMessages, "chat messages through the v1 accounts API (off by default: the v2 messages stream fills the same table)",
 		stream.ModeIncremental, messagesTable.table())
-	v1msgs.Partitioned, v1msgs.DefaultOff = true, true
+	v1msgs.Partitioned, v1msgs.CursorsOnDemand, v1msgs.DefaultOff = true, true, true
 	// deletes says how a stream marks records deleted at the source (stream.Pass).
 	deletes := func(d stream.Desc, how stream.Deletions) stream.Desc { d.Deletions = how; return d }
 	return []stream.Desc{
@@ -299,8 +299,12 @@ func mustJSON(v any) json.RawMessage {
 // parseCursor decodes a stored cursor into dst; a cursor that cannot be read (or of
 // another version) is treated as absent, with a warning, so the stream reads from scratch.
 func (r *run) parseCursor(partition string, dst interface{ version() int }) bool {
-	raw, ok := r.req.State[partition]
-	if !ok || len(raw) == 0 || string(raw) == "null" {
+	return r.parseRaw(partition, r.req.State[partition], dst)
+}
+
+// parseRaw is parseCursor of a cursor read by the caller (stream.Request.Lookup).
+func (r *run) parseRaw(partition string, raw json.RawMessage, dst interface{ version() int }) bool {
+	if len(raw) == 0 || string(raw) == "null" {
 		return false
 	}
 	if err := json.Unmarshal(raw, dst); err != nil || dst.version() != cursorVersion {

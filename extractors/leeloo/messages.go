@@ -39,10 +39,12 @@ type chatScan struct {
 	Max    *time.Time `json:"max,omitempty"`
 }
 
-// chatRef is a chat to consider: its id and the lastMessageTime the listing showed.
+// chatRef is a chat to consider: its id, the lastMessageTime the listing showed and,
+// once looked up, its stored cursor.
 type chatRef struct {
-	id   string
-	last FlexTime
+	id     string
+	last   FlexTime
+	cursor json.RawMessage
 }
 
 // chats holds what one run of a messages stream knows about its chats.
@@ -197,8 +199,13 @@ func (c *chats) newPool(ctx context.Context) *chatPool {
 }
 
 // syncPage starts reading the chats of one listing page that need it; it blocks only
-// while every worker is busy.
+// while every worker is busy. The page's cursors are read here, in one query: the
+// stream's cursors are not held whole (one per chat would grow with the account).
 func (p *chatPool) syncPage(refs []chatRef, cursor json.RawMessage) error {
+	refs = p.c.unsynced(refs)
+	if err := p.c.lookup(p.ctx, refs); err != nil {
+		return err
+	}
 	var todo []chatRef
 	for _, ref := range refs {
 		if p.c.needsSync(ref) {
@@ -259,18 +266,45 @@ func (p *chatPool) wait(listErr error) error {
 	return listErr
 }
 
-// needsSync decides whether a listed chat must be read in this run.
-func (c *chats) needsSync(ref chatRef) bool {
+// unsynced returns the chats of refs not yet read in this run, and records them as read.
+func (c *chats) unsynced(refs []chatRef) []chatRef {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.synced.add(ref.id, ref.last) {
-		return false
+	out := refs[:0]
+	for _, ref := range refs {
+		if !c.synced.add(ref.id, ref.last) {
+			out = append(out, ref)
+		}
 	}
+	return out
+}
+
+// lookup reads the stored cursors of refs into them (none on a full refresh).
+func (c *chats) lookup(ctx context.Context, refs []chatRef) error {
+	if c.r.req.FullRefresh || len(refs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(refs))
+	for i, ref := range refs {
+		ids[i] = ref.id
+	}
+	st, err := c.r.req.Lookup(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("read the cursors of %d chats: %w", len(ids), err)
+	}
+	for i := range refs {
+		refs[i].cursor = st[refs[i].id]
+	}
+	return nil
+}
+
+// needsSync decides whether a listed chat, not yet read in this run, must be read.
+func (c *chats) needsSync(ref chatRef) bool {
 	if c.r.req.FullRefresh {
 		return true
 	}
 	var cur chatCursor
-	if !c.r.parseCursor(ref.id, &cur) || cur.WM == nil || cur.Scan != nil || !ref.last.Valid {
+	if !c.r.parseRaw(ref.id, ref.cursor, &cur) || cur.WM == nil || cur.Scan != nil || !ref.last.Valid {
 		return true
 	}
 	return ref.last.T.After(*cur.WM)
@@ -285,7 +319,7 @@ func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 	ctx, counter := apiclient.WithCounter(ctx) // this chat's requests, for its batches
 	defer func() { r.unreported.Add(int64(counter.Take())) }()
 	var cur chatCursor
-	if r.req.FullRefresh || !r.parseCursor(ref.id, &cur) {
+	if r.req.FullRefresh || !r.parseRaw(ref.id, ref.cursor, &cur) {
 		cur = chatCursor{V: cursorVersion}
 	}
 	full := cur.WM == nil

@@ -130,11 +130,35 @@ func NewWithLease(pool *pgxpool.Pool, lease time.Duration) *Store {
 // State returns every partition's cursor of a stream; a stream that never committed a
 // batch has an empty (non-nil) State.
 func (s *Store) State(ctx context.Context, source, streamName string) (stream.State, error) {
+	st, err := s.read(ctx, `select partition, cursor::text from sync.state where source = $1 and stream = $2`,
+		source, streamName)
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s.%s: %w", source, streamName, err)
+	}
+	return st, nil
+}
+
+// Cursors returns the cursors of the given partitions of a stream, leaving out those
+// that have none. A stream with a partition per chat reads its cursors this way, a
+// listing page's at a time, instead of holding every partition's (stream.Desc.CursorsOnDemand).
+func (s *Store) Cursors(ctx context.Context, source, streamName string, partitions []string) (stream.State, error) {
+	if len(partitions) == 0 {
+		return stream.State{}, nil
+	}
+	st, err := s.read(ctx, `select partition, cursor::text from sync.state
+		where source = $1 and stream = $2 and partition = any($3::text[])`,
+		source, streamName, partitions)
+	if err != nil {
+		return nil, fmt.Errorf("read %d cursors of %s.%s: %w", len(partitions), source, streamName, err)
+	}
+	return st, nil
+}
+
+// read runs a query of (partition, cursor) rows, retried on transient errors.
+func (s *Store) read(ctx context.Context, sql string, args ...any) (stream.State, error) {
 	var st stream.State
 	err := dbretry.Do(ctx, s.retry, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx,
-			`select partition, cursor::text from sync.state where source = $1 and stream = $2`,
-			source, streamName)
+		rows, err := s.pool.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -146,10 +170,7 @@ func (s *Store) State(ctx context.Context, source, streamName string) (stream.St
 		})
 		return err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read state of %s.%s: %w", source, streamName, err)
-	}
-	return st, nil
+	return st, err
 }
 
 // LockKey is the advisory lock key of a stream: FNV-1a 64 of "crmsync:source.stream".

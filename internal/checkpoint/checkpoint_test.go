@@ -75,6 +75,39 @@ func TestSaveAll(t *testing.T) {
 	require.JSONEq(t, `{"wm":1001}`, string(st["c1"]))
 }
 
+// TestCursors: a stream with a cursor per chat reads the cursors of the partitions it
+// asks for, and only those; partitions with none are left out.
+func TestCursors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.NewDB(t)
+	store := checkpoint.New(pool)
+
+	parts := make([]string, 300)
+	cursors := make([]json.RawMessage, 300)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("chat-%d", i)
+		cursors[i] = json.RawMessage(fmt.Sprintf(`{"wm":%d}`, i))
+	}
+	require.NoError(t, checkpoint.SaveAll(ctx, pool, "leeloo", "messages", parts, cursors))
+	require.NoError(t, checkpoint.Save(ctx, pool, "leeloo", "messages", "", json.RawMessage(`{"window":1}`)))
+	require.NoError(t, checkpoint.Save(ctx, pool, "leeloo", "account_messages", "chat-1", json.RawMessage(`{"other":1}`)))
+
+	st, err := store.Cursors(ctx, "leeloo", "messages", []string{"chat-1", "chat-299", "chat-none"})
+	require.NoError(t, err)
+	require.Len(t, st, 2)
+	require.JSONEq(t, `{"wm":1}`, string(st["chat-1"]))
+	require.JSONEq(t, `{"wm":299}`, string(st["chat-299"]))
+
+	st, err = store.Cursors(ctx, "leeloo", "messages", []string{""})
+	require.NoError(t, err)
+	require.Equal(t, stream.State{"": json.RawMessage(`{"window": 1}`)}, st)
+
+	st, err = store.Cursors(ctx, "leeloo", "messages", nil)
+	require.NoError(t, err)
+	require.Empty(t, st)
+}
+
 func TestSaveRollsBackWithTransaction(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

@@ -30,6 +30,9 @@ type Loader interface {
 type Checkpoints interface {
 	// State returns every partition's cursor of a stream.
 	State(ctx context.Context, source, streamName string) (stream.State, error)
+	// Cursors returns the cursors of the given partitions (those with none left out):
+	// how a stream with Desc.CursorsOnDemand reads them as it goes.
+	Cursors(ctx context.Context, source, streamName string, partitions []string) (stream.State, error)
 	// Begin opens a run of a stream: it takes the stream's lease (so no other process
 	// runs it meanwhile) and inserts its sync.runs row with status running. ok is false,
 	// with no row, when another process is running the stream.

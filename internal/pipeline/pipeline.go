@@ -413,11 +413,21 @@ func finishEarly(ctx context.Context, p Plan, cfg Config, log *slog.Logger, r St
 // partitions (one chat per partition) is not held to one transaction at a time.
 func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) error {
 	desc := job.Desc
-	state, err := p.Checkpoints.State(ctx, desc.Source, desc.Name)
+	req := stream.Request{Stream: desc, FullRefresh: p.FullRefresh, Started: r.Started}
+	var err error
+	if desc.CursorsOnDemand {
+		// One cursor per chat would grow with the account: the extractor reads them as
+		// it reaches the chats.
+		req.State, err = p.Checkpoints.Cursors(ctx, desc.Source, desc.Name, []string{""})
+		req.Cursors = func(ctx context.Context, partitions []string) (stream.State, error) {
+			return p.Checkpoints.Cursors(ctx, desc.Source, desc.Name, partitions)
+		}
+	} else {
+		req.State, err = p.Checkpoints.State(ctx, desc.Source, desc.Name)
+	}
 	if err != nil {
 		return fmt.Errorf("read state: %w", err)
 	}
-	req := stream.Request{Stream: desc, State: state, FullRefresh: p.FullRefresh, Started: r.Started}
 
 	xctx, stopExtract := context.WithCancelCause(ctx)
 	defer stopExtract(nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strconv"
@@ -97,6 +98,8 @@ func (l *fakeLoader) rows(id string) int {
 }
 
 type fakeCheckpoints struct {
+	stored   stream.State // every stream's cursors (read only)
+	asked    atomic.Int64 // cursors handed out
 	mu       sync.Mutex
 	nextID   int64
 	locked   map[string]bool
@@ -110,7 +113,19 @@ func newFakeCheckpoints() *fakeCheckpoints {
 }
 
 func (c *fakeCheckpoints) State(ctx context.Context, source, name string) (stream.State, error) {
-	return stream.State{}, ctx.Err()
+	c.asked.Add(int64(len(c.stored)))
+	return maps.Clone(c.stored), ctx.Err()
+}
+
+func (c *fakeCheckpoints) Cursors(ctx context.Context, source, name string, partitions []string) (stream.State, error) {
+	out := stream.State{}
+	for _, p := range partitions {
+		if cur, ok := c.stored[p]; ok {
+			out[p] = cur
+		}
+	}
+	c.asked.Add(int64(len(out)))
+	return out, ctx.Err()
 }
 
 func (c *fakeCheckpoints) Begin(ctx context.Context, rec stream.RunRecord) (int64, bool, error) {
@@ -209,6 +224,38 @@ func TestRunAllSucceed(t *testing.T) {
 	require.Empty(t, fin["src.a"].Error)
 	require.Equal(t, json.RawMessage("3"), tb.loader.cursor["src.a"], "batches load in order")
 	require.Empty(t, tb.cps.locked, "every lock released")
+}
+
+// TestRunCursorsOnDemand: a stream with a cursor per chat gets partition "" in its
+// State and reads the others as it asks for them; any other stream gets every cursor.
+func TestRunCursorsOnDemand(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.cps.stored = stream.State{"": json.RawMessage(`"listing"`)}
+	for i := range 1000 {
+		tb.cps.stored[strconv.Itoa(i)] = json.RawMessage(strconv.Itoa(i))
+	}
+	var got []stream.State
+	extract := func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
+		some, err := req.Lookup(ctx, []string{"7", "999", "none"})
+		got = append(got, req.State, some)
+		return err
+	}
+	onDemand := job("chats", extract)
+	onDemand.Desc.Partitioned, onDemand.Desc.CursorsOnDemand = true, true
+	_, err := Run(context.Background(), tb.plan(onDemand))
+	require.NoError(t, err)
+	want := stream.State{"7": json.RawMessage("7"), "999": json.RawMessage("999")}
+	require.Equal(t, []stream.State{{"": json.RawMessage(`"listing"`)}, want}, got)
+	require.EqualValues(t, 3, tb.cps.asked.Load(), "three cursors read, not 1001")
+
+	got = nil
+	whole := job("dashboards", extract)
+	whole.Desc.Partitioned = true
+	_, err = Run(context.Background(), tb.plan(whole))
+	require.NoError(t, err)
+	require.Len(t, got[0], 1001)
+	require.Equal(t, want, got[1])
 }
 
 func TestRunOneStreamFailsOthersRun(t *testing.T) {

@@ -4,8 +4,8 @@
 // the pipeline can meet here without importing each other.
 //
 // The contract between the parts, in one paragraph: an extractor describes its streams
-// with [Desc]; for one run of one stream it receives a [Request] (the stream, every
-// partition's stored cursor, the run options) and sends [Batch] values, in order, on a
+// with [Desc]; for one run of one stream it receives a [Request] (the stream, the
+// partitions' stored cursors or a way to read them, the run options) and sends [Batch] values, in order, on a
 // channel. Each batch carries rows for one or more of the stream's tables, the records it
 // could not decode, and the partition's cursor to store once those rows are committed.
 // The loader writes a batch's rows and its cursor in one transaction, so the stored
@@ -107,6 +107,12 @@ type Desc struct {
 	// Partitioned is true when the stream keeps one cursor per partition (per
 	// dashboard, per channel) instead of a single one.
 	Partitioned bool
+	// CursorsOnDemand is set on a partitioned stream whose partitions grow with the
+	// account (one per chat): its cursors are not read whole at the start of a run.
+	// Request.State then holds partition "" only, and the extractor reads the others
+	// with Request.Lookup as it reaches them, so a run's memory does not grow with
+	// the number of partitions.
+	CursorsOnDemand bool
 	// DefaultOff is true for streams that run only when named explicitly.
 	DefaultOff bool
 	// Deletions says when the stream marks records deleted at the source (see the
@@ -217,13 +223,33 @@ type State map[string]json.RawMessage
 type Request struct {
 	// Stream is the stream to run.
 	Stream Desc
-	// State holds the cursors committed by earlier runs.
+	// State holds the cursors committed by earlier runs: every partition's, or for a
+	// stream with Desc.CursorsOnDemand partition "" only (read the others with Lookup).
 	State State
+	// Cursors reads the committed cursors of the given partitions (those with none are
+	// left out). The pipeline sets it for a stream with Desc.CursorsOnDemand; use
+	// Lookup, which falls back to State where it is nil.
+	Cursors func(ctx context.Context, partitions []string) (State, error)
 	// FullRefresh asks for a full read, ignoring the cursors (they are still written).
 	FullRefresh bool
 	// Started is the run's start time; extractors use it (not time.Now) as "now" so a
 	// run has one consistent notion of the present.
 	Started time.Time
+}
+
+// Lookup returns the committed cursors of partitions, read through Cursors when set,
+// else taken from State. Partitions with no cursor are left out.
+func (r Request) Lookup(ctx context.Context, partitions []string) (State, error) {
+	if r.Cursors != nil {
+		return r.Cursors(ctx, partitions)
+	}
+	out := make(State, len(partitions))
+	for _, p := range partitions {
+		if c, ok := r.State[p]; ok {
+			out[p] = c
+		}
+	}
+	return out, nil
 }
 
 // LoadResult counts what one load (or a whole run) did to the tables.
