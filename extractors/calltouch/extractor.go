@@ -132,6 +132,7 @@ type runState struct {
 	Until string `json:"until"`
 	Page  int    `json:"page,omitempty"`
 	Size  int    `json:"size,omitempty"`
+	Total int    `json:"total,omitempty"` // the window's recordsTotal as of Page
 	Marks bool   `json:"marks,omitempty"` // the run marks deletions (not a first sync)
 }
 
@@ -363,7 +364,11 @@ func (e *Extractor) readCalls(ctx context.Context, from, to day, rs *runState, y
 		items, total, err := decodeEnvelope(body)
 		return items, total, false, err
 	}
-	return apiclient.PagePages(ctx, apiclient.PageConfig{PageSize: size, StartPage: max(rs.Page-1, 0)}, fetch, func(p apiclient.Page) error {
+	// StartTotal: calls deleted since the cursor was committed pull later ones into
+	// pages already read; the resumed scan steps back by as many.
+	cfg := apiclient.PageConfig{PageSize: size, StartPage: max(rs.Page-1, 0), StartTotal: rs.Total}
+	return apiclient.PagePages(ctx, cfg, fetch, func(p apiclient.Page) error {
+		rs.Total = max(p.Total, 0)
 		return yield(p.Items, p.Number+1, p.Size)
 	})
 }

@@ -54,15 +54,18 @@ type accountsCursor struct {
 // of order, how many accounts were created after the watermark, the list's first total)
 // and the new band so far.
 type accountsPass struct {
-	Full     bool                 `json:"full"`
-	Started  time.Time            `json:"started"`
-	Offset   int                  `json:"offset"`
-	Max      *time.Time           `json:"max,omitempty"`
-	Last     *time.Time           `json:"last,omitempty"`
-	Unsorted bool                 `json:"unsorted,omitempty"`
-	New      int                  `json:"new,omitempty"`
-	Total    *int                 `json:"total,omitempty"`
-	Band     map[string]time.Time `json:"band,omitempty"`
+	Full     bool       `json:"full"`
+	Started  time.Time  `json:"started"`
+	Offset   int        `json:"offset"`
+	Max      *time.Time `json:"max,omitempty"`
+	Last     *time.Time `json:"last,omitempty"`
+	Unsorted bool       `json:"unsorted,omitempty"`
+	New      int        `json:"new,omitempty"`
+	Total    *int       `json:"total,omitempty"`
+	// AtTotal is the list's total as of Offset: a resumed pass steps back by what the
+	// list lost meanwhile (apiclient.OffsetConfig.StartTotal).
+	AtTotal int                  `json:"at_total,omitempty"`
+	Band    map[string]time.Time `json:"band,omitempty"`
 }
 
 // accountsState reads the accounts stream's cursor; a version 1 cursor (or none, or an
@@ -173,7 +176,7 @@ func (r *run) accounts(ctx context.Context) error {
 		ahead = 1 // an incremental pass expects to stop after a page or two: fetch none ahead
 	}
 	finalSent := false
-	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: ahead}, fetch,
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, StartTotal: pass.AtTotal, Ahead: ahead}, fetch,
 		func(p apiclient.Page) error {
 			if pass.Total == nil && p.Total >= 0 {
 				t := p.Total
@@ -259,7 +262,7 @@ func (r *run) accounts(ctx context.Context) error {
 			if wm := newWM(); wm != nil {
 				pass.Band = pruneBand(pass.Band, wm.Add(-cfg.Lookback))
 			}
-			pass.Offset, pass.Last = p.Offset+len(p.Items), prev
+			pass.Offset, pass.AtTotal, pass.Last = p.Offset+len(p.Items), max(p.Total, 0), prev
 			judged.nextPage()
 
 			stop := !pass.Full && !pass.Unsorted && allOld

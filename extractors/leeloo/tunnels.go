@@ -50,6 +50,7 @@ type tunnelsPass struct {
 	Full    bool              `json:"full"`
 	Started time.Time         `json:"started"`
 	Offset  int               `json:"offset"`
+	Total   int               `json:"total,omitempty"` // the list's total as of Offset
 	Seen    map[string]string `json:"seen,omitempty"`
 }
 
@@ -110,7 +111,7 @@ func (r *run) tunnels(ctx context.Context) error {
 		return mustJSON(c)
 	}
 	finalSent := false
-	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, Ahead: cfg.Ahead},
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, StartTotal: pass.Total, Ahead: cfg.Ahead},
 		r.e.listFetch("/api/v2/tunnels", nil, "tunnels"),
 		func(p apiclient.Page) error {
 			b := newBatch()
@@ -145,7 +146,7 @@ func (r *run) tunnels(ctx context.Context) error {
 					pass.Seen[strings.Clone(tunnels[i].ID.Text())] = fps[i]
 				}
 			}
-			pass.Offset = p.Offset + len(p.Items)
+			pass.Offset, pass.Total = p.Offset+len(p.Items), max(p.Total, 0)
 			var c json.RawMessage
 			if p.Last {
 				c, finalSent = final(), true

@@ -42,6 +42,9 @@ type passState struct {
 	From    time.Time `json:"from"`
 	To      time.Time `json:"to"`
 	Offset  int       `json:"offset"`
+	// Total is the window's total as of the committed offset: a resumed scan steps
+	// back by what the list lost meanwhile (apiclient.OffsetConfig.StartTotal).
+	Total int `json:"total,omitempty"`
 }
 
 // errSplit aborts a window's scan when its first page shows too many records.
@@ -141,14 +144,14 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 			next.To = minTime(next.From.Add(span), now)
 			return cursorAt(&next)
 		}
-		err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: start, Ahead: cfg.Ahead}, guarded,
+		err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: start, StartTotal: pass.Total, Ahead: cfg.Ahead}, guarded,
 			func(p apiclient.Page) error {
 				var c json.RawMessage
 				if p.Last {
 					c, finalSent = finalCursor(), true
 				} else {
 					at := pass
-					at.Offset = p.Offset + len(p.Items)
+					at.Offset, at.Total = p.Offset+len(p.Items), max(p.Total, 0)
 					c = cursorAt(&at)
 				}
 				lp.at(last && p.Last)
@@ -172,7 +175,7 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 		if last {
 			return nil
 		}
-		pass.From, pass.To, pass.Offset = next.From, next.To, 0
+		pass.From, pass.To, pass.Offset, pass.Total = next.From, next.To, 0, 0
 	}
 }
 
@@ -190,15 +193,18 @@ func minTime(a, b time.Time) time.Time {
 // scanCursor is the checkpoint of a full-scan stream (orders, users, tags, connections,
 // tunnels, accounts, and the account listing of account_messages):
 //
-//	{"v":1,"offset":150}            a scan is under way: 150 records are committed
+//	{"v":1,"offset":150,"total":900}  a scan is under way: 150 records are committed
+//	                                  (the list had 900 then)
 //	{"v":1,"done":"2026-11-01T…"}   the last scan finished at that run's start
 //
 // A killed scan resumes at its offset; records added at the front of the newest-first list
-// meanwhile push the rest down, so the resumed scan re-reads a few (harmless upserts).
+// meanwhile push the rest down, so the resumed scan re-reads a few (harmless upserts);
+// records deleted meanwhile pull the rest up, so it steps back by what the total lost.
 // Full refresh starts at 0.
 type scanCursor struct {
 	V      int        `json:"v"`
 	Offset int        `json:"offset,omitempty"`
+	Total  int        `json:"total,omitempty"`
 	Done   *time.Time `json:"done,omitempty"`
 }
 
@@ -216,9 +222,9 @@ func (r *run) walkScanPass(ctx context.Context, path string, q url.Values, key s
 	if !r.parseCursor("", &cur) {
 		cur = scanCursor{}
 	}
-	start := 0
+	start, startTotal := 0, 0
 	if !r.req.FullRefresh && cur.Done == nil && cur.Offset > 0 {
-		start = cur.Offset
+		start, startTotal = cur.Offset, cur.Total
 		r.log.Info("resuming an unfinished scan", "offset", start)
 	}
 	if lp != nil {
@@ -227,14 +233,14 @@ func (r *run) walkScanPass(ctx context.Context, path string, q url.Values, key s
 	now := r.req.Started
 	final := mustJSON(scanCursor{V: cursorVersion, Done: &now})
 	finalSent := false
-	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, Ahead: r.e.cfg.Ahead},
+	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, StartTotal: startTotal, Ahead: r.e.cfg.Ahead},
 		r.e.listFetch(path, q, key),
 		func(p apiclient.Page) error {
 			c := final
 			if p.Last {
 				finalSent = true
 			} else {
-				c = mustJSON(scanCursor{V: cursorVersion, Offset: p.Offset + len(p.Items)})
+				c = mustJSON(scanCursor{V: cursorVersion, Offset: p.Offset + len(p.Items), Total: max(p.Total, 0)})
 			}
 			lp.at(p.Last)
 			return fn(ctx, p.Items, c)

@@ -37,7 +37,7 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 			}
 		}
 		plan.Step++
-		plan.Page, plan.Size, plan.Total, plan.Drift = 0, 0, 0, false
+		plan.Page, plan.Size, plan.Total, plan.AtTotal, plan.Drift = 0, 0, 0, 0, false
 	}
 	for plan.Step < len(plan.Scans) {
 		step := plan.Step
@@ -46,7 +46,7 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 		if sc.Filter != "" && sc.Since != nil {
 			q.Set(sc.Filter, queryTime(*sc.Since))
 		}
-		err := e.scan(ctx, path, q, plan.Page, plan.Size, ahead, func(pg apiclient.Page, pageNo, size int) error {
+		err := e.resume(ctx, path, q, plan.Page, plan.Size, plan.AtTotal, ahead, func(pg apiclient.Page, pageNo, size int) error {
 			plan.Page, plan.Size = pageNo, size
 			if pg.Total >= 0 {
 				if plan.Total == 0 {
@@ -58,13 +58,13 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 			// The advance closure takes Last, not pg: capturing pg would keep the page's
 			// body alive while onPage works through it (the messages stream fetches
 			// every listed contact's messages meanwhile).
-			last := pg.Last
+			last, total := pg.Last, max(pg.Total, 0)
 			return onPage(pg.Items, func() {
 				if last {
 					nextStep()
 					return
 				}
-				plan.Page, plan.Size = pageNo+1, size
+				plan.Page, plan.Size, plan.AtTotal = pageNo+1, size, total
 			})
 		})
 		if err != nil {

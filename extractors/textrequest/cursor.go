@@ -51,10 +51,11 @@ func encodeCursor(v any) json.RawMessage {
 //	{"v":1,"page":3,"size":500}   a scan in progress: resume at page 3 of size 500
 //	{"v":1,"done":"<time>"}       the last scan completed at that run start
 type listCursor struct {
-	V    int        `json:"v"`
-	Page int        `json:"page,omitempty"`
-	Size int        `json:"size,omitempty"`
-	Done *time.Time `json:"done,omitempty"`
+	V     int        `json:"v"`
+	Page  int        `json:"page,omitempty"`
+	Size  int        `json:"size,omitempty"`
+	Total int        `json:"total,omitempty"` // the list's total as of Page
+	Done  *time.Time `json:"done,omitempty"`
 }
 
 // contactScan is one contacts-list scan of a run: no filter (everything) or one time
@@ -84,6 +85,7 @@ type scanPlan struct {
 	// means records were inserted during the scan (offset drift), possibly before the
 	// pages already read, and Drift is set so a catch-up scan is added.
 	Total   int  `json:"total,omitempty"`
+	AtTotal int  `json:"at_total,omitempty"` // total_items as of Page, for a resumed scan
 	Drift   bool `json:"drift,omitempty"`
 	CatchUp bool `json:"catchup,omitempty"` // a catch-up scan was added (at most one per run)
 }
@@ -190,6 +192,7 @@ type paymentsRun struct {
 	Cutoff  *time.Time `json:"cutoff,omitempty"` // stop once a page ends before this
 	Page    int        `json:"page,omitempty"`
 	Size    int        `json:"size,omitempty"`
+	AtTotal int        `json:"at_total,omitempty"` // total_items as of Page, for a resumed scan
 	Max     *time.Time `json:"max,omitempty"`
 	// Prev is the request_date of the last payment read; a later one that is newer shows
 	// the server is not sorting by date, and Unsorted makes the scan read to the end.

@@ -139,10 +139,17 @@ var errStop = errors.New("stop scan")
 // cursor stores so a resumed scan asks for the same pages. A yield returning errStop ends
 // the scan without error.
 func (e *Extractor) scan(ctx context.Context, path string, filters url.Values, startPage, size, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
+	return e.resume(ctx, path, filters, startPage, size, 0, ahead, yield)
+}
+
+// resume is scan for a scan whose cursor also kept the list's total as of startPage
+// (pg.Total of the page before): when the list has lost records since, the scan steps
+// back by as many, so records that moved into pages already read are not missed.
+func (e *Extractor) resume(ctx context.Context, path string, filters url.Values, startPage, size, startTotal, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
 	if size <= 0 {
 		size = e.cfg.PageSize
 	}
-	cfg := apiclient.PageConfig{PageSize: size, StartPage: startPage, Ahead: max(ahead, 1)}
+	cfg := apiclient.PageConfig{PageSize: size, StartPage: startPage, StartTotal: startTotal, Ahead: max(ahead, 1)}
 	err := apiclient.PagePages(ctx, cfg, e.pageFetch(path, filters), func(p apiclient.Page) error {
 		// Number and Size, not Index and the size asked: a scan can step back after a
 		// shrink, and the server may cap the size.

@@ -123,9 +123,9 @@ func dashboardPass(table string, dashboard int64) stream.Pass {
 func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored json.RawMessage, started time.Time, path string, query url.Values,
 	pass *stream.Pass, toBatch func([]json.RawMessage) stream.Batch, emit func(stream.Batch) error) error {
 	var cur listCursor
-	start, size := 0, 0
+	start, size, total := 0, 0, 0
 	if decodeCursor(stored, &cur, logger) && cur.Done == nil && cur.Page > 0 {
-		start, size = cur.Page, cur.Size
+		start, size, total = cur.Page, cur.Size, cur.Total
 		logger.DebugContext(ctx, "resuming scan", "page", start)
 	}
 	finished := false
@@ -139,13 +139,13 @@ func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored js
 		}
 		return b
 	}
-	err := e.scan(ctx, path, query, start, size, e.cfg.Ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.resume(ctx, path, query, start, size, total, e.cfg.Ahead, func(pg apiclient.Page, pageNo, used int) error {
 		b := withPass(toBatch(pg.Items), pg.Last)
 		if pg.Last {
 			b.Cursor = encodeCursor(listCursor{V: cursorVersion, Done: timePtr(started.UTC())})
 			finished = true
 		} else {
-			b.Cursor = encodeCursor(listCursor{V: cursorVersion, Page: pageNo + 1, Size: used})
+			b.Cursor = encodeCursor(listCursor{V: cursorVersion, Page: pageNo + 1, Size: used, Total: max(pg.Total, 0)})
 		}
 		logger.DebugContext(ctx, "page", "page", pageNo, "rows", b.Len())
 		return emit(b)

@@ -63,7 +63,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		}
 		return b
 	}
-	err := e.scan(ctx, path, q, run.Page, run.Size, ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.resume(ctx, path, q, run.Page, run.Size, run.AtTotal, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable, len(pg.Items))
 		var rejects []stream.Reject
 		if run.Full && len(pg.Items) > 0 {
@@ -91,7 +91,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 			finish()
 			finished = true
 		} else {
-			run.Page, run.Size = pageNo+1, used
+			run.Page, run.Size, run.AtTotal = pageNo+1, used, max(pg.Total, 0)
 		}
 		b := withPass(stream.Batch{Rows: map[string][]stream.Row{tblPayments: set.rows}, Rejects: rejects, Cursor: encodeCursor(cur)})
 		if err := p.emit(b); err != nil {

@@ -196,8 +196,10 @@ func (e *Extractor) list(ctx context.Context, path string, q url.Values) ([]json
 	return page.Items, total, nil
 }
 
-// pages reads a whole list from offset start, one yield per page.
-func (e *Extractor) pages(ctx context.Context, path string, q url.Values, start int, yield func(apiclient.Page) error) error {
+// pages reads a whole list from offset start, one yield per page; startTotal is the
+// list's total as of start (0: unknown), so a resumed scan steps back by what the list
+// lost meanwhile.
+func (e *Extractor) pages(ctx context.Context, path string, q url.Values, start, startTotal int, yield func(apiclient.Page) error) error {
 	fetch := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
 		pq := url.Values{}
 		for k, v := range q {
@@ -207,5 +209,5 @@ func (e *Extractor) pages(ctx context.Context, path string, q url.Values, start 
 		pq.Set("offset", fmt.Sprint(offset))
 		return e.list(ctx, path, pq)
 	}
-	return apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: e.cfg.PageSize, Start: start}, fetch, yield)
+	return apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: e.cfg.PageSize, Start: start, StartTotal: startTotal}, fetch, yield)
 }

@@ -58,10 +58,10 @@ func (r *run) fullList(ctx context.Context, path string, t stream.Table, mapItem
 	}
 	final := cursor{V: 1, Watermark: ptr(p.Started)}
 	finished := false
-	err := r.e.pages(ctx, path, nil, p.Offset, func(pg apiclient.Page) error {
+	err := r.e.pages(ctx, path, nil, p.Offset, p.Total, func(pg apiclient.Page) error {
 		b := mapItems(t.Name, pg.Items, mapItem)
 		next := *p
-		next.Offset = pg.Offset + len(pg.Items)
+		next.Offset, next.Total = pg.Offset+len(pg.Items), max(pg.Total, 0)
 		b.Cursor = encode(cursor{V: 1, Watermark: cur.Watermark, Pass: &next})
 		if pg.Last {
 			b.Cursor, finished = encode(final), true
@@ -120,6 +120,7 @@ type cursor struct {
 type passCursor struct {
 	From    time.Time `json:"from"`
 	Offset  int       `json:"offset"`
+	Total   int       `json:"total,omitempty"` // the list's total as of Offset
 	Started time.Time `json:"started"`
 	Sweep   bool      `json:"sweep"`
 }
@@ -176,13 +177,13 @@ func (r *run) changedSessions(ctx context.Context, handle pageFunc, sweeps bool)
 	}
 	finished := false
 	q := url.Values{"dateRangeField": {"updatedAt"}, "from": {p.From.Format(time.RFC3339)}, "sort": {"started_at"}}
-	err := r.e.pages(ctx, "/sessions", q, p.Offset, func(pg apiclient.Page) error {
+	err := r.e.pages(ctx, "/sessions", q, p.Offset, p.Total, func(pg apiclient.Page) error {
 		b, err := handle(ctx, pg.Items)
 		if err != nil {
 			return err
 		}
 		next := *p
-		next.Offset = pg.Offset + len(pg.Items)
+		next.Offset, next.Total = pg.Offset+len(pg.Items), max(pg.Total, 0)
 		b.Cursor = encode(cursor{V: 1, Watermark: cur.Watermark, LastSweep: cur.LastSweep, Pass: &next})
 		if pg.Last {
 			b.Cursor, finished = encode(done), true
@@ -228,7 +229,7 @@ func gone(err error) bool {
 // readAll reads every item of a list.
 func (e *Extractor) readAll(ctx context.Context, path string) ([]json.RawMessage, error) {
 	var all []json.RawMessage
-	err := e.pages(ctx, path, nil, 0, func(pg apiclient.Page) error {
+	err := e.pages(ctx, path, nil, 0, 0, func(pg apiclient.Page) error {
 		all = append(all, pg.Items...)
 		return nil
 	})

@@ -51,6 +51,11 @@ type OffsetConfig struct {
 	Limit int
 	// Start is the offset to start from (a resumed scan).
 	Start int
+	// StartTotal is the list's total when the resumed scan stopped (0: unknown). When
+	// the first page reports fewer records, the scan steps back by the difference, as
+	// for drift within a scan: records removed before Start have moved into pages
+	// already read, and would otherwise be missed by this pass.
+	StartTotal int
 	// Ahead is how many pages may be fetched concurrently ahead of the one being
 	// handed on once the total is known (default 1 = sequential).
 	Ahead int
@@ -97,7 +102,7 @@ func OffsetPages(ctx context.Context, cfg OffsetConfig, fetch OffsetFetch, yield
 		},
 		yield: yield,
 	}
-	return s.run(ctx, cfg.Start)
+	return s.run(ctx, cfg.Start, cfg.StartTotal)
 }
 
 // PageFetch fetches one page/page_size page. noContent is true for a 204 answer.
@@ -113,6 +118,9 @@ type PageConfig struct {
 	PageSize int
 	// StartPage is the 0-based page to start from (a resumed scan).
 	StartPage int
+	// StartTotal is the list's total when the resumed scan stopped (0: unknown), as in
+	// OffsetConfig.
+	StartTotal int
 	// Ahead is how many pages may be fetched concurrently ahead (default 1).
 	Ahead int
 }
@@ -146,7 +154,7 @@ func PagePages(ctx context.Context, cfg PageConfig, fetch PageFetch, yield func(
 		},
 		yield: yield,
 	}
-	return s.run(ctx, cfg.StartPage)
+	return s.run(ctx, cfg.StartPage, cfg.StartTotal)
 }
 
 // fetched is one fetch's outcome.
@@ -233,7 +241,7 @@ func (s *scan) learnSize(pos int, r fetched) {
 	}
 }
 
-func (s *scan) run(ctx context.Context, start int) error {
+func (s *scan) run(ctx context.Context, start, startTotal int) error {
 	ctx, cancelAll := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() {
@@ -338,6 +346,15 @@ func (s *scan) run(ctx context.Context, start int) error {
 			firstTotal = r.total
 			firstDone = true
 			next = s.after(head.pos)
+			if d := startTotal - r.total; startTotal > 0 && r.total >= 0 && d > 0 && s.offsetOf(head.pos) > 0 {
+				// Resumed after the list shrank: read again from where the records
+				// that were at Start now are. (A 204 past the end says no total: then
+				// from the start.) The total is learned again from the next page.
+				reread, maxTotal, total = d, startTotal, -1
+				discard()
+				next = s.rewind(head.pos, d)
+				continue
+			}
 		}
 
 		if !first && !r.noContent && r.total >= 0 && total >= 0 && r.total < total {
