@@ -488,14 +488,46 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 }
 
 // readCapped reads the rest of r after b, failing with ErrBodyTooLarge as soon as the
-// whole passes maxBody rather than handing a cut body on to a decoder.
+// whole passes maxBody rather than handing a cut body on to a decoder. With no length to
+// size one slice, it reads into blocks of growing size and joins them once at the end:
+// io.ReadAll's growing slice leaves a copy of every size it passed through on the heap,
+// several times the body by the time it reaches the cap.
 func readCapped(r io.Reader, b []byte) ([]byte, error) {
-	rest, err := io.ReadAll(io.LimitReader(r, maxBody-int64(len(b))+1))
-	b = append(b, rest...)
-	if int64(len(b)) > maxBody {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, maxBody)
+	var blocks [][]byte
+	if len(b) > 0 {
+		blocks = append(blocks, b)
 	}
-	return b, err
+	total := int64(len(b))
+	var err error
+	for size := 32 << 10; ; size = min(2*size, 4<<20) {
+		block := make([]byte, size)
+		n := 0
+		for n < size && err == nil {
+			var m int
+			m, err = r.Read(block[n:])
+			n += m
+		}
+		if total += int64(n); total > maxBody {
+			return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, maxBody)
+		}
+		if n > 0 {
+			blocks = append(blocks, block[:n])
+		}
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			break
+		}
+	}
+	if len(blocks) == 1 {
+		return blocks[0], err
+	}
+	out := make([]byte, 0, total)
+	for _, block := range blocks {
+		out = append(out, block...)
+	}
+	return out, err
 }
 
 // ErrBodyTooLarge is returned for an answer above the client's cap (64 MiB). It is not

@@ -3,6 +3,7 @@ package apiclient
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -214,6 +215,29 @@ func TestReadBody(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, got)
 	require.Empty(t, got)
+
+	// Without a length: a body of several blocks comes back whole; a cut one keeps
+	// its error (retried as truncated); one above the cap fails.
+	long := strings.Repeat(body, 30)
+	got, err = readBody(strings.NewReader(long), -1)
+	require.NoError(t, err)
+	require.Equal(t, long, string(got))
+	got, err = readBody(io.MultiReader(strings.NewReader(long), iotest.ErrReader(io.ErrUnexpectedEOF)), -1)
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	require.Equal(t, long, string(got))
+	_, err = readBody(io.LimitReader(zeros{}, maxBody+1), -1)
+	require.ErrorIs(t, err, ErrBodyTooLarge)
+	got, err = readBody(io.LimitReader(zeros{}, maxBody), -1)
+	require.NoError(t, err)
+	require.Len(t, got, maxBody)
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // TestClientTooLargeNotRetried: an answer announced above the cap fails at once,
