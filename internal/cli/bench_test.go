@@ -95,15 +95,7 @@ func startChildSimulatorPID(b *testing.B, args string) (string, int) {
 // migrated database.
 func benchEngine(b *testing.B, base string, extra ...string) (*engine, []pipeline.Job) {
 	b.Helper()
-	env := with(map[string]string{
-		"DATABASE_URL":           pgtest.URL(b),
-		"LEELOO_BASE_URL":        base,
-		"LEELOO_AUTH_TOKEN":      "demo-leeloo-token",
-		"LEELOO_RATE_LIMIT":      "off",
-		"TEXTREQUEST_BASE_URL":   base + "/api/v3",
-		"TEXTREQUEST_API_KEY":    "demo-textrequest-key",
-		"TEXTREQUEST_RATE_LIMIT": "off",
-	}, extra...)
+	env := with(simEnv(base, pgtest.URL(b)), extra...)
 	e, err := ParseEnv(func(k string) string { return env[k] })
 	require.NoError(b, err)
 	sources, err := buildSources(e, discardLogger(), clientTuning{minBackoff: time.Millisecond, maxBackoff: 50 * time.Millisecond})
