@@ -69,3 +69,24 @@ func TestSweepMarksDeletedRecords(t *testing.T) {
 	requireTruth(t, b, at.Add(26*time.Hour))
 	require.Empty(t, markedRows(t, b))
 }
+
+// TestSweepSeesRecordsThatMovedPastItsEnd: channels and people that get a new message
+// while a sweep is under way move past the pass's end (their last message is newer than
+// the run's start). The sweep reads a tail window before it completes, so none of them
+// is marked deleted.
+func TestSweepSeesRecordsThatMovedPastItsEnd(t *testing.T) {
+	t.Parallel()
+	b := setupSim(t, simulator.Faults{}, Config{FullSweepEvery: 12 * time.Hour})
+	s0 := b.sim.Now()
+	b.sync(t, extractortest.Options{Started: s0})
+
+	sweep := s0.Add(13 * time.Hour)
+	streams := []string{StreamPeople, StreamChannels}
+	res := b.sync(t, extractortest.Options{Started: sweep, Streams: streams, CancelAfter: 2})
+	require.True(t, res.Cancelled, "the sweep was cut off")
+	b.sim.Mutate(simulator.Mutation{NewMessages: 60, At: sweep.Add(time.Hour)})
+	res = b.sync(t, extractortest.Options{Started: sweep, Streams: streams})
+	require.False(t, res.Cancelled, "the sweep finished")
+	require.Positive(t, res.Loaded.PassesDone)
+	require.Empty(t, markedRows(t, b), "nothing was deleted, so nothing is marked")
+}

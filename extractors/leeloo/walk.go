@@ -45,6 +45,8 @@ type passState struct {
 	// Total is the window's total as of the committed offset: a resumed scan steps
 	// back by what the list lost meanwhile (apiclient.OffsetConfig.StartTotal).
 	Total int `json:"total,omitempty"`
+	// Tail marks the window a full pass reads after its last one (see walkWindowsPass).
+	Tail bool `json:"tail,omitempty"`
 }
 
 // errSplit aborts a window's scan when its first page shows too many records.
@@ -67,8 +69,11 @@ func (r *run) walkWindows(ctx context.Context, path, key string, sweeps bool, fn
 // walkWindowsPass is walkWindows whose full passes are passes over the complete list
 // (lp, see listPass): fn tags its batches with lp.tag. An incremental pass is none.
 //
-// A record whose lastMessageTime moves during a full pass may be missed by it (see
-// walkWindows) and so marked deleted; the next run's window finds it and restores it.
+// A record whose lastMessageTime moves during a full pass leaves the window it was in
+// for one past the pass's end (new messages come after the run began), so after its
+// last window a full pass reads a tail window, from the run's start to a year ahead,
+// before it completes: such a record is seen, not marked deleted. One that moves again
+// while the tail is read may still be missed; the next run's window restores it.
 func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool, lp *listPass, fn pageFunc) error {
 	var cur windowCursor
 	if !r.parseCursor("", &cur) {
@@ -112,7 +117,7 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 		q.Set("filter[last_message][to]", pass.To.Format(filterLayout))
 		fetch := r.e.listFetch(path, q, key)
 		start, total := pass.Offset, 0
-		splittable := start == 0 && pass.To.Sub(pass.From) >= 2*minWindowSpan
+		splittable := start == 0 && !pass.Tail && pass.To.Sub(pass.From) >= 2*minWindowSpan
 		guarded := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
 			items, t, err := fetch(ctx, offset, limit)
 			if err == nil && offset == start {
@@ -124,8 +129,11 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 			return items, t, err
 		}
 
-		// The window's end is the whole pass's end when it reaches now.
-		last := !pass.To.Before(now)
+		// The window's end is the whole pass's end when it reaches now, but for a list
+		// pass that still has its tail to read.
+		reachesNow := !pass.To.Before(now)
+		tailDue := lp != nil && lp.on && !pass.Tail
+		last := reachesNow && !tailDue
 		next := passState{Full: pass.Full, Started: pass.Started}
 		finalSent := false
 		finalCursor := func() json.RawMessage {
@@ -135,6 +143,10 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 					c.Sweep = &pass.Started
 				}
 				return mustJSON(c)
+			}
+			if reachesNow {
+				next.From, next.To, next.Tail = now.Add(-windowOverlap), now.AddDate(1, 0, 0), true
+				return cursorAt(&next)
 			}
 			// Adapt the next window to what this one held.
 			if total >= 0 && total < cfg.MaxWindowRows/4 {
@@ -175,7 +187,7 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 		if last {
 			return nil
 		}
-		pass.From, pass.To, pass.Offset, pass.Total = next.From, next.To, 0, 0
+		pass = next
 	}
 }
 
