@@ -79,10 +79,12 @@
 // Lists are newest-first and read live by offset (§9.3). A record inserted at the front
 // during a scan pushes the rest down: the next page repeats records (harmless upserts).
 // A record removed ahead of the cursor pulls the rest up: apiclient.OffsetPages sees the
-// total shrink and re-reads the overlap. A person or channel whose lastMessageTime moves
-// during the scan leaves the window being read and may be missed by this pass; its new
-// lastMessageTime lies after the pass's start, so the next run's first window
-// [done − Lookback, now] reads it. An accounts pass that stops early sees a changed
+// total shrink and re-reads the overlap; so does a scan resumed by a later run, from the
+// total its cursor kept. A person or channel whose lastMessageTime moves during the scan
+// leaves the window being read; its new lastMessageTime lies after the pass's start, so a
+// full pass reads a tail window past its end before it completes (it is not marked
+// deleted), and an incremental run's successor reads it in its first window
+// [done − Lookback, now]. An accounts pass that stops early sees a changed
 // account either at the front (its key time passed the watermark, which is a time the
 // server showed before the change) or, if the message is dated up to Lookback late, in
 // the band. Two messages with one id in one chat keep one row (the key is
