@@ -145,7 +145,7 @@ type journal struct {
 	mapRow func(json.RawMessage) (stream.Row, time.Time, error)
 	// read fetches one window and hands each page of records to yield with the 0-based
 	// page number that follows it (0 when the window has no pages).
-	read func(ctx context.Context, from, to day, rs *runState, yield func(items []json.RawMessage, next, size int) error) error
+	read func(ctx context.Context, c *apiclient.Counter, from, to day, rs *runState, yield func(items []json.RawMessage, next, size int) error) error
 }
 
 func (e *Extractor) journal(name string) (journal, error) {
@@ -167,8 +167,7 @@ func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- 
 	if err != nil {
 		return err
 	}
-	ctx = apiclient.WithGate(ctx, stream.AwaitRoom)
-	ctx, counter := apiclient.WithCounter(ctx)
+	counter := apiclient.NewCounter(req.Room)
 	// Requests no batch carried (a failure or a cut-off) are still reported.
 	defer func() {
 		if n := counter.Take(); n > 0 {
@@ -211,7 +210,7 @@ func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- 
 			return fmt.Errorf("calltouch %s: cursor run %s..%s cannot be read", req.Stream.Name, rs.From, rs.Until)
 		}
 		to := minDay(from.add(e.cfg.WindowDays-1), until)
-		if err := e.window(ctx, j, &cur, from, to, emit, logger); err != nil {
+		if err := e.window(ctx, counter, j, &cur, from, to, emit, logger); err != nil {
 			return fmt.Errorf("read %s %s..%s: %w", req.Stream.Name, from, to, err)
 		}
 		if to == until {
@@ -224,7 +223,7 @@ func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- 
 // passes of its days, a batch per day of each page, and a last batch that completes
 // the passes (marking what a day's complete list no longer holds) with the cursor that
 // moves on to the next window (or ends the run).
-func (e *Extractor) window(ctx context.Context, j journal, cur *cursor, from, to day, emit func(stream.Batch) error, logger *slog.Logger) error {
+func (e *Extractor) window(ctx context.Context, c *apiclient.Counter, j journal, cur *cursor, from, to day, emit func(stream.Batch) error, logger *slog.Logger) error {
 	rs := cur.Run
 	days := daysBetween(from, to)
 	scope := func(d day) stream.Scope {
@@ -245,7 +244,7 @@ func (e *Extractor) window(ctx context.Context, j journal, cur *cursor, from, to
 		*rs = next
 	}
 	rejected := false
-	err := j.read(ctx, from, to, rs, func(items []json.RawMessage, next, size int) error {
+	err := j.read(ctx, c, from, to, rs, func(items []json.RawMessage, next, size int) error {
 		byDay := map[day][]stream.Row{}
 		var order []day
 		var other []stream.Row
@@ -348,7 +347,7 @@ func encode(c cursor) json.RawMessage {
 
 // readCalls pages one window of the calls journal (page and limit always sent: the
 // envelope, and more than one day per request).
-func (e *Extractor) readCalls(ctx context.Context, from, to day, rs *runState, yield func([]json.RawMessage, int, int) error) error {
+func (e *Extractor) readCalls(ctx context.Context, c *apiclient.Counter, from, to day, rs *runState, yield func([]json.RawMessage, int, int) error) error {
 	path := "/calls-service/RestAPI/" + strconv.FormatInt(e.cfg.SiteID, 10) + "/calls-diary/calls"
 	size := cmp.Or(rs.Size, e.cfg.PageSize)
 	fetch := func(ctx context.Context, page, size int) ([]json.RawMessage, int, bool, error) {
@@ -358,7 +357,7 @@ func (e *Extractor) readCalls(ctx context.Context, from, to day, rs *runState, y
 			"withCallTags": {"true"}, "withComments": {"true"}, "withOrders": {"true"},
 		}
 		var body json.RawMessage
-		if _, err := e.cfg.Client.GetJSON(ctx, path, q, &body); err != nil {
+		if _, err := e.cfg.Client.GetJSON(ctx, c, path, q, &body); err != nil {
 			return nil, 0, false, err
 		}
 		items, total, err := decodeEnvelope(body)
@@ -401,7 +400,7 @@ func decodeEnvelope(body json.RawMessage) ([]json.RawMessage, int, error) {
 }
 
 // readRequests reads one window of the requests journal: one request, a bare array.
-func (e *Extractor) readRequests(ctx context.Context, from, to day, rs *runState, yield func([]json.RawMessage, int, int) error) error {
+func (e *Extractor) readRequests(ctx context.Context, c *apiclient.Counter, from, to day, rs *runState, yield func([]json.RawMessage, int, int) error) error {
 	if rs.Page > 1 {
 		return nil // the window's one answer is committed already
 	}
@@ -411,7 +410,7 @@ func (e *Extractor) readRequests(ctx context.Context, from, to day, rs *runState
 		"withRequestTags": {"true"},
 	}
 	var items []json.RawMessage
-	if _, err := e.cfg.Client.GetJSON(ctx, "/calls-service/RestAPI/requests", q, &items); err != nil {
+	if _, err := e.cfg.Client.GetJSON(ctx, c, "/calls-service/RestAPI/requests", q, &items); err != nil {
 		return err
 	}
 	return yield(items, 1, 0)

@@ -170,7 +170,7 @@ func (r *run) accounts(ctx context.Context) error {
 		return mustJSON(c)
 	}
 
-	fetch := r.e.listFetch("/api/v1/accounts", nil, "accounts")
+	fetch := r.e.listFetch(r.counter, "/api/v1/accounts", nil, "accounts")
 	ahead := cfg.Ahead
 	if !pass.Full {
 		ahead = 1 // an incremental pass expects to stop after a page or two: fetch none ahead
@@ -324,7 +324,7 @@ func (r *run) accountDetail(ctx context.Context, a *Account) (*batch, error) {
 	b := newBatch()
 	id := a.ID.Text()
 	path := "/api/v1/accounts/" + pathEscape(id)
-	env, body, err := r.e.getBody(ctx, path, url.Values{"include": {"contactedUsers,orders"}})
+	env, body, err := r.e.getBody(ctx, r.counter, path, url.Values{"include": {"contactedUsers,orders"}})
 	if err == nil {
 		if derr := decodeItem(env.Data, &a.detail); derr != nil {
 			// The list row still loads; the detail goes to rejects with the reason.

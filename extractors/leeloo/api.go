@@ -107,21 +107,21 @@ func (m *meta) decode(raw json.RawMessage) error {
 }
 
 // get fetches path and returns its envelope, checking the body's status.
-func (e *Extractor) get(ctx context.Context, path string, q url.Values) (*envelope, error) {
-	env, _, err := e.getBody(ctx, path, q)
+func (e *Extractor) get(ctx context.Context, c *apiclient.Counter, path string, q url.Values) (*envelope, error) {
+	env, _, err := e.getBody(ctx, c, path, q)
 	return env, err
 }
 
 // getBody is get also returning the body. The body is split and validated in one pass
 // (decodeEnvelope); one that is cut short is retried by the client like a 5xx, a
 // well-formed one of the wrong shape or with status 0 is an error of this package.
-func (e *Extractor) getBody(ctx context.Context, path string, q url.Values) (*envelope, json.RawMessage, error) {
+func (e *Extractor) getBody(ctx context.Context, c *apiclient.Counter, path string, q url.Values) (*envelope, json.RawMessage, error) {
 	var (
 		env     *envelope
 		body    json.RawMessage
 		bodyErr error
 	)
-	_, err := e.cfg.Client.GetDecode(ctx, path, q, func(r *apiclient.Response) error {
+	_, err := e.cfg.Client.GetDecode(ctx, c, path, q, func(r *apiclient.Response) error {
 		body = r.Body
 		env, bodyErr = e.decodeEnvelope(path, r.Body)
 		if errors.Is(bodyErr, apiclient.ErrMalformed) {
@@ -280,7 +280,7 @@ func listItems(data json.RawMessage, key string) ([]json.RawMessage, error) {
 // meta block (tags, connections: no pagination documented) report an unknown total (-1),
 // so the scan ends on a short or empty page; a server that ignores offset and repeats the
 // same page is caught by comparing first items.
-func (e *Extractor) listFetch(path string, q url.Values, key string) apiclient.OffsetFetch {
+func (e *Extractor) listFetch(c *apiclient.Counter, path string, q url.Values, key string) apiclient.OffsetFetch {
 	var (
 		mu        sync.Mutex
 		prevFirst []byte
@@ -292,7 +292,7 @@ func (e *Extractor) listFetch(path string, q url.Values, key string) apiclient.O
 		}
 		qq.Set("limit", strconv.Itoa(limit))
 		qq.Set("offset", strconv.Itoa(offset))
-		env, err := e.get(ctx, path, qq)
+		env, err := e.get(ctx, c, path, qq)
 		if err != nil {
 			return nil, 0, err
 		}

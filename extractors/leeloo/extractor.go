@@ -183,7 +183,7 @@ func streams() []stream.Desc {
 
 // Extract runs one stream once; see the package doc for each stream's reading and cursor.
 func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-	ctx, counter := apiclient.WithCounter(apiclient.WithGate(ctx, stream.AwaitRoom))
+	counter := apiclient.NewCounter(req.Room)
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}
@@ -235,7 +235,7 @@ type run struct {
 	req     stream.Request
 	out     chan<- stream.Batch
 	counter *apiclient.Counter
-	// unreported sums the requests of nested counters (one per chat) that no batch
+	// unreported sums the requests of sub-counters (one per chat) that no batch
 	// carried; Extract reports them at its end.
 	unreported atomic.Int64
 	log        *slog.Logger

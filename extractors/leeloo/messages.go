@@ -316,7 +316,7 @@ var errEnough = errors.New("reached the watermark")
 // syncChat reads one chat newest-first; each page is a batch of its partition.
 func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 	r := c.r
-	ctx, counter := apiclient.WithCounter(ctx) // this chat's requests, for its batches
+	counter := r.counter.Sub() // this chat's requests, for its batches
 	defer func() { r.unreported.Add(int64(counter.Take())) }()
 	var cur chatCursor
 	if r.req.FullRefresh || !r.parseRaw(ref.id, ref.cursor, &cur) {
@@ -344,7 +344,7 @@ func (c *chats) syncChat(ctx context.Context, ref chatRef) error {
 	channelID := any(ref.id) // boxed once for every message row of the chat
 	finalSent := false
 	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, Ahead: r.e.cfg.Ahead},
-		r.e.listFetch(path, nil, "messages"),
+		r.e.listFetch(counter, path, nil, "messages"),
 		func(p apiclient.Page) error {
 			b := newBatch()
 			allOld := len(p.Items) > 0

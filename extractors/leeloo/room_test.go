@@ -10,7 +10,7 @@ import (
 )
 
 // Every API request of a stream first waits for the room the pipeline gives it
-// (stream.WithRoom): the chats of the messages stream, read eight at once, included.
+// (stream.Request.Room): the chats of the messages stream, read eight at once, included.
 func TestRequestsWaitForRoom(t *testing.T) {
 	t.Parallel()
 	b := setupSim(t, simulator.Faults{}, Config{Concurrency: 8})

@@ -111,7 +111,7 @@ func (r *run) connections(ctx context.Context) error {
 // templates reads the template categories and each category's templates, in one batch
 // (both lists are small and unpaginated, §6.11); templates are replaced per category.
 func (r *run) templates(ctx context.Context) error {
-	env, err := r.e.get(ctx, "/api/v2/categories/templates", nil)
+	env, err := r.e.get(ctx, r.counter, "/api/v2/categories/templates", nil)
 	if err != nil {
 		return fmt.Errorf("list template categories: %w", err)
 	}
@@ -130,7 +130,7 @@ func (r *run) templates(ctx context.Context) error {
 	err = forEach(ctx, len(cats), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
 		id := cats[i].ID.Text()
 		path := "/api/v2/categories/templates/" + pathEscape(id)
-		env, err := r.e.get(ctx, path, nil)
+		env, err := r.e.get(ctx, r.counter, path, nil)
 		if err != nil {
 			return fmt.Errorf("list templates of category %s: %w", id, err)
 		}

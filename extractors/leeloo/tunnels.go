@@ -112,7 +112,7 @@ func (r *run) tunnels(ctx context.Context) error {
 	}
 	finalSent := false
 	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: cfg.PageSize, Start: pass.Offset, StartTotal: pass.Total, Ahead: cfg.Ahead},
-		r.e.listFetch("/api/v2/tunnels", nil, "tunnels"),
+		r.e.listFetch(r.counter, "/api/v2/tunnels", nil, "tunnels"),
 		func(p apiclient.Page) error {
 			b := newBatch()
 			var tunnels []*Tunnel
@@ -173,7 +173,7 @@ func (r *run) tunnelTools(ctx context.Context, tunnelID string) (_ *batch, found
 	b := newBatch()
 	q := url.Values{"include": {"leadgentools"}}
 	path := "/api/v2/tunnels/" + pathEscape(tunnelID)
-	env, err := r.e.get(ctx, path, q)
+	env, err := r.e.get(ctx, r.counter, path, q)
 	if isNotFound(err) {
 		r.log.Warn("tunnel disappeared between list and detail", "tunnel_id", tunnelID)
 		return b, false, nil
@@ -229,7 +229,7 @@ func (r *run) tunnelStats(ctx context.Context) error {
 		CapturedAt string `json:"captured_at"`
 	}{cursorVersion, at.Format(filterLayout)})
 
-	env, err := r.e.get(ctx, "/api/v2/tunnels/stats", nil)
+	env, err := r.e.get(ctx, r.counter, "/api/v2/tunnels/stats", nil)
 	if err == nil {
 		items, lerr := listItems(env.Data, "stats")
 		if lerr == nil {
@@ -246,7 +246,7 @@ func (r *run) tunnelStats(ctx context.Context) error {
 	}
 	r.log.Warn("all-tunnels stats failed; reading each tunnel's stats", "error", err)
 
-	fetch := r.e.listFetch("/api/v2/tunnels", nil, "tunnels")
+	fetch := r.e.listFetch(r.counter, "/api/v2/tunnels", nil, "tunnels")
 	return apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Ahead: r.e.cfg.Ahead}, fetch, func(p apiclient.Page) error {
 		var ids []string
 		for _, raw := range p.Items {
@@ -258,7 +258,7 @@ func (r *run) tunnelStats(ctx context.Context) error {
 		per := make([]*batch, len(ids))
 		err := forEach(ctx, len(ids), r.e.cfg.Concurrency, func(ctx context.Context, i int) error {
 			path := "/api/v2/tunnels/" + pathEscape(ids[i]) + "/stats"
-			env, err := r.e.get(ctx, path, nil)
+			env, err := r.e.get(ctx, r.counter, path, nil)
 			if isNotFound(err) {
 				per[i] = newBatch()
 				return nil

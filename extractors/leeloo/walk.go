@@ -115,7 +115,7 @@ func (r *run) walkWindowsPass(ctx context.Context, path, key string, sweeps bool
 		q := url.Values{}
 		q.Set("filter[last_message][from]", pass.From.Format(filterLayout))
 		q.Set("filter[last_message][to]", pass.To.Format(filterLayout))
-		fetch := r.e.listFetch(path, q, key)
+		fetch := r.e.listFetch(r.counter, path, q, key)
 		start, total := pass.Offset, 0
 		splittable := start == 0 && !pass.Tail && pass.To.Sub(pass.From) >= 2*minWindowSpan
 		guarded := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
@@ -246,7 +246,7 @@ func (r *run) walkScanPass(ctx context.Context, path string, q url.Values, key s
 	final := mustJSON(scanCursor{V: cursorVersion, Done: &now})
 	finalSent := false
 	err := apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: r.e.cfg.PageSize, Start: start, StartTotal: startTotal, Ahead: r.e.cfg.Ahead},
-		r.e.listFetch(path, q, key),
+		r.e.listFetch(r.counter, path, q, key),
 		func(p apiclient.Page) error {
 			c := final
 			if p.Last {

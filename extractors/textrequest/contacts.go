@@ -26,7 +26,7 @@ func queryTime(t time.Time) string {
 //
 // When a scan saw records inserted while it ran (total_items grew), catchUp may add one
 // more scan (at most one per run) to pick up what was inserted before the pages read.
-func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *scanPlan, ahead int,
+func (e *Extractor) walkContacts(ctx context.Context, c *apiclient.Counter, dashboard int64, plan *scanPlan, ahead int,
 	catchUp func() *contactScan, onPage func(items []json.RawMessage, advance func()) error) error {
 	path := dashboardPath(dashboard) + "/contacts"
 	nextStep := func() {
@@ -46,7 +46,7 @@ func (e *Extractor) walkContacts(ctx context.Context, dashboard int64, plan *sca
 		if sc.Filter != "" && sc.Since != nil {
 			q.Set(sc.Filter, queryTime(*sc.Since))
 		}
-		err := e.resume(ctx, path, q, plan.Page, plan.Size, plan.AtTotal, ahead, func(pg apiclient.Page, pageNo, size int) error {
+		err := e.resume(ctx, c, path, q, plan.Page, plan.Size, plan.AtTotal, ahead, func(pg apiclient.Page, pageNo, size int) error {
 			plan.Page, plan.Size = pageNo, size
 			if pg.Total >= 0 {
 				if plan.Total == 0 {
@@ -121,7 +121,7 @@ func (e *Extractor) runContacts(ctx context.Context, p *partition) error {
 		since := run.Created.Add(-e.cfg.Lookback)
 		return &contactScan{Filter: filterCreated, Since: &since}
 	}
-	return e.walkContacts(ctx, p.dashboard, &run.Plan, e.cfg.Ahead, catchUp, func(items []json.RawMessage, advance func()) error {
+	return e.walkContacts(ctx, p.counter, p.dashboard, &run.Plan, e.cfg.Ahead, catchUp, func(items []json.RawMessage, advance func()) error {
 		b := contactsBatch(p.dashboard, items, e.cfg.PhoneRegion)
 		if run.Full && run.Plan.Step == 0 && len(items) > 0 {
 			run.Pages++

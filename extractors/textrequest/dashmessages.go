@@ -96,7 +96,7 @@ func (e *Extractor) dashboardMessages(ctx context.Context, p *partition, cur *me
 	p.note = fmt.Sprintf("dashboard %d: messages from the dashboard-wide list", p.dashboard)
 	first := true
 	lastSent := false
-	err = e.scan(ctx, dashboardPath(p.dashboard)+"/messages", filters, run.Page, run.Size, e.cfg.Ahead,
+	err = e.scan(ctx, p.counter, dashboardPath(p.dashboard)+"/messages", filters, run.Page, run.Size, e.cfg.Ahead,
 		func(pg apiclient.Page, pageNo, size int) error {
 			rows := newRowSet(messagesTable, len(pg.Items))
 			var rejects []stream.Reject

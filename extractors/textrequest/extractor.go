@@ -129,7 +129,6 @@ func (e *Extractor) Streams() []stream.Desc {
 // Extract runs one stream once; see the package doc for what each stream reads and the
 // cursor it keeps.
 func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-	ctx = apiclient.WithGate(ctx, stream.AwaitRoom)
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}
@@ -164,8 +163,10 @@ type partition struct {
 	dashboard int64
 	key       string          // the partition name in sync.state: the dashboard id
 	cursor    json.RawMessage // stored cursor; nil when FullRefresh or never run
-	logger    *slog.Logger
-	emit      func(stream.Batch) error
+	// counter counts the partition's requests, for its batches.
+	counter *apiclient.Counter
+	logger  *slog.Logger
+	emit    func(stream.Batch) error
 	// note, when set, goes with the next batch emitted (stream.Batch.Notes).
 	note string
 }
@@ -173,7 +174,7 @@ type partition struct {
 // perDashboard runs one partition per dashboard, up to Concurrency at a time. Each
 // partition counts its own requests and sends its batches in order.
 func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out chan<- stream.Batch, logger *slog.Logger, run func(context.Context, *partition) error) error {
-	ctx, listCounter := apiclient.WithCounter(ctx)
+	listCounter := apiclient.NewCounter(req.Room)
 	var counters []*apiclient.Counter // every partition's, for what no batch reported
 	var countersMu sync.Mutex
 	defer func() {
@@ -183,7 +184,7 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 		}
 		sendRequests(out, n)
 	}()
-	ids, err := e.dashboardIDs(ctx, req.Started)
+	ids, err := e.dashboardIDs(ctx, listCounter, req.Started)
 	if err != nil {
 		return err
 	}
@@ -191,12 +192,12 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 	g.SetLimit(e.cfg.Concurrency)
 	for _, id := range ids {
 		g.Go(func() error {
-			pctx, counter := apiclient.WithCounter(gctx)
+			counter := listCounter.Sub()
 			countersMu.Lock()
 			counters = append(counters, counter)
 			countersMu.Unlock()
 			key := strconv.FormatInt(id, 10)
-			p := &partition{req: req, dashboard: id, key: key, logger: logger.With("dashboard", id)}
+			p := &partition{req: req, dashboard: id, key: key, counter: counter, logger: logger.With("dashboard", id)}
 			if !req.FullRefresh {
 				p.cursor = req.State[key]
 			}
@@ -208,9 +209,9 @@ func (e *Extractor) perDashboard(ctx context.Context, req stream.Request, out ch
 				}
 				// The dashboards list requests are charged to the first batch sent.
 				b.Requests += counter.Take() + listCounter.Take()
-				return send(pctx, out, b)
+				return send(gctx, out, b)
 			}
-			if err := run(pctx, p); err != nil {
+			if err := run(gctx, p); err != nil {
 				return fmt.Errorf("dashboard %d: %w", id, err)
 			}
 			return nil
@@ -239,7 +240,7 @@ func send(ctx context.Context, out chan<- stream.Batch, b stream.Batch) error {
 // dashboardIDs returns the dashboards to read: Config.Dashboards, or every dashboard of
 // the account. The account list is kept for the run (same req.Started) so the streams of
 // one run pay for it once.
-func (e *Extractor) dashboardIDs(ctx context.Context, started time.Time) ([]int64, error) {
+func (e *Extractor) dashboardIDs(ctx context.Context, c *apiclient.Counter, started time.Time) ([]int64, error) {
 	if len(e.cfg.Dashboards) > 0 {
 		return e.cfg.Dashboards, nil
 	}
@@ -251,7 +252,7 @@ func (e *Extractor) dashboardIDs(ctx context.Context, started time.Time) ([]int6
 	}
 	e.mu.Unlock()
 	var ids []int64
-	err := e.scan(ctx, "/dashboards", nil, 0, 0, e.cfg.Ahead, func(p apiclient.Page, _, _ int) error {
+	err := e.scan(ctx, c, "/dashboards", nil, 0, 0, e.cfg.Ahead, func(p apiclient.Page, _, _ int) error {
 		for _, raw := range p.Items {
 			if _, id, rej := mapDashboard(raw); rej == nil {
 				ids = append(ids, id)

@@ -90,11 +90,11 @@ func decodeList(body []byte) ([]json.RawMessage, int, error) {
 }
 
 // getList fetches one page of a list endpoint. A 204 is reported as noContent.
-func (e *Extractor) getList(ctx context.Context, path string, q url.Values) (items []json.RawMessage, total int, noContent bool, err error) {
+func (e *Extractor) getList(ctx context.Context, c *apiclient.Counter, path string, q url.Values) (items []json.RawMessage, total int, noContent bool, err error) {
 	// GetDecode (not Get) so that a truncated answer, which fails to split, is retried
 	// like a 5xx; a well-formed body of the wrong shape is this package's error.
 	var shapeErr error
-	_, err = e.cfg.Client.GetDecode(ctx, path, q, func(r *apiclient.Response) error {
+	_, err = e.cfg.Client.GetDecode(ctx, c, path, q, func(r *apiclient.Response) error {
 		items, total, noContent, shapeErr = nil, 0, false, nil
 		if r.Status == http.StatusNoContent || len(bytes.TrimSpace(r.Body)) == 0 {
 			noContent = true
@@ -118,7 +118,7 @@ func (e *Extractor) getList(ctx context.Context, path string, q url.Values) (ite
 }
 
 // pageFetch returns an apiclient.PageFetch for a paged list endpoint with fixed filters.
-func (e *Extractor) pageFetch(path string, filters url.Values) apiclient.PageFetch {
+func (e *Extractor) pageFetch(c *apiclient.Counter, path string, filters url.Values) apiclient.PageFetch {
 	return func(ctx context.Context, page, pageSize int) ([]json.RawMessage, int, bool, error) {
 		q := url.Values{}
 		for k, v := range filters {
@@ -126,7 +126,7 @@ func (e *Extractor) pageFetch(path string, filters url.Values) apiclient.PageFet
 		}
 		q.Set("page", strconv.Itoa(page))
 		q.Set("page_size", strconv.Itoa(pageSize))
-		return e.getList(ctx, path, q)
+		return e.getList(ctx, c, path, q)
 	}
 }
 
@@ -138,19 +138,19 @@ var errStop = errors.New("stop scan")
 // calls yield per page with the page number and the page size used for it, which a
 // cursor stores so a resumed scan asks for the same pages. A yield returning errStop ends
 // the scan without error.
-func (e *Extractor) scan(ctx context.Context, path string, filters url.Values, startPage, size, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
-	return e.resume(ctx, path, filters, startPage, size, 0, ahead, yield)
+func (e *Extractor) scan(ctx context.Context, c *apiclient.Counter, path string, filters url.Values, startPage, size, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
+	return e.resume(ctx, c, path, filters, startPage, size, 0, ahead, yield)
 }
 
 // resume is scan for a scan whose cursor also kept the list's total as of startPage
 // (pg.Total of the page before): when the list has lost records since, the scan steps
 // back by as many, so records that moved into pages already read are not missed.
-func (e *Extractor) resume(ctx context.Context, path string, filters url.Values, startPage, size, startTotal, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
+func (e *Extractor) resume(ctx context.Context, c *apiclient.Counter, path string, filters url.Values, startPage, size, startTotal, ahead int, yield func(p apiclient.Page, pageNo, size int) error) error {
 	if size <= 0 {
 		size = e.cfg.PageSize
 	}
 	cfg := apiclient.PageConfig{PageSize: size, StartPage: startPage, StartTotal: startTotal, Ahead: max(ahead, 1)}
-	err := apiclient.PagePages(ctx, cfg, e.pageFetch(path, filters), func(p apiclient.Page) error {
+	err := apiclient.PagePages(ctx, cfg, e.pageFetch(c, path, filters), func(p apiclient.Page) error {
 		// Number and Size, not Index and the size asked: a scan can step back after a
 		// shrink, and the server may cap the size.
 		return yield(p, p.Number, cmp.Or(p.Size, size))

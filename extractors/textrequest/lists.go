@@ -102,7 +102,7 @@ func (e *Extractor) listRunner(ep listEndpoint) func(context.Context, *partition
 	}
 	return func(ctx context.Context, p *partition) error {
 		pass := dashboardPass(ep.table.Name, p.dashboard)
-		if err := e.readList(ctx, p.logger, p.cursor, p.req.Started, ep.path(p.dashboard), ep.query, &pass,
+		if err := e.readList(ctx, p.counter, p.logger, p.cursor, p.req.Started, ep.path(p.dashboard), ep.query, &pass,
 			func(items []json.RawMessage) stream.Batch { return mapPage(p.dashboard, items, ep.table, mapItem) },
 			p.emit); err != nil {
 			return fmt.Errorf("list %s: %w", ep.name, err)
@@ -120,7 +120,7 @@ func dashboardPass(table string, dashboard int64) stream.Pass {
 // the last one carrying {"done": started}. With pass set, the batches make a pass over
 // that complete list (its first page starts it, the last completes it), resumed with
 // the scan when a run was cut off.
-func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored json.RawMessage, started time.Time, path string, query url.Values,
+func (e *Extractor) readList(ctx context.Context, c *apiclient.Counter, logger *slog.Logger, stored json.RawMessage, started time.Time, path string, query url.Values,
 	pass *stream.Pass, toBatch func([]json.RawMessage) stream.Batch, emit func(stream.Batch) error) error {
 	var cur listCursor
 	start, size, total := 0, 0, 0
@@ -139,7 +139,7 @@ func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored js
 		}
 		return b
 	}
-	err := e.resume(ctx, path, query, start, size, total, e.cfg.Ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.resume(ctx, c, path, query, start, size, total, e.cfg.Ahead, func(pg apiclient.Page, pageNo, used int) error {
 		b := withPass(toBatch(pg.Items), pg.Last)
 		if pg.Last {
 			b.Cursor = encodeCursor(listCursor{V: cursorVersion, Done: timePtr(started.UTC())})
@@ -163,7 +163,7 @@ func (e *Extractor) readList(ctx context.Context, logger *slog.Logger, stored js
 // means none.
 func (e *Extractor) runCustomFields(ctx context.Context, p *partition) error {
 	path := dashboardPath(p.dashboard) + "/fields"
-	items, _, _, err := e.getList(ctx, path, nil)
+	items, _, _, err := e.getList(ctx, p.counter, path, nil)
 	if err != nil {
 		return fmt.Errorf("list custom fields: %w", err)
 	}
@@ -178,7 +178,7 @@ func (e *Extractor) runCustomFields(ctx context.Context, p *partition) error {
 // extractDashboards runs the unpartitioned dashboards stream: the configured dashboards
 // one by one (GET /dashboards/{id}), or the account's list.
 func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, out chan<- stream.Batch, logger *slog.Logger) error {
-	ctx, counter := apiclient.WithCounter(ctx)
+	counter := apiclient.NewCounter(req.Room)
 	defer func() { sendRequests(out, counter.Take()) }()
 	emit := func(b stream.Batch) error {
 		b.Requests = counter.Take()
@@ -189,7 +189,7 @@ func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, o
 		var rejects []stream.Reject
 		for _, id := range e.cfg.Dashboards {
 			var raw json.RawMessage
-			resp, err := e.cfg.Client.GetJSON(ctx, dashboardPath(id), nil, &raw)
+			resp, err := e.cfg.Client.GetJSON(ctx, counter, dashboardPath(id), nil, &raw)
 			if err != nil {
 				return fmt.Errorf("get dashboard %d: %w", id, err)
 			}
@@ -221,7 +221,7 @@ func (e *Extractor) extractDashboards(ctx context.Context, req stream.Request, o
 	}
 	// The account's list is complete; a configured list is not (a dashboard dropped
 	// from it is not deleted), so only the former is a pass.
-	err := e.readList(ctx, logger, stored, req.Started, "/dashboards", nil, &stream.Pass{Table: tblDashboards}, func(items []json.RawMessage) stream.Batch {
+	err := e.readList(ctx, counter, logger, stored, req.Started, "/dashboards", nil, &stream.Pass{Table: tblDashboards}, func(items []json.RawMessage) stream.Batch {
 		set := newRowSet(dashboardsTable, len(items))
 		var rejects []stream.Reject
 		for _, raw := range items {

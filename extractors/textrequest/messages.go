@@ -120,7 +120,7 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		return &contactScan{Filter: filterActivity, Since: &since}
 	}
 	read, skipped := 0, 0
-	err := e.walkContacts(ctx, p.dashboard, &run.Plan, 1, catchUp, func(items []json.RawMessage, advance func()) error {
+	err := e.walkContacts(ctx, p.counter, p.dashboard, &run.Plan, 1, catchUp, func(items []json.RawMessage, advance func()) error {
 		var jobs []*contactJob
 		queued := map[string]bool{}
 		for _, raw := range items {
@@ -138,7 +138,7 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 			}
 			jobs = append(jobs, &contactJob{c: c, cutoff: cutoff, skip: skip})
 		}
-		ahead := e.fetchAhead(ctx, p.dashboard, jobs)
+		ahead := e.fetchAhead(ctx, p.counter, p.dashboard, jobs)
 		defer ahead.stop()
 		for i, j := range jobs {
 			c := j.c
@@ -231,16 +231,17 @@ type contactWindow struct {
 	cancel    context.CancelFunc
 	pool      *errgroup.Group
 	ctx       context.Context // the fetches', cancelled by stop
+	counter   *apiclient.Counter
 	dashboard int64
 	jobs      []*contactJob
 	next      int // the next job to start
 }
 
-func (e *Extractor) fetchAhead(ctx context.Context, dashboard int64, jobs []*contactJob) *contactWindow {
+func (e *Extractor) fetchAhead(ctx context.Context, c *apiclient.Counter, dashboard int64, jobs []*contactJob) *contactWindow {
 	wctx, cancel := context.WithCancel(ctx)
 	pool := &errgroup.Group{}
 	pool.SetLimit(max(e.cfg.Concurrency, 1))
-	return &contactWindow{e: e, cancel: cancel, pool: pool, ctx: wctx, dashboard: dashboard, jobs: jobs}
+	return &contactWindow{e: e, cancel: cancel, pool: pool, ctx: wctx, counter: c, dashboard: dashboard, jobs: jobs}
 }
 
 // apply starts the fetches of jobs up to i+Concurrency-1 and hands job i's pages to sink
@@ -269,7 +270,7 @@ func (w *contactWindow) start(j *contactJob) {
 	w.pool.Go(func() error {
 		ctx := w.ctx
 		defer close(j.pages)
-		j.err = w.e.contactMessages(ctx, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
+		j.err = w.e.contactMessages(ctx, w.counter, w.dashboard, j.c.Phone, j.cutoff, func(items []json.RawMessage) error {
 			select {
 			case j.pages <- items:
 				return nil
@@ -419,7 +420,7 @@ func olderThan(items []json.RawMessage, cutoff time.Time) bool {
 // contactMessages reads one contact's messages and hands each page to sink. With a
 // cutoff it stops once a whole page is older than the cutoff (see runMessages); without
 // one it reads every page.
-func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone string, cutoff *time.Time, sink func([]json.RawMessage) error) error {
+func (e *Extractor) contactMessages(ctx context.Context, c *apiclient.Counter, dashboard int64, phone string, cutoff *time.Time, sink func([]json.RawMessage) error) error {
 	path := contactPath(dashboard, phone) + "/messages"
 	order := orderUnknown
 	var size, total int
@@ -427,7 +428,7 @@ func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone 
 	if cutoff == nil {
 		ahead = e.cfg.Ahead
 	}
-	err := e.scan(ctx, path, nil, 0, 0, ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.scan(ctx, c, path, nil, 0, 0, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		if err := sink(pg.Items); err != nil {
 			return err
 		}
@@ -455,7 +456,7 @@ func (e *Extractor) contactMessages(ctx context.Context, dashboard int64, phone 
 	// Oldest first: the new messages are on the last pages, so walk back from the end
 	// until a page is wholly older than the cutoff. Messages arriving meanwhile are
 	// appended after the pages read, so none shifts into a page already passed.
-	fetch := e.pageFetch(path, nil)
+	fetch := e.pageFetch(c, path, nil)
 	for pg := (total - 1) / size; pg >= 1; pg-- {
 		items, _, noContent, err := fetch(ctx, pg, size)
 		if err != nil {

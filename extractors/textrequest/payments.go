@@ -63,7 +63,7 @@ func (e *Extractor) runPayments(ctx context.Context, p *partition) error {
 		}
 		return b
 	}
-	err := e.resume(ctx, path, q, run.Page, run.Size, run.AtTotal, ahead, func(pg apiclient.Page, pageNo, used int) error {
+	err := e.resume(ctx, p.counter, path, q, run.Page, run.Size, run.AtTotal, ahead, func(pg apiclient.Page, pageNo, used int) error {
 		set := newRowSet(paymentsTable, len(pg.Items))
 		var rejects []stream.Reject
 		if run.Full && len(pg.Items) > 0 {

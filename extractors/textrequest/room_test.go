@@ -12,7 +12,7 @@ import (
 )
 
 // Every API request of a stream first waits for the room the pipeline gives it
-// (stream.WithRoom): the contacts of the messages stream, read several at once, included.
+// (stream.Request.Room): the contacts of the messages stream, read several at once, included.
 func TestRequestsWaitForRoom(t *testing.T) {
 	t.Parallel()
 	b := setupSim(t, simulator.Faults{}, apiclient.Limit{}, nil)

@@ -93,8 +93,7 @@ func (e *Extractor) Streams() []stream.Desc { return append([]stream.Desc(nil), 
 
 // Extract runs one stream once (see the package doc).
 func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
-	ctx = apiclient.WithGate(ctx, stream.AwaitRoom)
-	ctx, counter := apiclient.WithCounter(ctx)
+	counter := apiclient.NewCounter(req.Room)
 	if req.Started.IsZero() {
 		req.Started = time.Now()
 	}
@@ -118,16 +117,17 @@ func (e *Extractor) Extract(ctx context.Context, req stream.Request, out chan<- 
 
 // Check logs in and makes one cheap call (for `crmsync check`).
 func (e *Extractor) Check(ctx context.Context) error {
-	_, _, err := e.list(ctx, "/chats", url.Values{"limit": {"1"}})
+	_, _, err := e.list(ctx, nil, "/chats", url.Values{"limit": {"1"}})
 	return err
 }
 
 // Tokens hands out TWIN bearer tokens (twinauth.Source).
 type Tokens interface {
-	// Token returns a token that is not about to lapse, logging in or refreshing first.
-	Token(ctx context.Context) (string, error)
+	// Token returns a token that is not about to lapse, logging in or refreshing first;
+	// c counts the requests that costs.
+	Token(ctx context.Context, c *apiclient.Counter) (string, error)
 	// Renew replaces a token the API refused (401) and returns the new one.
-	Renew(ctx context.Context, refused string) (string, error)
+	Renew(ctx context.Context, c *apiclient.Counter, refused string) (string, error)
 }
 
 type tokenKey struct{}
@@ -145,18 +145,18 @@ func SetAuthHeader(r *http.Request) {
 // and the request is sent again, while each try has a new token: with concurrent
 // requests a new token can lapse again before this request uses it, but a token the
 // API refuses twice in a row is a real refusal.
-func (e *Extractor) get(ctx context.Context, path string, q url.Values, decode func(*apiclient.Response) error) error {
-	tok, err := e.cfg.Tokens.Token(ctx)
+func (e *Extractor) get(ctx context.Context, c *apiclient.Counter, path string, q url.Values, decode func(*apiclient.Response) error) error {
+	tok, err := e.cfg.Tokens.Token(ctx, c)
 	if err != nil {
 		return fmt.Errorf("log in to TWIN: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
-		_, err = e.cfg.Client.GetDecode(context.WithValue(ctx, tokenKey{}, tok), path, q, decode)
+		_, err = e.cfg.Client.GetDecode(context.WithValue(ctx, tokenKey{}, tok), c, path, q, decode)
 		var se *apiclient.StatusError
 		if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || attempt >= maxAuthRetries {
 			return err
 		}
-		renewed, rerr := e.cfg.Tokens.Renew(ctx, tok)
+		renewed, rerr := e.cfg.Tokens.Renew(ctx, c, tok)
 		if rerr != nil {
 			return fmt.Errorf("renew the TWIN token after a 401: %w", rerr)
 		}
@@ -170,12 +170,12 @@ func (e *Extractor) get(ctx context.Context, path string, q url.Values, decode f
 const maxAuthRetries = 20
 
 // list fetches one {count, items} page; total is -1 when count is absent or null.
-func (e *Extractor) list(ctx context.Context, path string, q url.Values) ([]json.RawMessage, int, error) {
+func (e *Extractor) list(ctx context.Context, c *apiclient.Counter, path string, q url.Values) ([]json.RawMessage, int, error) {
 	var page struct {
 		Count *int              `json:"count"`
 		Items []json.RawMessage `json:"items"`
 	}
-	err := e.get(ctx, path, q, func(r *apiclient.Response) error {
+	err := e.get(ctx, c, path, q, func(r *apiclient.Response) error {
 		page.Count, page.Items = nil, nil
 		if err := json.Unmarshal(r.Body, &page); err != nil {
 			var se *json.SyntaxError
@@ -199,7 +199,7 @@ func (e *Extractor) list(ctx context.Context, path string, q url.Values) ([]json
 // pages reads a whole list from offset start, one yield per page; startTotal is the
 // list's total as of start (0: unknown), so a resumed scan steps back by what the list
 // lost meanwhile.
-func (e *Extractor) pages(ctx context.Context, path string, q url.Values, start, startTotal int, yield func(apiclient.Page) error) error {
+func (e *Extractor) pages(ctx context.Context, c *apiclient.Counter, path string, q url.Values, start, startTotal int, yield func(apiclient.Page) error) error {
 	fetch := func(ctx context.Context, offset, limit int) ([]json.RawMessage, int, error) {
 		pq := url.Values{}
 		for k, v := range q {
@@ -207,7 +207,7 @@ func (e *Extractor) pages(ctx context.Context, path string, q url.Values, start,
 		}
 		pq.Set("limit", fmt.Sprint(limit))
 		pq.Set("offset", fmt.Sprint(offset))
-		return e.list(ctx, path, pq)
+		return e.list(ctx, c, path, pq)
 	}
 	return apiclient.OffsetPages(ctx, apiclient.OffsetConfig{Limit: e.cfg.PageSize, Start: start, StartTotal: startTotal}, fetch, yield)
 }

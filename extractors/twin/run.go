@@ -58,7 +58,7 @@ func (r *run) fullList(ctx context.Context, path string, t stream.Table, mapItem
 	}
 	final := cursor{V: 1, Watermark: ptr(p.Started)}
 	finished := false
-	err := r.e.pages(ctx, path, nil, p.Offset, p.Total, func(pg apiclient.Page) error {
+	err := r.e.pages(ctx, r.counter, path, nil, p.Offset, p.Total, func(pg apiclient.Page) error {
 		b := mapItems(t.Name, pg.Items, mapItem)
 		next := *p
 		next.Offset, next.Total = pg.Offset+len(pg.Items), max(pg.Total, 0)
@@ -177,7 +177,7 @@ func (r *run) changedSessions(ctx context.Context, handle pageFunc, sweeps bool)
 	}
 	finished := false
 	q := url.Values{"dateRangeField": {"updatedAt"}, "from": {p.From.Format(time.RFC3339)}, "sort": {"started_at"}}
-	err := r.e.pages(ctx, "/sessions", q, p.Offset, p.Total, func(pg apiclient.Page) error {
+	err := r.e.pages(ctx, r.counter, "/sessions", q, p.Offset, p.Total, func(pg apiclient.Page) error {
 		b, err := handle(ctx, pg.Items)
 		if err != nil {
 			return err
@@ -227,9 +227,9 @@ func gone(err error) bool {
 }
 
 // readAll reads every item of a list.
-func (e *Extractor) readAll(ctx context.Context, path string) ([]json.RawMessage, error) {
+func (e *Extractor) readAll(ctx context.Context, c *apiclient.Counter, path string) ([]json.RawMessage, error) {
 	var all []json.RawMessage
-	err := e.pages(ctx, path, nil, 0, 0, func(pg apiclient.Page) error {
+	err := e.pages(ctx, c, path, nil, 0, 0, func(pg apiclient.Page) error {
 		all = append(all, pg.Items...)
 		return nil
 	})
@@ -249,7 +249,7 @@ func (r *run) messagesPage(ctx context.Context, items []json.RawMessage) (stream
 		ids = append(ids, o.id("id").(string))
 	}
 	lists, err := each(ctx, r.e.cfg.Concurrency, ids, func(ctx context.Context, id string) ([]json.RawMessage, error) {
-		msgs, err := r.e.readAll(ctx, "/sessions/"+url.PathEscape(id)+"/messages")
+		msgs, err := r.e.readAll(ctx, r.counter, "/sessions/"+url.PathEscape(id)+"/messages")
 		if gone(err) {
 			r.log.DebugContext(ctx, "session gone before its messages were read", "session", id)
 			return nil, nil
@@ -286,7 +286,7 @@ func (r *run) valuesPage(ctx context.Context, items []json.RawMessage) (stream.B
 		}
 	}
 	lists, err := each(ctx, r.e.cfg.Concurrency, clients, func(ctx context.Context, c string) ([]json.RawMessage, error) {
-		vals, err := r.e.readAll(ctx, "/clients/"+url.PathEscape(c)+"/attributes")
+		vals, err := r.e.readAll(ctx, r.counter, "/clients/"+url.PathEscape(c)+"/attributes")
 		if gone(err) {
 			return nil, nil // the client is gone: so are its values
 		}

@@ -21,7 +21,7 @@ func BenchmarkClientGetJSON(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		var v struct{ Data []map[string]string }
 		for pb.Next() {
-			if _, err := c.GetJSON(context.Background(), "/people", nil, &v); err != nil {
+			if _, err := c.GetJSON(context.Background(), nil, "/people", nil, &v); err != nil {
 				b.Error(err)
 				return
 			}

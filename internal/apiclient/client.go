@@ -15,6 +15,10 @@
 // more than N attempts (retries included), with some slack for network jitter; see
 // newLimiter for why a burst-N token bucket would not do.
 //
+// Counter: every request names the *Counter it is made with, built by the extractor
+// from its stream's room (NewCounter(req.Room)): it counts the attempts for the
+// stream's batches and holds the request back while the stream has no room.
+//
 // Paginators: OffsetPages and PagePages hand pages on strictly in order from the
 // calling goroutine, optionally fetching ahead, re-read on drift (the total shrinking
 // mid-scan), and mark the final page Last.
@@ -244,20 +248,21 @@ func newScrubber(secrets []string) *strings.Replacer {
 
 func (c *Client) scrubText(s string) string { return c.scrub.Replace(s) }
 
-// Get sends GET BaseURL+path?query and returns the 2xx response with its body read.
-// It waits for the rate limiter, retries 429 (after Retry-After), 5xx, transport errors
+// Get sends GET BaseURL+path?query and returns the 2xx response with its body read;
+// c counts its attempts and gives it its room (see Counter). It waits for the rate
+// limiter, retries 429 (after Retry-After), 5xx, transport errors
 // and bodies cut short, and gives up after MaxAttempts with a *StatusError (or the
 // transport error) naming the source and path. Other 4xx answers are returned at once as
 // *StatusError. A 204 is a success with an empty body.
-func (c *Client) Get(ctx context.Context, path string, query url.Values) (*Response, error) {
-	return c.do(ctx, path, query, nil)
+func (c *Client) Get(ctx context.Context, n *Counter, path string, query url.Values) (*Response, error) {
+	return c.do(ctx, n, path, query, nil)
 }
 
 // GetJSON is Get followed by json.Unmarshal into v. A 2xx body that is not valid JSON
 // (a truncated answer) is retried like a 5xx; after MaxAttempts it returns an error
 // naming the path. For a 204 it returns the response and leaves v untouched.
-func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, v any) (*Response, error) {
-	return c.do(ctx, path, query, func(r *Response) error {
+func (c *Client) GetJSON(ctx context.Context, n *Counter, path string, query url.Values, v any) (*Response, error) {
+	return c.do(ctx, n, path, query, func(r *Response) error {
 		if r.Status == http.StatusNoContent {
 			return nil
 		}
@@ -278,8 +283,8 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, v a
 // naming the path. It lets a caller split and check a body in one pass instead of
 // GetJSON's Unmarshal followed by its own. decode must not keep state from a failed
 // attempt: it runs again on the retried body.
-func (c *Client) GetDecode(ctx context.Context, path string, query url.Values, decode func(r *Response) error) (*Response, error) {
-	return c.do(ctx, path, query, func(r *Response) error {
+func (c *Client) GetDecode(ctx context.Context, n *Counter, path string, query url.Values, decode func(r *Response) error) (*Response, error) {
+	return c.do(ctx, n, path, query, func(r *Response) error {
 		err := decode(r)
 		if errors.Is(err, ErrMalformed) {
 			return errInvalidJSON
@@ -309,12 +314,12 @@ func (c *Client) Stats() Stats {
 
 // do runs the attempt loop. decode, when set, checks a 2xx body; its errInvalidJSON
 // makes the attempt retryable, any other error ends the request.
-func (c *Client) do(ctx context.Context, path string, query url.Values, decode func(*Response) error) (*Response, error) {
+func (c *Client) do(ctx context.Context, n *Counter, path string, query url.Values, decode func(*Response) error) (*Response, error) {
 	u := c.requestURL(path, query)
 	logPath := c.scrubText(pathOnly(path))
 	lastStatus := 0 // the last HTTP answer, for an error that ends on a transport failure
 	timeouts := 0
-	if err := awaitGate(ctx); err != nil {
+	if err := n.wait(ctx); err != nil {
 		return nil, c.ctxErr(ctx, logPath, err)
 	}
 	for attempt := 1; ; attempt++ {
@@ -322,7 +327,7 @@ func (c *Client) do(ctx context.Context, path string, query url.Values, decode f
 			return nil, c.ctxErr(ctx, logPath, err)
 		}
 		c.requests.Add(1)
-		count(ctx)
+		n.add()
 		if attempt > 1 {
 			c.retries.Add(1)
 		}

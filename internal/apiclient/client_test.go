@@ -63,7 +63,7 @@ func TestClientGetJSON(t *testing.T) {
 		w.Write([]byte(`{"data":[1,2,3]}`))
 	})
 	var v struct{ Data []int }
-	resp, err := b.client.GetJSON(context.Background(), "/people", url.Values{"limit": {"5"}}, &v)
+	resp, err := b.client.GetJSON(context.Background(), nil, "/people", url.Values{"limit": {"5"}}, &v)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.Status)
 	require.Equal(t, []int{1, 2, 3}, v.Data)
@@ -80,15 +80,16 @@ func TestClientRetries5xxThenSucceeds(t *testing.T) {
 		}
 		w.Write([]byte(`{}`))
 	})
-	ctx, counter := WithCounter(context.Background())
-	_, err := b.client.GetJSON(ctx, "/x", nil, &struct{}{})
+	counter := NewCounter(nil)
+	_, err := b.client.GetJSON(context.Background(), counter, "/x", nil, &struct{}{})
 	require.NoError(t, err)
 	require.Equal(t, Stats{Requests: 3, Retries: 2}, b.client.Stats())
 	require.Equal(t, 3, counter.Take())
 	require.Equal(t, 0, counter.Take())
 }
 
-// A request waits for its context's gate (WithGate) before it is sent, and its retries do not wait again; a cancellation while waiting ends it.
+// A request waits for its counter's room before it is sent, and its retries do not wait
+// again; a cancellation while waiting ends it.
 func TestClientRequestWaitsForRoom(t *testing.T) {
 	t.Parallel()
 
@@ -101,7 +102,7 @@ func TestClientRequestWaitsForRoom(t *testing.T) {
 	})
 	room := make(chan struct{})
 	var waits atomic.Int64
-	ctx := WithGate(context.Background(), func(ctx context.Context) error {
+	counter := NewCounter(func(ctx context.Context) error {
 		waits.Add(1)
 		select {
 		case <-room:
@@ -112,7 +113,7 @@ func TestClientRequestWaitsForRoom(t *testing.T) {
 	})
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.client.GetJSON(ctx, "/x", nil, &struct{}{})
+		_, err := b.client.GetJSON(context.Background(), counter, "/x", nil, &struct{}{})
 		done <- err
 	}()
 	require.Never(t, func() bool { return b.calls.Load() > 0 }, 50*time.Millisecond, time.Millisecond)
@@ -121,12 +122,13 @@ func TestClientRequestWaitsForRoom(t *testing.T) {
 	require.Equal(t, int64(2), b.calls.Load(), "one failed attempt and its retry")
 	require.Equal(t, int64(1), waits.Load())
 
-	cctx, cancel := context.WithCancel(WithGate(context.Background(), func(ctx context.Context) error {
+	cctx, cancel := context.WithCancel(context.Background())
+	blocked := NewCounter(func(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
-	}))
+	})
 	time.AfterFunc(10*time.Millisecond, cancel)
-	_, err := b.client.GetJSON(cctx, "/y", nil, &struct{}{})
+	_, err := b.client.GetJSON(cctx, blocked.Sub(), "/y", nil, &struct{}{})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, int64(2), b.calls.Load(), "the cancelled request was never sent")
 }
@@ -140,7 +142,7 @@ func TestClient4xxNoRetry(t *testing.T) {
 	}, func(c *Config) {
 		c.ErrorCode = func([]byte) string { return "NOT_FOUND" }
 	})
-	_, err := b.client.Get(context.Background(), "/people/7", url.Values{"authToken": {testSecret}})
+	_, err := b.client.Get(context.Background(), nil, "/people/7", url.Values{"authToken": {testSecret}})
 	var se *StatusError
 	require.True(t, errors.As(err, &se))
 	require.Equal(t, http.StatusNotFound, se.Status)
@@ -250,7 +252,7 @@ func TestClientTooLargeNotRetried(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte(`{"data":[`)) // the rest never comes
 	})
-	_, err := b.client.GetJSON(context.Background(), "/x", nil, &struct{}{})
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &struct{}{})
 	require.ErrorIs(t, err, ErrBodyTooLarge)
 	require.EqualValues(t, 1, b.calls.Load())
 }
@@ -262,7 +264,7 @@ func TestClient204(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	v := map[string]int{"kept": 1}
-	resp, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	resp, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &v)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, resp.Status)
 	require.Empty(t, resp.Body)
@@ -283,7 +285,7 @@ func TestClientRetriesTruncatedBody(t *testing.T) {
 		w.Write([]byte(`{"data":[1,2]}`))
 	})
 	var v struct{ Data []int }
-	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &v)
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2}, v.Data)
 	require.Equal(t, Stats{Requests: 2, Retries: 1}, b.client.Stats())
@@ -300,14 +302,14 @@ func TestClientRetriesInvalidJSON(t *testing.T) {
 		w.Write([]byte(`{"data":[1,2]}`))
 	})
 	var v struct{ Data []int }
-	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &v)
 	require.NoError(t, err)
 	require.Equal(t, []int{1, 2}, v.Data)
 	require.Equal(t, Stats{Requests: 2, Retries: 1}, b.client.Stats())
 
 	// Get does not look at the body.
 	b.calls.Store(0)
-	resp, err := b.client.Get(context.Background(), "/x", nil)
+	resp, err := b.client.Get(context.Background(), nil, "/x", nil)
 	require.NoError(t, err)
 	require.Equal(t, `{"data":[1,`, string(resp.Body))
 }
@@ -318,7 +320,7 @@ func TestClientInvalidJSONGivesUp(t *testing.T) {
 	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
 		w.Write([]byte(`{"data":`))
 	}, func(c *Config) { c.MaxAttempts = 3 })
-	_, err := b.client.GetJSON(context.Background(), "/people", url.Values{"authToken": {testSecret}}, &struct{}{})
+	_, err := b.client.GetJSON(context.Background(), nil, "/people", url.Values{"authToken": {testSecret}}, &struct{}{})
 	require.EqualError(t, err, "testapi GET /people: gave up after 3 attempts: body is not valid JSON")
 	require.Equal(t, int64(3), b.calls.Load())
 }
@@ -330,7 +332,7 @@ func TestClientDecodeErrorNoRetry(t *testing.T) {
 		w.Write([]byte(`{"data":"x"}`))
 	})
 	var v struct{ Data int }
-	_, err := b.client.GetJSON(context.Background(), "/people", nil, &v)
+	_, err := b.client.GetJSON(context.Background(), nil, "/people", nil, &v)
 	require.ErrorContains(t, err, "testapi GET /people: decode body: json: cannot unmarshal")
 	require.Equal(t, int64(1), b.calls.Load())
 }
@@ -342,7 +344,7 @@ func TestClientAttemptsCap(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("upstream down for token " + testSecret))
 	}, func(c *Config) { c.MaxAttempts = 4 })
-	_, err := b.client.Get(context.Background(), "/people", url.Values{"authToken": {testSecret}, "limit": {"50"}})
+	_, err := b.client.Get(context.Background(), nil, "/people", url.Values{"authToken": {testSecret}, "limit": {"50"}})
 	require.EqualError(t, err, "testapi GET /people: HTTP 503 Service Unavailable after 4 attempts")
 	var se *StatusError
 	require.True(t, errors.As(err, &se))
@@ -365,7 +367,7 @@ func TestClientTransportErrorCap(t *testing.T) {
 		Logger: testLogger(t),
 	})
 	require.NoError(t, err)
-	_, err = c.Get(context.Background(), "/people", url.Values{"authToken": {testSecret}})
+	_, err = c.Get(context.Background(), nil, "/people", url.Values{"authToken": {testSecret}})
 	require.ErrorContains(t, err, "testapi GET /people: gave up after 3 attempts: ")
 	require.ErrorContains(t, err, "connection refused")
 	require.NotContains(t, err.Error(), testSecret)
@@ -392,7 +394,7 @@ func TestClientRequestTimeout(t *testing.T) {
 	}, func(c *Config) { c.RequestTimeout = 200 * time.Millisecond })
 	t.Cleanup(func() { close(release) })
 	var v struct{ A int }
-	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &v)
 	require.NoError(t, err)
 	require.Equal(t, 1, v.A)
 	require.Equal(t, int64(2), b.calls.Load())
@@ -410,7 +412,7 @@ func TestClientCancelStopsBackoff(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.client.Get(ctx, "/people", nil)
+		_, err := b.client.Get(ctx, nil, "/people", nil)
 		done <- err
 	}()
 	select {
@@ -485,10 +487,10 @@ func TestClientRefusesCrossHostRedirect(t *testing.T) {
 		}
 		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
 	})
-	_, err := b.client.Get(context.Background(), "/moved", nil)
+	_, err := b.client.Get(context.Background(), nil, "/moved", nil)
 	require.NoError(t, err, "same-host redirects are followed")
 
-	_, err = b.client.Get(context.Background(), "/people", nil)
+	_, err = b.client.Get(context.Background(), nil, "/people", nil)
 	require.ErrorIs(t, err, errCrossHostRedirect)
 	require.False(t, leaked.Load())
 	require.Equal(t, int64(3), b.calls.Load(), "not retried")
@@ -501,7 +503,7 @@ func TestStatusErrorBodyScrubbedBeforeCut(t *testing.T) {
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(strings.Repeat("x", 505) + testSecret + strings.Repeat("y", 100)))
 	})
-	_, err := b.client.Get(context.Background(), "/x", nil)
+	_, err := b.client.Get(context.Background(), nil, "/x", nil)
 	var se *StatusError
 	require.True(t, errors.As(err, &se))
 	require.Len(t, se.Body, 512)
@@ -518,7 +520,7 @@ func TestClientGiveUpNamesLastStatus(t *testing.T) {
 		}
 		w.Write([]byte(`{"a":`))
 	}, func(c *Config) { c.MaxAttempts = 2 })
-	_, err := b.client.GetJSON(context.Background(), "/x", url.Values{"authToken": {testSecret}}, &struct{}{})
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", url.Values{"authToken": {testSecret}}, &struct{}{})
 	require.EqualError(t, err, "testapi GET /x: gave up after 2 attempts: body is not valid JSON (last answer: HTTP 502)")
 }
 
@@ -536,7 +538,7 @@ func TestClientSilentServerGivesUpAfterTwoTimeouts(t *testing.T) {
 	}, func(c *Config) { c.RequestTimeout = 100 * time.Millisecond; c.MaxAttempts = 8 })
 	t.Cleanup(func() { close(release) })
 	var v struct{ A int }
-	_, err := b.client.GetJSON(context.Background(), "/x", nil, &v)
+	_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &v)
 	require.ErrorContains(t, err, "gave up after 2 attempts: no complete answer within 100ms")
 	require.Equal(t, int64(MaxTimeouts), b.calls.Load())
 }

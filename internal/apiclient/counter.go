@@ -5,42 +5,49 @@ import (
 	"sync/atomic"
 )
 
-// Counter counts the HTTP attempts made with a context, so that an extractor can report
-// how many requests each stream (or batch) cost while all streams share one Client.
-type Counter struct{ n atomic.Int64 }
-
-type counterKey struct{}
-
-// WithCounter returns a context whose requests are counted by the returned Counter.
-// Contexts derived from it share the Counter.
-func WithCounter(ctx context.Context) (context.Context, *Counter) {
-	c := &Counter{}
-	return context.WithValue(ctx, counterKey{}, c), c
+// Counter is what every request of a Client is made with: it counts the request's
+// attempts, so that an extractor can report how many requests each batch cost while
+// all streams share one Client, and it holds the request back until its stream has
+// room (stream.Request.Room): the pipeline stops a stream's next request while the
+// stream already holds as many uncommitted rows as it may. A nil *Counter counts
+// nothing and never waits (`crmsync check`, tests).
+type Counter struct {
+	room func(context.Context) error
+	n    atomic.Int64
 }
 
-// Take returns the number of requests counted since the previous Take.
-func (c *Counter) Take() int { return int(c.n.Swap(0)) }
+// NewCounter returns a Counter whose requests first wait for room (nil: never wait).
+func NewCounter(room func(context.Context) error) *Counter { return &Counter{room: room} }
 
-// count adds one request to the context's Counter, if it has one.
-func count(ctx context.Context) {
-	if c, ok := ctx.Value(counterKey{}).(*Counter); ok {
+// Sub returns a Counter of its own count that waits for the same room: the requests
+// of one partition, reported in that partition's batches.
+func (c *Counter) Sub() *Counter {
+	if c == nil {
+		return nil
+	}
+	return &Counter{room: c.room}
+}
+
+// Take returns the number of attempts counted since the previous Take.
+func (c *Counter) Take() int {
+	if c == nil {
+		return 0
+	}
+	return int(c.n.Swap(0))
+}
+
+// add counts one attempt.
+func (c *Counter) add() {
+	if c != nil {
 		c.n.Add(1)
 	}
 }
 
-type gateKey struct{}
-
-// WithGate returns a context whose requests first call wait, once each (a retry does
-// not wait again), and fail with its error. The pipeline holds back a stream's next
-// request this way while the stream already holds as many uncommitted rows as it may.
-func WithGate(ctx context.Context, wait func(context.Context) error) context.Context {
-	return context.WithValue(ctx, gateKey{}, wait)
-}
-
-// awaitGate calls the context's gate, if it has one.
-func awaitGate(ctx context.Context) error {
-	if wait, ok := ctx.Value(gateKey{}).(func(context.Context) error); ok {
-		return wait(ctx)
+// wait waits for room, once per request (a retry does not wait again: the request has
+// its room).
+func (c *Counter) wait(ctx context.Context) error {
+	if c == nil || c.room == nil {
+		return nil
 	}
-	return nil
+	return c.room(ctx)
 }

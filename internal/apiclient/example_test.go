@@ -49,7 +49,7 @@ func ExampleOffsetPages() {
 			} `json:"meta"`
 		}
 		q := url.Values{"offset": {strconv.Itoa(offset)}, "limit": {strconv.Itoa(limit)}}
-		if _, err := client.GetJSON(ctx, "/people", q, &body); err != nil {
+		if _, err := client.GetJSON(ctx, nil, "/people", q, &body); err != nil {
 			return nil, 0, fmt.Errorf("list people: %w", err)
 		}
 		return body.Data, body.Meta.TotalCount, nil

@@ -145,7 +145,7 @@ func TestGetDecodeRetriesMalformedBodies(t *testing.T) {
 	require.NoError(t, err)
 
 	var items []json.RawMessage
-	_, err = c.GetDecode(context.Background(), "/people", nil, func(r *Response) error {
+	_, err = c.GetDecode(context.Background(), nil, "/people", nil, func(r *Response) error {
 		items = nil
 		return EachMember(r.Body, func(k, v []byte) error {
 			if KeyEquals(k, "data") {
@@ -162,7 +162,7 @@ func TestGetDecodeRetriesMalformedBodies(t *testing.T) {
 
 	// Any other decode error ends the request at once.
 	calls.Store(1)
-	_, err = c.GetDecode(context.Background(), "/people", nil, func(r *Response) error {
+	_, err = c.GetDecode(context.Background(), nil, "/people", nil, func(r *Response) error {
 		return errors.New("status 0")
 	})
 	require.EqualError(t, err, "testapi GET /people: decode body: status 0")

@@ -110,7 +110,7 @@ func TestClientRateLimitServerSide(t *testing.T) {
 	}, func(c *Config) { c.RateLimit = Limit{N: n, Per: per} })
 
 	_, err := hammer(4, 4, func() error {
-		_, err := b.client.GetJSON(context.Background(), "/x", nil, &struct{}{})
+		_, err := b.client.GetJSON(context.Background(), nil, "/x", nil, &struct{}{})
 		return err
 	})
 	require.NoError(t, err)
@@ -145,7 +145,7 @@ func TestClientRetryAfterPausesWholeSource(t *testing.T) {
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		_, err := b.client.Get(context.Background(), "/first", nil)
+		_, err := b.client.Get(context.Background(), nil, "/first", nil)
 		require.NoError(t, err)
 	})
 	// Once the client has taken in the 429, other requests of the source must wait too.
@@ -153,7 +153,7 @@ func TestClientRetryAfterPausesWholeSource(t *testing.T) {
 	pause := time.Unix(0, b.client.notBefore.Load())
 	for range 3 {
 		wg.Go(func() {
-			_, err := b.client.Get(context.Background(), "/other", nil)
+			_, err := b.client.Get(context.Background(), nil, "/other", nil)
 			require.NoError(t, err)
 		})
 	}
@@ -177,12 +177,12 @@ func TestRateLimitWaitPastDeadlineIsCutOff(t *testing.T) {
 	b := setup(t, func(w http.ResponseWriter, r *http.Request, call int) {
 		w.Write([]byte(`{}`))
 	}, func(c *Config) { c.RateLimit = Limit{N: 1, Per: time.Hour} })
-	_, err := b.client.Get(context.Background(), "/people", nil) // spends the one token
+	_, err := b.client.Get(context.Background(), nil, "/people", nil) // spends the one token
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = b.client.Get(ctx, "/people", nil)
+	_, err = b.client.Get(ctx, nil, "/people", nil)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Error(t, ctx.Err(), "returned before the deadline: the caller would call it a failure")
 	require.Equal(t, int64(1), b.calls.Load())

@@ -33,15 +33,16 @@ type Request struct {
 	Idempotent bool
 }
 
-// Send sends req through the client's rate limit and source-wide 429 pause, retrying as
+// Send sends req through the client's rate limit and source-wide 429 pause (n counts
+// its attempts and gives it its room, see Counter), retrying as
 // req.Idempotent allows (at most MaxAttempts). It returns the 2xx response; for any
 // other final answer it returns that response too (its body read, for the caller to
 // interpret) with a *StatusError. A transport failure returns an error for which
 // Unsent reports whether the request can be known not to have reached the server.
-func (c *Client) Send(ctx context.Context, req Request) (*Response, error) {
+func (c *Client) Send(ctx context.Context, n *Counter, req Request) (*Response, error) {
 	logPath := c.scrubText(pathOnly(req.Path))
 	u := c.requestURL(req.Path, nil)
-	if err := awaitGate(ctx); err != nil {
+	if err := n.wait(ctx); err != nil {
 		return nil, c.sendCtxErr(ctx, req.Method, logPath, err)
 	}
 	for attempt := 1; ; attempt++ {
@@ -49,7 +50,7 @@ func (c *Client) Send(ctx context.Context, req Request) (*Response, error) {
 			return nil, c.sendCtxErr(ctx, req.Method, logPath, err)
 		}
 		c.requests.Add(1)
-		count(ctx)
+		n.add()
 		if attempt > 1 {
 			c.retries.Add(1)
 		}

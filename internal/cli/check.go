@@ -84,7 +84,7 @@ func cmdCheck(ctx context.Context, a *app, args []string) int {
 		if c, ok := s.extractor.(checker); ok {
 			err = c.Check(cctx) // a platform that must log in first (TWIN)
 		} else {
-			_, err = s.client.Get(cctx, s.check.Path, s.check.Query)
+			_, err = s.client.Get(cctx, nil, s.check.Path, s.check.Query)
 		}
 		cancel()
 		target := s.name + " " + s.baseURL

@@ -171,8 +171,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// RoomWaits runs one stream of ex with a context that carries a room gate
-// (stream.WithRoom) counting its calls, and returns the requests the stream's batches
+// RoomWaits runs one stream of ex with a room gate (stream.Request.Room) counting its
+// calls, and returns the requests the stream's batches
 // report and the gate's calls: equal when every API request waited for room first.
 func RoomWaits(t testing.TB, ex Extractor, name string, started time.Time) (requests, waits int) {
 	t.Helper()
@@ -184,10 +184,10 @@ func RoomWaits(t testing.TB, ex Extractor, name string, started time.Time) (requ
 	}
 	require.NotEmpty(t, desc.Name, "no stream %s", name)
 	var gate atomic.Int64
-	ctx := stream.WithRoom(context.Background(), func(context.Context) error {
+	room := func(context.Context) error {
 		gate.Add(1)
 		return nil
-	})
+	}
 	out := make(chan stream.Batch)
 	total := make(chan int)
 	go func() {
@@ -197,7 +197,7 @@ func RoomWaits(t testing.TB, ex Extractor, name string, started time.Time) (requ
 		}
 		total <- n
 	}()
-	err := ex.Extract(ctx, stream.Request{Stream: desc, Started: started}, out)
+	err := ex.Extract(context.Background(), stream.Request{Stream: desc, Started: started, Room: room}, out)
 	close(out)
 	require.NoError(t, err)
 	return <-total, int(gate.Load())

@@ -50,7 +50,7 @@ type Config struct {
 	// yet (waiting for a load worker or being loaded): a batch is received only while
 	// one the size of the last still fits in QueueRows and fewer than QueueBatches are
 	// held, or when nothing is (defaults GroupRows rows, i.e. 500, and 1,000 batches).
-	// The extractor's API requests wait for the same room (stream.WithRoom), so a
+	// The extractor's API requests wait for the same room (stream.Request.Room), so a
 	// stream holds about QueueRows rows, Buffer batches in the channel and what the
 	// requests under way when the room ran out bring. A batch above QueueRows is
 	// admitted alone, so a stream of large pages fetches its next page once the one
@@ -63,11 +63,8 @@ type Config struct {
 	// rows) then share a transaction instead of paying one each, and a batch above
 	// GroupRows is loaded alone. Larger groups only cost memory: a group's rows and the
 	// loader's working data for them are held until it commits, and the queue admits
-	// as many rows as a group holds. Measured with BenchmarkPeakMemory and BenchmarkFullSync, 1,000 and 500
-	// alternated on one tree: peak live heap at scale 10 9.2/8.0 MiB against 7.9/7.5
-	// MiB (scale 1 4.9/5.4 against 5.3/5.6); full sync 46.1k/46.4k/51.6k rows/s
-	// against 52.8k/46.7k/45.0k, in 200–226 transactions against 287–294. GroupBatches 1
-	// commits each batch on its own.
+	// as many rows as a group holds (BenchmarkPeakMemory and BenchmarkFullSync weigh
+	// the two). GroupBatches 1 commits each batch on its own.
 	GroupRows, GroupBatches int
 	// GroupLinger is how long a load worker holds back a group below GroupRows and
 	// GroupBatches while the stream may still send more (default 10ms; negative: never).
@@ -454,11 +451,12 @@ func pump(ctx context.Context, p Plan, cfg Config, job Job, r *StreamResult) err
 	// The budget bounds what waits or loads; while it is full the dispatcher, and the
 	// extractor's next API request, wait.
 	held := newBudget(cfg.QueueRows, cfg.QueueBatches)
+	req.Room = held.waitRoom
 	g.Go(func() (err error) {
 		defer func() { extractErr = err }()
 		defer close(batches) // the extractor never closes out; its owner does.
 		defer recoverInto(&err, "extractor")
-		if err := job.Extractor.Extract(stream.WithRoom(xctx, held.waitRoom), req, batches); err != nil {
+		if err := job.Extractor.Extract(xctx, req, batches); err != nil {
 			return fmt.Errorf("extract: %w", err)
 		}
 		return nil

@@ -826,7 +826,7 @@ func TestRunQueueAdmitsByLastBatchSize(t *testing.T) {
 }
 
 // While a stream's queue is full, its extractor's next API request waits
-// (stream.AwaitRoom) instead of fetching a page that could only wait in memory: with
+// (stream.Request.Room) instead of fetching a page that could only wait in memory: with
 // every load held, a stream of pages larger than half the queue has fetched only the
 // page that is loading; once loads go on, every page is fetched and committed.
 func TestRunHoldsBackRequestsWhileQueueFull(t *testing.T) {
@@ -844,7 +844,7 @@ func TestRunHoldsBackRequestsWhileQueueFull(t *testing.T) {
 	var fetched atomic.Int32
 	p := tb.plan(job("a", func(ctx context.Context, req stream.Request, out chan<- stream.Batch) error {
 		for i := 1; i <= pages; i++ {
-			if err := stream.AwaitRoom(ctx); err != nil { // what an API client does first
+			if err := req.Room(ctx); err != nil { // what an API client does first
 				return err
 			}
 			fetched.Add(1)

@@ -39,22 +39,21 @@ func newBudget(maxRows, maxBatches int) *budget {
 // each), so the last one's is the guess. A stream of large pages then has one page
 // loading and asks for the next once it has committed (see waitRoom), rather than a
 // second page queued behind the first, a third in the channel and a fourth with the
-// extractor: at scale 10 a Text Request contacts page is ~100 KB of body and as much
-// again decoded. A stream of small batches (one per chat) still gathers up to maxRows of them
-// while a group loads, which is what group commit needs.
+// extractor, each a page of body and as much again decoded. A stream of small batches
+// (one per chat) still gathers up to maxRows of them while a group loads, which is what
+// group commit needs.
 func (b *budget) room() bool {
 	return b.count == 0 || (b.rows+b.last <= b.maxRows && b.count < b.maxBatches)
 }
 
 // waitRoom waits until the budget has room for one more batch (see room). The
 // dispatcher waits here before it receives a batch, and the extractor's API requests
-// wait here before they are sent (see stream.WithRoom), so several goroutines may wait
+// wait here before they are sent (see stream.Request.Room), so several goroutines may wait
 // at once and a release wakes them all.
 //
 // The requests wait so that concurrent fetchers (a stream's chats, contacts or
 // dashboards, up to eight at once) do not each fetch and decode a page only to park it
-// until the next commit: at scale 10 that was ~0.5 MiB of the peak live heap. The
-// price is the one page a sequential list had ready when room came: it is now fetched
+// until the next commit (BenchmarkPeakMemory shows what that saves). The price is the one page a sequential list had ready when room came: it is now fetched
 // after. A request made just after a send may still pass before the dispatcher has
 // counted the batch it received (take follows the receive): at most one page more,
 // as before there was a gate.

@@ -82,8 +82,9 @@ type Writer interface {
 	AtMostOnce() bool
 	// Send sends items and returns one outcome per item, in order. A non-nil error stops
 	// the push after the outcomes are recorded (bad credentials: the next batches would
-	// fail too).
-	Send(ctx context.Context, items []Item) ([]Outcome, error)
+	// fail too). n counts the requests, for the run's record; the writer makes every
+	// request with it.
+	Send(ctx context.Context, n *apiclient.Counter, items []Item) ([]Outcome, error)
 }
 
 // Querier runs queries (the push's read-only transaction).
@@ -216,8 +217,8 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 		return finish(), nil
 	}
 
-	ctx, counter := apiclient.WithCounter(ctx)
-	res.Err = send(ctx, cfg, l, plan, res, log)
+	counter := apiclient.NewCounter(nil)
+	res.Err = send(ctx, counter, cfg, l, plan, res, log)
 	res.Requests = counter.Take()
 	switch {
 	case res.Err != nil && ctx.Err() != nil:
@@ -233,7 +234,7 @@ func Run(ctx context.Context, cfg Config, opt Options) (*Result, error) {
 
 // send records the rows that failed without a request, then sends the due items in
 // batches and records their outcomes.
-func send(ctx context.Context, cfg Config, l *ledger, plan *Plan, res *Result, log *slog.Logger) error {
+func send(ctx context.Context, counter *apiclient.Counter, cfg Config, l *ledger, plan *Plan, res *Result, log *slog.Logger) error {
 	w := cfg.Writer
 	if err := l.save(ctx, res.runID, plan.local); err != nil {
 		return err
@@ -261,7 +262,7 @@ func send(ctx context.Context, cfg Config, l *ledger, plan *Plan, res *Result, l
 		for i, e := range batch {
 			items[i] = e.item
 		}
-		outs, err := w.Send(ctx, items)
+		outs, err := w.Send(ctx, counter, items)
 		if len(outs) != len(batch) {
 			// A writer bug; the rows' fate is unknown to us.
 			outs = make([]Outcome, len(batch))

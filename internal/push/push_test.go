@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/config"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/push"
@@ -43,7 +44,7 @@ func (w *fakeWriter) Prepare(r push.Row) (push.Item, error) {
 func (w *fakeWriter) BatchSize() int   { return w.batch }
 func (w *fakeWriter) AtMostOnce() bool { return w.atMostOnce }
 
-func (w *fakeWriter) Send(_ context.Context, items []push.Item) ([]push.Outcome, error) {
+func (w *fakeWriter) Send(_ context.Context, _ *apiclient.Counter, items []push.Item) ([]push.Outcome, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.requests++

@@ -235,6 +235,12 @@ type Request struct {
 	// Started is the run's start time; extractors use it (not time.Now) as "now" so a
 	// run has one consistent notion of the present.
 	Started time.Time
+	// Room waits while the stream already holds as many uncommitted rows as it may, so
+	// that a page is not fetched only to wait in memory. The extractor makes its
+	// requests with apiclient.NewCounter(req.Room), which waits for it before each
+	// request (not before a retry: the request has its room). The pipeline sets it; nil
+	// never waits.
+	Room func(context.Context) error
 }
 
 // Lookup returns the committed cursors of partitions, read through Cursors when set,
@@ -330,23 +336,4 @@ type History struct {
 	LastStarted  time.Time
 	// Synced is true once a run of the stream has succeeded (its first sync is done).
 	Synced bool
-}
-
-type roomKey struct{}
-
-// WithRoom returns a context that carries wait for AwaitRoom: the pipeline gives it to
-// an extractor to hold back its next API request while the stream already holds as
-// many uncommitted rows as it may, so that a page is not fetched only to wait in memory.
-func WithRoom(ctx context.Context, wait func(context.Context) error) context.Context {
-	return context.WithValue(ctx, roomKey{}, wait)
-}
-
-// AwaitRoom waits as WithRoom set up for ctx; it returns at once without it.
-// Extractors call it before each API request (their client does, given it as a gate),
-// not before a retry: the request has its room.
-func AwaitRoom(ctx context.Context) error {
-	if wait, ok := ctx.Value(roomKey{}).(func(context.Context) error); ok {
-		return wait(ctx)
-	}
-	return nil
 }

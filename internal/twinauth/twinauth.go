@@ -57,33 +57,33 @@ func New(cfg Config) (*Source, error) {
 }
 
 // Token returns a token that is not about to lapse, logging in or refreshing first when
-// needed.
-func (s *Source) Token(ctx context.Context) (string, error) {
+// needed; c counts the IAM requests that costs (see apiclient.Counter).
+func (s *Source) Token(ctx context.Context, c *apiclient.Counter) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.token != "" && (s.exp.IsZero() || time.Until(s.exp) > s.margin) {
 		return s.token, nil
 	}
-	return s.renewLocked(ctx)
+	return s.renewLocked(ctx, c)
 }
 
 // Renew replaces refused (a token the API answered 401 to) and returns the new token.
 // When another caller has already replaced it, that token is returned.
-func (s *Source) Renew(ctx context.Context, refused string) (string, error) {
+func (s *Source) Renew(ctx context.Context, c *apiclient.Counter, refused string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.token != "" && s.token != refused {
 		return s.token, nil
 	}
-	return s.renewLocked(ctx)
+	return s.renewLocked(ctx, c)
 }
 
 // renewLocked refreshes when it has a refresh token, and logs in when it has none or
 // the refresh is refused.
-func (s *Source) renewLocked(ctx context.Context) (string, error) {
+func (s *Source) renewLocked(ctx context.Context, c *apiclient.Counter) (string, error) {
 	if s.refresh != "" {
 		body, _ := json.Marshal(map[string]string{"refreshToken": s.refresh})
-		err := s.call(ctx, "/auth/refresh", body, s.token)
+		err := s.call(ctx, c, "/auth/refresh", body, s.token)
 		if err == nil {
 			return s.token, nil
 		}
@@ -97,20 +97,20 @@ func (s *Source) renewLocked(ctx context.Context) (string, error) {
 		login["companyId"] = s.cfg.CompanyID
 	}
 	body, _ := json.Marshal(login)
-	if err := s.call(ctx, "/auth/login", body, ""); err != nil {
+	if err := s.call(ctx, c, "/auth/login", body, ""); err != nil {
 		return "", fmt.Errorf("twin login: %w", err)
 	}
 	return s.token, nil
 }
 
 // call posts body to path and keeps the token pair of the answer.
-func (s *Source) call(ctx context.Context, path string, body []byte, current string) error {
+func (s *Source) call(ctx context.Context, c *apiclient.Counter, path string, body []byte, current string) error {
 	req := apiclient.Request{Method: http.MethodPost, Path: path, Body: body, Idempotent: true}
 	if current != "" {
 		// The SDK sends the current token without "Bearer " on refresh.
 		req.Header = http.Header{"Authorization": {current}}
 	}
-	resp, err := s.cfg.IAM.Send(ctx, req)
+	resp, err := s.cfg.IAM.Send(ctx, c, req)
 	if err != nil {
 		return err
 	}

@@ -226,7 +226,7 @@ func nonEmpty(ss []string, _ bool) []string {
 }
 
 // Send sends items (at most MaxLeads) as one request and reads the per-lead results.
-func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, error) {
+func (w *Writer) Send(ctx context.Context, n *apiclient.Counter, items []push.Item) ([]push.Outcome, error) {
 	outs := make([]push.Outcome, len(items))
 	pending := make([]int, len(items)) // indexes of items still to send
 	for i := range items {
@@ -240,7 +240,7 @@ func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, e
 			leads[j] = items[i].Payload
 		}
 		body, _ := json.Marshal(map[string]any{"comments": leads})
-		resp, err := w.cfg.Client.Send(ctx, apiclient.Request{Method: http.MethodPost, Path: CommentPath, Body: body, Header: w.header, OwnAuth: true})
+		resp, err := w.cfg.Client.Send(ctx, n, apiclient.Request{Method: http.MethodPost, Path: CommentPath, Body: body, Header: w.header, OwnAuth: true})
 		results, rejected, fatal := w.read(resp, err, len(pending))
 		if rejected == nil {
 			for j, i := range pending {

@@ -37,11 +37,12 @@ import (
 
 // Tokens gives TWIN bearer tokens (logging in and refreshing as needed).
 type Tokens interface {
-	// Token returns the current token, logging in when there is none.
-	Token(ctx context.Context) (string, error)
+	// Token returns the current token, logging in when there is none; n counts the
+	// requests that costs.
+	Token(ctx context.Context, n *apiclient.Counter) (string, error)
 	// Renew is called after the API refused token (401): it refreshes the token or logs
 	// in again, and returns the new one.
-	Renew(ctx context.Context, refused string) (string, error)
+	Renew(ctx context.Context, n *apiclient.Counter, refused string) (string, error)
 }
 
 // Config configures a Writer.
@@ -240,8 +241,8 @@ func (w *Writer) Compare(ctx context.Context, q push.Querier, items []push.Item)
 	return out, rows.Err()
 }
 
-// Send sets or clears each item's value, one request each.
-func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, error) {
+// Send sets or clears each item's value, one request each, counted by n.
+func (w *Writer) Send(ctx context.Context, n *apiclient.Counter, items []push.Item) ([]push.Outcome, error) {
 	outs := make([]push.Outcome, len(items))
 	for i, it := range items {
 		if err := ctx.Err(); err != nil {
@@ -250,7 +251,7 @@ func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, e
 			}
 			return outs, err
 		}
-		o, fatal := w.sendOne(ctx, it.Payload.(value))
+		o, fatal := w.sendOne(ctx, n, it.Payload.(value))
 		outs[i] = o
 		if fatal != nil {
 			for j := i + 1; j < len(items); j++ {
@@ -262,11 +263,11 @@ func (w *Writer) Send(ctx context.Context, items []push.Item) ([]push.Outcome, e
 	return outs, nil
 }
 
-func (w *Writer) sendOne(ctx context.Context, v value) (push.Outcome, error) {
+func (w *Writer) sendOne(ctx context.Context, n *apiclient.Counter, v value) (push.Outcome, error) {
 	id := v.AttrID
 	if id == "" {
 		var err error
-		if id, err = w.liveAttr(ctx, v.Attribute, v.Value != nil); errors.Is(err, errNothingToClear) {
+		if id, err = w.liveAttr(ctx, n, v.Attribute, v.Value != nil); errors.Is(err, errNothingToClear) {
 			return push.Outcome{Status: push.Sent, Result: map[string]string{"action": "none", "reason": "no such attribute: nothing to clear"}}, nil
 		} else if err != nil {
 			var fatal *fatalError
@@ -283,7 +284,7 @@ func (w *Writer) sendOne(ctx context.Context, v value) (push.Outcome, error) {
 		req.Method, action = http.MethodPost, "set"
 		req.Body, _ = json.Marshal(map[string]string{"value": *v.Value})
 	}
-	if _, err := w.do(ctx, req); err != nil {
+	if _, err := w.do(ctx, n, req); err != nil {
 		var se *apiclient.StatusError
 		if errors.As(err, &se) && se.Status >= 400 && se.Status < 500 && se.Status != http.StatusUnauthorized && se.Status != http.StatusTooManyRequests {
 			// This row's fault (unknown client, a value TWIN refuses): the rest go on.
@@ -299,19 +300,19 @@ func (w *Writer) sendOne(ctx context.Context, v value) (push.Outcome, error) {
 }
 
 // do sends req with the bearer token, renewing it once after a 401.
-func (w *Writer) do(ctx context.Context, req apiclient.Request) (*apiclient.Response, error) {
-	tok, err := w.cfg.Tokens.Token(ctx)
+func (w *Writer) do(ctx context.Context, n *apiclient.Counter, req apiclient.Request) (*apiclient.Response, error) {
+	tok, err := w.cfg.Tokens.Token(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("twin login: %w", err)
 	}
 	for renewed := false; ; renewed = true {
 		req.Header = http.Header{"Authorization": {"Bearer " + tok}}
-		resp, err := w.cfg.Client.Send(ctx, req)
+		resp, err := w.cfg.Client.Send(ctx, n, req)
 		var se *apiclient.StatusError
 		if renewed || !errors.As(err, &se) || se.Status != http.StatusUnauthorized {
 			return resp, err
 		}
-		if tok, err = w.cfg.Tokens.Renew(ctx, tok); err != nil {
+		if tok, err = w.cfg.Tokens.Renew(ctx, n, tok); err != nil {
 			return nil, fmt.Errorf("twin: renew the token after a 401: %w", err)
 		}
 	}
@@ -331,9 +332,9 @@ type catalog struct {
 
 // liveAttr resolves an attribute the warehouse does not know through TWIN's own
 // catalog, creating it when the push allows.
-func (w *Writer) liveAttr(ctx context.Context, attr string, create bool) (string, error) {
+func (w *Writer) liveAttr(ctx context.Context, n *apiclient.Counter, attr string, create bool) (string, error) {
 	if w.live == nil {
-		c, err := w.fetchCatalog(ctx)
+		c, err := w.fetchCatalog(ctx, n)
 		if err != nil {
 			return "", &fatalError{fmt.Errorf("attribute %q is not in twin.attributes, and TWIN's catalog could not be read: %w", attr, err)}
 		}
@@ -350,7 +351,7 @@ func (w *Writer) liveAttr(ctx context.Context, attr string, create bool) (string
 		return "", fmt.Errorf("attribute %q: unknown (neither an id nor a name in twin.attributes or in TWIN); set create_attributes: true on the push to create it", attr)
 	}
 	body, _ := json.Marshal(map[string]string{"name": attr})
-	resp, err := w.do(ctx, apiclient.Request{Method: http.MethodPost, Path: "/clients/attributes", Body: body})
+	resp, err := w.do(ctx, n, apiclient.Request{Method: http.MethodPost, Path: "/clients/attributes", Body: body})
 	if err != nil {
 		return "", &fatalError{fmt.Errorf("create attribute %q: %w", attr, err)}
 	}
@@ -367,11 +368,11 @@ func (w *Writer) liveAttr(ctx context.Context, attr string, create bool) (string
 }
 
 // fetchCatalog reads GET /clients/attributes page by page ({count, items}).
-func (w *Writer) fetchCatalog(ctx context.Context) (*catalog, error) {
+func (w *Writer) fetchCatalog(ctx context.Context, n *apiclient.Counter) (*catalog, error) {
 	const limit = 100
 	c := &catalog{byName: map[string][]string{}, ids: map[string]bool{}}
 	for offset := 0; ; offset += limit {
-		resp, err := w.do(ctx, apiclient.Request{Method: http.MethodGet, Idempotent: true,
+		resp, err := w.do(ctx, n, apiclient.Request{Method: http.MethodGet, Idempotent: true,
 			Path: "/clients/attributes?limit=" + strconv.Itoa(limit) + "&offset=" + strconv.Itoa(offset)})
 		if err != nil {
 			return nil, err
