@@ -381,10 +381,10 @@ func TestDecodeSpecifics(t *testing.T) {
 		}
 		require.ElementsMatch(t, []string{
 			"leeloo.person_channels: person 69660055fb13db648fc58797 accounts[1]: field account_id: missing or empty (the record's key)",
-			"leeloo.people: field tags: value of an unexpected type",
+			`leeloo.people: field tags: want an array of strings, got {"not":"a list"}`,
 			"leeloo.people: field id: missing or empty (the record's key)",
-			"leeloo.people: item is not a JSON object",
-			"leeloo.people: field createdAt: value of an unexpected type",
+			`leeloo.people: not a JSON object: "not an object"`,
+			`leeloo.people: field createdAt: want a timestamp, got "yesterday"`,
 		}, reasons)
 		require.Len(t, links, 2)
 	})
@@ -399,7 +399,7 @@ func TestDecodeSpecifics(t *testing.T) {
 		require.Equal(t, true, rows[1][11], `"true" as a boolean`)
 		require.Equal(t, time.Date(2020, 2, 4, 11, 46, 0, 0, time.UTC), rows[0][18], "paymentDate YYYY-MM-DD HH:mm")
 		require.Len(t, batches[0].Rejects, 1)
-		require.Equal(t, "field price: value of an unexpected type", batches[0].Rejects[0].Reason)
+		require.Equal(t, `field price: want a number, got "a lot"`, batches[0].Rejects[0].Reason)
 	})
 
 	t.Run("users minute precision", func(t *testing.T) {

@@ -15,13 +15,13 @@
 // short page, never on the limit alone. Lists that come back without meta (tags,
 // connections) end on a short or empty page.
 //
-// Each list item is decoded on its own into a DTO of flexible fields (a number sent as a
-// string or a string as a number is accepted, null and missing fields are NULL); an item
-// that is not an object, lacks its key or holds a value of an impossible type (an object
-// for a name, "a lot" for a price) becomes a stream.Reject naming the field, and the rest
-// of the page loads. A body is split once (apiclient.EachMember through GetDecode: a body
-// cut short is retried) and each item decoded once by a cached field table of its DTO
-// (structdecode.go); raw values are sub-slices of the body, not copies.
+// Each list item is decoded on its own with encoding/json into a DTO of lenient fields
+// (extractors/internal/lenient: a number sent as a string or a string as a number is
+// accepted, null and missing fields are NULL); an item that is not an object, lacks its
+// key or holds a value of an impossible type (an object for a name, "a lot" for a price)
+// becomes a stream.Reject naming the field, and the rest of the page loads. A body cut
+// short is retried (lenient.Body through GetDecode). Each record's raw column is the item
+// exactly as received.
 //
 // # Streams and their checkpoints
 //

@@ -1,12 +1,11 @@
 package leeloo
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
 
-	"github.com/crmsync/crmsync/internal/apiclient"
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 )
 
 // The DTOs mirror the reference (/work/shared/reference/leeloo-api.md): documented fields
@@ -39,14 +38,14 @@ type Person struct {
 	Name            FlexString        `json:"name"`
 	Phone           FlexString        `json:"phone"`
 	Email           FlexString        `json:"email"`
-	Tags            FlexStrings       `json:"tags"`
+	Tags            lenient.Strings   `json:"tags"`
 	Gender          FlexString        `json:"gender"`
 	Locale          FlexString        `json:"locale"`
 	CustomFields    json.RawMessage   `json:"custom_fields"`
 	Accounts        []json.RawMessage `json:"accounts"`
-	LastMessageTime FlexTime          `json:"lastMessageTime"`
-	CreatedAt       FlexTime          `json:"createdAt"`
-	UpdatedAt       FlexTime          `json:"updatedAt"`
+	LastMessageTime lenient.Time      `json:"lastMessageTime"`
+	CreatedAt       lenient.Time      `json:"createdAt"`
+	UpdatedAt       lenient.Time      `json:"updatedAt"`
 
 	raw    json.RawMessage
 	region string // phone_e164's region for numbers without a country code
@@ -69,84 +68,39 @@ type personChannel struct {
 
 // Channel is an item of GET /api/v2/communication-channels (§6.3, shape [INF]).
 type Channel struct {
-	ID               FlexString  `json:"id"`
-	PersonID         FlexString  `json:"person_id"`
-	Name             FlexString  `json:"name"`
-	From             FlexString  `json:"from"`
-	ConnectionID     FlexString  `json:"connection_id"`
-	ConnectionStatus FlexString  `json:"connection_status"`
-	BotStatus        FlexString  `json:"botStatus"`
-	Tags             FlexStrings `json:"tags"`
-	UTM              UTM         `json:"utm"`
-	LastMessageTime  FlexTime    `json:"lastMessageTime"`
-	CreatedAt        FlexTime    `json:"createdAt"`
-	UpdatedAt        FlexTime    `json:"updatedAt"`
+	ID               FlexString      `json:"id"`
+	PersonID         FlexString      `json:"person_id"`
+	Name             FlexString      `json:"name"`
+	From             FlexString      `json:"from"`
+	ConnectionID     FlexString      `json:"connection_id"`
+	ConnectionStatus FlexString      `json:"connection_status"`
+	BotStatus        FlexString      `json:"botStatus"`
+	Tags             lenient.Strings `json:"tags"`
+	UTM              UTM             `json:"utm"`
+	LastMessageTime  lenient.Time    `json:"lastMessageTime"`
+	CreatedAt        lenient.Time    `json:"createdAt"`
+	UpdatedAt        lenient.Time    `json:"updatedAt"`
 
 	raw json.RawMessage
 }
 
-// UTM is a channel's utm object. Anything but an object (null included) leaves it empty.
+// UTM is a channel's utm object; null leaves it empty.
 type UTM struct {
 	Source   FlexString `json:"utm_source"`
 	Medium   FlexString `json:"utm_medium"`
 	Campaign FlexString `json:"utm_campaign"`
 	Content  FlexString `json:"utm_content"`
 	Term     FlexString `json:"utm_term"`
-	Bad      bool       `json:"-"`
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (u *UTM) UnmarshalJSON(b []byte) error {
-	*u = UTM{}
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
-	}
-	if b[0] != '{' {
-		u.Bad = true
-		return nil
-	}
-	// As json.Unmarshal into the fields (keys matched ignoring case, "Bad" is not one),
-	// without its reflection: every channel has a utm object.
-	var p UTM
-	err := apiclient.EachMember(b, func(k, v []byte) error {
-		var f *FlexString
-		switch {
-		case apiclient.KeyFold(k, "utm_source"):
-			f = &p.Source
-		case apiclient.KeyFold(k, "utm_medium"):
-			f = &p.Medium
-		case apiclient.KeyFold(k, "utm_campaign"):
-			f = &p.Campaign
-		case apiclient.KeyFold(k, "utm_content"):
-			f = &p.Content
-		case apiclient.KeyFold(k, "utm_term"):
-			f = &p.Term
-		default:
-			return nil
-		}
-		return f.UnmarshalJSON(v)
-	})
-	if err != nil {
-		u.Bad = true
-		return nil
-	}
-	*u = p
-	return nil
-}
-
-func (u UTM) isBad() bool {
-	return u.Bad || u.Source.Bad || u.Medium.Bad || u.Campaign.Bad || u.Content.Bad || u.Term.Bad
 }
 
 // Message is an item of the v2 and v1 chat-messages lists (§4.3, §6.5).
 type Message struct {
-	ID        FlexString `json:"id"`
-	Text      FlexString `json:"text"`
-	Type      FlexString `json:"type"`
-	Read      FlexBool   `json:"read"`
-	CreatedAt FlexTime   `json:"createdAt"`
-	UpdatedAt FlexTime   `json:"updatedAt"`
+	ID        FlexString   `json:"id"`
+	Text      FlexString   `json:"text"`
+	Type      FlexString   `json:"type"`
+	Read      lenient.Bool `json:"read"`
+	CreatedAt lenient.Time `json:"createdAt"`
+	UpdatedAt lenient.Time `json:"updatedAt"`
 	Links     struct {
 		CreatedBy ref `json:"createdBy"`
 	} `json:"links"`
@@ -157,26 +111,26 @@ type Message struct {
 
 // Order is an item of GET /api/v2/orders (§6.6, shape [INF]).
 type Order struct {
-	ID                 FlexString `json:"id"`
-	PersonID           FlexString `json:"personId"`
-	AccountID          FlexString `json:"accountId"`
-	OfferID            FlexString `json:"offerId"`
-	OfferName          FlexString `json:"offerName"`
-	PaymentCreditsID   FlexString `json:"paymentCreditsId"`
-	PaymentMethod      FlexString `json:"paymentMethod"`
-	ManagerID          FlexString `json:"managerId"`
-	Price              FlexNumber `json:"price"`
-	Currency           FlexString `json:"currency"`
-	Status             FlexString `json:"status"`
-	IsManual           FlexBool   `json:"isManual"`
-	HasPartialPayments FlexBool   `json:"hasPartialPayments"`
-	Email              FlexString `json:"email"`
-	Phone              FlexString `json:"phone"`
-	TransactionDate    FlexTime   `json:"transactionDate"`
-	PaymentDate        FlexTime   `json:"paymentDate"`
-	UserComments       FlexString `json:"userComments"`
-	CreatedAt          FlexTime   `json:"createdAt"`
-	UpdatedAt          FlexTime   `json:"updatedAt"`
+	ID                 FlexString     `json:"id"`
+	PersonID           FlexString     `json:"personId"`
+	AccountID          FlexString     `json:"accountId"`
+	OfferID            FlexString     `json:"offerId"`
+	OfferName          FlexString     `json:"offerName"`
+	PaymentCreditsID   FlexString     `json:"paymentCreditsId"`
+	PaymentMethod      FlexString     `json:"paymentMethod"`
+	ManagerID          FlexString     `json:"managerId"`
+	Price              lenient.Number `json:"price"`
+	Currency           FlexString     `json:"currency"`
+	Status             FlexString     `json:"status"`
+	IsManual           lenient.Bool   `json:"isManual"`
+	HasPartialPayments lenient.Bool   `json:"hasPartialPayments"`
+	Email              FlexString     `json:"email"`
+	Phone              FlexString     `json:"phone"`
+	TransactionDate    lenient.Time   `json:"transactionDate"`
+	PaymentDate        lenient.Time   `json:"paymentDate"`
+	UserComments       FlexString     `json:"userComments"`
+	CreatedAt          lenient.Time   `json:"createdAt"`
+	UpdatedAt          lenient.Time   `json:"updatedAt"`
 
 	raw    json.RawMessage
 	region string // phone_e164's region for numbers without a country code
@@ -184,11 +138,11 @@ type Order struct {
 
 // Tunnel is an item of GET /api/v2/tunnels (§6.7, shape [INF]).
 type Tunnel struct {
-	ID        FlexString `json:"id"`
-	Name      FlexString `json:"name"`
-	Status    FlexString `json:"status"`
-	CreatedAt FlexTime   `json:"createdAt"`
-	UpdatedAt FlexTime   `json:"updatedAt"`
+	ID        FlexString   `json:"id"`
+	Name      FlexString   `json:"name"`
+	Status    FlexString   `json:"status"`
+	CreatedAt lenient.Time `json:"createdAt"`
+	UpdatedAt lenient.Time `json:"updatedAt"`
 	Links     struct {
 		Leadgentools []ref `json:"leadgentools"`
 	} `json:"links"`
@@ -201,8 +155,8 @@ type Leadgentool struct {
 	ID             FlexString        `json:"id"`
 	Name           FlexString        `json:"name"`
 	TunnelID       FlexString        `json:"tunnelId"`
-	CreatedAt      FlexTime          `json:"createdAt"`
-	UpdatedAt      FlexTime          `json:"updatedAt"`
+	CreatedAt      lenient.Time      `json:"createdAt"`
+	UpdatedAt      lenient.Time      `json:"updatedAt"`
 	TrafficSources []json.RawMessage `json:"trafficSources"`
 
 	tunnelID string
@@ -236,11 +190,11 @@ func (s *TrafficSource) key() any {
 type TunnelStat struct {
 	TunnelID               FlexString      `json:"tunnelId"`
 	TunnelName             FlexString      `json:"tunnelName"`
-	SubscribersCount       FlexInt         `json:"subscribersCount"`
-	ActiveSubscribersCount FlexInt         `json:"activeSubscribersCount"`
-	UnsubscribedCount      FlexInt         `json:"unsubscribedCount"`
-	OrdersCount            FlexInt         `json:"ordersCount"`
-	SuccessfulOrdersCount  FlexInt         `json:"successfulOrdersCount"`
+	SubscribersCount       lenient.Int     `json:"subscribersCount"`
+	ActiveSubscribersCount lenient.Int     `json:"activeSubscribersCount"`
+	UnsubscribedCount      lenient.Int     `json:"unsubscribedCount"`
+	OrdersCount            lenient.Int     `json:"ordersCount"`
+	SuccessfulOrdersCount  lenient.Int     `json:"successfulOrdersCount"`
 	Revenue                json.RawMessage `json:"revenue"`
 
 	capturedAt time.Time
@@ -249,8 +203,8 @@ type TunnelStat struct {
 
 // Revenue is an entry of a tunnel stat's revenue list.
 type Revenue struct {
-	Currency FlexString `json:"currency"`
-	Amount   FlexNumber `json:"amount"`
+	Currency FlexString     `json:"currency"`
+	Amount   lenient.Number `json:"amount"`
 }
 
 // revenueRow is a Revenue with its snapshot, a row of leeloo.tunnel_stats_revenue.
@@ -264,12 +218,12 @@ type revenueRow struct {
 
 // User is an item of GET /api/v2/users (§6.9); timestamps may have minute precision.
 type User struct {
-	ID        FlexString `json:"id"`
-	Name      FlexString `json:"name"`
-	Email     FlexString `json:"email"`
-	Role      FlexString `json:"role"`
-	CreatedAt FlexTime   `json:"createdAt"`
-	UpdatedAt FlexTime   `json:"updatedAt"`
+	ID        FlexString   `json:"id"`
+	Name      FlexString   `json:"name"`
+	Email     FlexString   `json:"email"`
+	Role      FlexString   `json:"role"`
+	CreatedAt lenient.Time `json:"createdAt"`
+	UpdatedAt lenient.Time `json:"updatedAt"`
 
 	raw json.RawMessage
 }
@@ -284,13 +238,13 @@ type Tag struct {
 
 // Connection is an item of GET /api/v2/connections (§6.10, [INF]).
 type Connection struct {
-	ID        FlexString `json:"id"`
-	Name      FlexString `json:"name"`
-	Type      FlexString `json:"type"`
-	From      FlexString `json:"from"`
-	Status    FlexString `json:"status"`
-	CreatedAt FlexTime   `json:"createdAt"`
-	UpdatedAt FlexTime   `json:"updatedAt"`
+	ID        FlexString   `json:"id"`
+	Name      FlexString   `json:"name"`
+	Type      FlexString   `json:"type"`
+	From      FlexString   `json:"from"`
+	Status    FlexString   `json:"status"`
+	CreatedAt lenient.Time `json:"createdAt"`
+	UpdatedAt lenient.Time `json:"updatedAt"`
 
 	raw json.RawMessage
 }
@@ -326,7 +280,7 @@ type Account struct {
 type AccountFields struct {
 	ID               FlexString        `json:"id"`
 	Name             FlexString        `json:"name"`
-	Tags             FlexStrings       `json:"tags"`
+	Tags             lenient.Strings   `json:"tags"`
 	From             FlexString        `json:"from"`
 	BotStatus        FlexString        `json:"botStatus"`
 	Email            FlexString        `json:"email"`
@@ -339,9 +293,9 @@ type AccountFields struct {
 		Users          []ref `json:"users"` // the field list's name for contactedUsers (§10.5)
 		Orders         []ref `json:"orders"`
 	} `json:"links"`
-	LastMessageTime FlexTime `json:"lastMessageTime"`
-	CreatedAt       FlexTime `json:"createdAt"`
-	UpdatedAt       FlexTime `json:"updatedAt"`
+	LastMessageTime lenient.Time `json:"lastMessageTime"`
+	CreatedAt       lenient.Time `json:"createdAt"`
+	UpdatedAt       lenient.Time `json:"updatedAt"`
 }
 
 func (a *AccountFields) contactedUserIDs() any {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/pgtest"
@@ -103,7 +104,7 @@ func dbRows(t testing.TB, pool *pgxpool.Pool, table string, exprs ...string) []s
 // Truth renderers.
 func tStr(s string) string {
 	s = strings.ReplaceAll(s, "\x00", "") // the loader removes NULs
-	if s == notDefined {
+	if s == lenient.NotDefined {
 		return null
 	}
 	return s

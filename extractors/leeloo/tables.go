@@ -1,6 +1,7 @@
 package leeloo
 
 import (
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -83,7 +84,7 @@ var peopleTable = tableDef[Person]{
 		{"tags", tTexts, func(p *Person) any { return p.Tags.Value() }},
 		{"gender", tText, func(p *Person) any { return p.Gender.Value() }},
 		{"locale", tText, func(p *Person) any { return p.Locale.Value() }},
-		{"custom_fields", tJSON, func(p *Person) any { return JSONValue(p.CustomFields) }},
+		{"custom_fields", tJSON, func(p *Person) any { return lenient.JSON(p.CustomFields) }},
 		{"last_message_time", tTime, func(p *Person) any { return p.LastMessageTime.Value() }},
 		{"created_at", tTime, func(p *Person) any { return p.CreatedAt.Value() }},
 		{"updated_at", tTime, func(p *Person) any { return p.UpdatedAt.Value() }},
@@ -219,7 +220,7 @@ var tunnelStatsTable = tableDef[TunnelStat]{
 		{"unsubscribed_count", tBigint, func(s *TunnelStat) any { return s.UnsubscribedCount.Value() }},
 		{"orders_count", tBigint, func(s *TunnelStat) any { return s.OrdersCount.Value() }},
 		{"successful_orders_count", tBigint, func(s *TunnelStat) any { return s.SuccessfulOrdersCount.Value() }},
-		{"revenue", tJSON, func(s *TunnelStat) any { return JSONValue(s.Revenue) }},
+		{"revenue", tJSON, func(s *TunnelStat) any { return lenient.JSON(s.Revenue) }},
 		{"raw", tJSON, func(s *TunnelStat) any { return s.raw }},
 	},
 }
@@ -311,7 +312,7 @@ var accountsTable = tableDef[Account]{
 		{"created_at", tTime, func(a *Account) any { return firstOf(a.CreatedAt.Value(), a.detail.CreatedAt.Value()) }},
 		{"updated_at", tTime, func(a *Account) any { return firstOf(a.detail.UpdatedAt.Value(), a.UpdatedAt.Value()) }},
 		{"raw", tJSON, func(a *Account) any { return a.raw }},
-		{"detail_raw", tJSON, func(a *Account) any { return JSONValue(a.detailRaw) }},
+		{"detail_raw", tJSON, func(a *Account) any { return lenient.JSON(a.detailRaw) }},
 	},
 }
 

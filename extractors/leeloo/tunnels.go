@@ -302,7 +302,7 @@ func (r *run) addStat(b *batch, raw json.RawMessage, tunnelID string) {
 			b.reject(tabTunnelStats, raw, errors.New("field tunnelId: missing or empty (the record's key)"))
 			return
 		}
-		s.TunnelID = FlexString{V: tunnelID, Valid: true}
+		s.TunnelID = text(tunnelID)
 	}
 	s.raw, s.capturedAt = raw, r.req.Started
 	b.add(tabTunnelStats, tunnelStatsTable.row(s))

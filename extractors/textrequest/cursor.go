@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"time"
+
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 )
 
 // cursorVersion is the "v" every cursor carries. A stored cursor with another version,
@@ -12,7 +14,7 @@ const cursorVersion = 1
 
 // decodeCursor reads a stored cursor into v and reports whether it is usable.
 func decodeCursor(raw json.RawMessage, v any, logger *slog.Logger) bool {
-	if isNull(raw) {
+	if lenient.IsNull(raw) {
 		return false
 	}
 	var head struct {

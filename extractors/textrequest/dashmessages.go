@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -42,20 +43,16 @@ var errNoContact = errors.New("the dashboard message list does not say which con
 // reference (§6) says the list carries contact numbers without naming the field;
 // phone_number is the name the rest of the API uses for a contact's phone.
 type dashMessage struct {
-	PhoneNumber json.RawMessage `json:"phone_number"`
+	PhoneNumber lenient.String `json:"phone_number"`
 }
 
 // messagePhone returns the contact phone of a dashboard-wide message, "" when it has none.
 func messagePhone(raw json.RawMessage) string {
 	var m dashMessage
-	if json.Unmarshal(raw, &m) != nil || isNull(m.PhoneNumber) {
+	if json.Unmarshal(raw, &m) != nil {
 		return ""
 	}
-	s, err := scalarString(m.PhoneNumber)
-	if err != nil {
-		return ""
-	}
-	return s
+	return m.PhoneNumber.V
 }
 
 // dashboardMessages reads the dashboard's messages through the dashboard-wide list

@@ -48,15 +48,15 @@
 //
 // # Decoding
 //
-// Each item is decoded on its own from its raw JSON: strings, numbers sent as strings and
-// strings sent as numbers are accepted; booleans also as "true"/"false"/1/0; null and
-// missing fields become NULL; timestamps go through apiclient.ParseTime (with or without
-// Z, with fractional seconds). An item that is not an object, lacks its key, or has a
-// field of the wrong type (text where a number is due, an unparseable timestamp, an
-// object where text is due) becomes a stream.Reject naming the field, and the rest of the
-// page loads. raw keeps every item exactly as received, unknown fields included. A body is
-// split once (apiclient.EachMember through GetDecode: a body cut short is retried) and each
-// item's fields are read from that split without copies or a map (object).
+// Each item is decoded on its own with encoding/json into a DTO of lenient fields
+// (extractors/internal/lenient): strings, numbers sent as strings and strings sent as
+// numbers are accepted; booleans also as "true"/"false"/1/0; null and missing fields
+// become NULL; timestamps go through apiclient.ParseTime (with or without Z, with
+// fractional seconds). An item that is not an object, lacks its key, or has a field of
+// the wrong type (text where a number is due, an unparseable timestamp, an object where
+// text is due) becomes a stream.Reject naming the field, and the rest of the page loads.
+// raw keeps every item exactly as received, unknown fields included. A body cut short is
+// retried (lenient.Body through GetDecode).
 //
 // The messages stream fetches up to Config.Concurrency contacts of a contacts page ahead
 // and applies them in list order (contactWindow), so its batches and cursors are those of

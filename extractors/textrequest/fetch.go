@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 )
 
@@ -20,73 +21,49 @@ import (
 // passes it to apiclient.Config.ErrorCode so errors name the API's code.
 func ErrorCode(body []byte) string {
 	var b struct {
-		ErrorCode json.RawMessage `json:"errorCode"`
+		ErrorCode lenient.String `json:"errorCode"`
 	}
-	if err := json.Unmarshal(body, &b); err != nil || isNull(b.ErrorCode) {
+	if json.Unmarshal(body, &b) != nil {
 		return ""
 	}
-	s, err := scalarString(b.ErrorCode)
-	if err != nil {
-		return ""
-	}
-	return s
+	return b.ErrorCode.V
 }
 
 // unknownTotal stands for a total the server did not send (apiclient's convention): the
 // scan then ends on a short or empty page, or a 204.
 const unknownTotal = -1
 
-// decodeList reads a list body: the §2 envelope ({"meta", "items"}, keys matched ignoring
-// case as a struct decode would), or a bare array (custom fields). It returns the items
-// and meta.total_items (unknownTotal when absent or unreadable). The body is split and
-// validated in one pass (apiclient.EachMember): the items are sub-slices of body, not
-// copies, and an error wrapping apiclient.ErrMalformed means the body was cut short.
+// decodeList reads a list body: the §2 envelope ({"meta", "items"}), or a bare array
+// (custom fields). It returns the items, each as received, and meta.total_items
+// (unknownTotal when absent or unreadable). An error wrapping apiclient.ErrMalformed
+// means the body was cut short.
 func decodeList(body []byte) ([]json.RawMessage, int, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		return nil, 0, nil
 	}
 	if body[0] == '[' {
-		items, err := apiclient.SplitArray(body)
-		if err != nil {
+		var items []json.RawMessage
+		if err := lenient.Body(body, &items); err != nil {
 			return nil, 0, fmt.Errorf("decode list: %w", err)
 		}
 		return items, len(items), nil
 	}
-	var metaRaw, itemsRaw json.RawMessage
-	err := apiclient.EachMember(body, func(k, v []byte) error {
-		switch {
-		case apiclient.KeyFold(k, "items"):
-			itemsRaw = v
-		case apiclient.KeyFold(k, "meta"):
-			metaRaw = v
-		}
-		return nil
-	})
-	if err != nil {
+	var env struct {
+		Items []json.RawMessage `json:"items"`
+		Meta  struct {
+			TotalItems json.RawMessage `json:"total_items"`
+		} `json:"meta"`
+	}
+	if err := lenient.Body(body, &env); err != nil {
 		return nil, 0, fmt.Errorf("decode envelope: %w", err)
 	}
-	var items []json.RawMessage
-	if !isNull(itemsRaw) {
-		if items, err = apiclient.SplitArray(itemsRaw); err != nil {
-			return nil, 0, fmt.Errorf("decode envelope items: %w", err)
-		}
-	}
 	total := unknownTotal
-	if !isNull(metaRaw) {
-		var totalRaw json.RawMessage
-		if apiclient.EachMember(metaRaw, func(k, v []byte) error {
-			if apiclient.KeyEquals(k, "total_items") {
-				totalRaw = v
-			}
-			return nil
-		}) == nil {
-			if n, err := parseInt(totalRaw); err == nil && n >= 0 && n <= math.MaxInt32 {
-				total = int(n)
-			}
-		}
+	var n lenient.Int
+	if n.UnmarshalJSON(env.Meta.TotalItems) == nil && n.Valid && n.V >= 0 && n.V <= math.MaxInt32 {
+		total = int(n.V)
 	}
-	return items, total, nil
+	return env.Items, total, nil
 }
 
 // getList fetches one page of a list endpoint. A 204 is reported as noContent.

@@ -1,16 +1,18 @@
 package textrequest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/extractors/internal/phones"
-	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -22,40 +24,131 @@ func reject(table, what string, raw json.RawMessage, err error) *stream.Reject {
 	return &stream.Reject{Table: table, Reason: what + ": " + err.Error(), Payload: raw}
 }
 
+// missing is the error of a record without its key.
+func missing(field string) error { return fmt.Errorf("field %s: missing", field) }
+
+// The DTOs below name the fields the tables use; raw keeps the rest.
+
+type dashboardDTO struct {
+	ID    lenient.Int    `json:"id"`
+	Name  lenient.String `json:"name"`
+	Phone lenient.String `json:"phone"`
+}
+
 // mapDashboard maps a Dashboard (§5.1). The id is required.
 func mapDashboard(raw json.RawMessage) (stream.Row, int64, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var d dashboardDTO
+	err := lenient.Decode(raw, &d)
+	if err == nil && !d.ID.Valid {
+		err = missing("id")
+	}
 	if err != nil {
 		return nil, 0, reject(tblDashboards, "dashboard", raw, err)
 	}
-	defer d.close()
-	id, ok := d.intVal("id")
-	if !ok && d.err == nil {
-		d.fail(&fieldError{field: "id", msg: "missing"})
+	b := newRow(dashboardsTable).set("id", d.ID.V).set("name", d.Name.Value()).set("raw", raw)
+	if d.Phone.Valid {
+		b.set("phone", d.Phone.V).set("phone_digits", phones.Digits(d.Phone.V))
 	}
-	b := newRow(dashboardsTable).set("id", id).set("name", d.str("name")).set("raw", raw)
-	if phone, ok := d.strVal("phone"); ok {
-		b.set("phone", phone).set("phone_digits", phones.Digits(phone))
+	return b.row, d.ID.V, nil
+}
+
+// messageDTO is a Message (§5.3), also a contact's or conversation's last_message.
+type messageDTO struct {
+	MessageID          lenient.String  `json:"message_id"`
+	Body               lenient.String  `json:"body"`
+	Direction          lenient.String  `json:"message_direction"`
+	ResponseByUsername lenient.String  `json:"response_by_username"`
+	Timestamp          lenient.Time    `json:"message_timestamp_utc"`
+	DeliveryStatus     lenient.String  `json:"delivery_status"`
+	DeliveryError      lenient.String  `json:"delivery_error"`
+	MMSMedia           lenient.Strings `json:"mms_media"`
+}
+
+// lastMessage is a record's nested Message. Some answers flatten it into dotted keys
+// ("last_message.body", as the reference's tables write them); decodeLastMessage gathers
+// those into the object first.
+type lastMessage = lenient.Object[messageDTO]
+
+// decodeWithLastMessage is lenient.Decode for a record with a last_message.
+func decodeWithLastMessage(raw json.RawMessage, dst any) error {
+	return lenient.Decode(unflatten(raw, "last_message"), dst)
+}
+
+// unflatten returns raw with the dotted keys of field ("field.x") gathered into the
+// object field, when raw has such keys and no object of that name.
+func unflatten(raw json.RawMessage, field string) json.RawMessage {
+	if !bytes.Contains(raw, []byte(`"`+field+`.`)) {
+		return raw
 	}
-	if d.err != nil {
-		return nil, 0, reject(tblDashboards, "dashboard", raw, d.err)
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || !lenient.IsNull(m[field]) {
+		return raw
 	}
-	return b.row, id, nil
+	inner := map[string]json.RawMessage{}
+	for k, v := range m {
+		if rest, ok := strings.CutPrefix(k, field+"."); ok {
+			inner[rest] = v
+		}
+	}
+	var err error
+	if m[field], err = json.Marshal(inner); err != nil {
+		return raw
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return out
 }
 
 // setLastMessage fills the last_message_* columns from a nested Message (§5.3).
-func setLastMessage(b *rowBuilder, m *decoder) {
-	if m == nil {
+func setLastMessage(b *rowBuilder, lm lastMessage) {
+	if !lm.Valid {
 		return
 	}
-	b.set("last_message_id", m.str("message_id")).
-		set("last_message_body", m.str("body")).
-		set("last_message_direction", m.str("message_direction")).
-		set("last_message_response_by_username", m.str("response_by_username")).
-		set("last_message_timestamp_utc", m.timestamp("message_timestamp_utc")).
-		set("last_message_delivery_status", m.str("delivery_status")).
-		set("last_message_delivery_error", m.str("delivery_error")).
-		set("last_message_mms_media", textArray(m.strs("mms_media")))
+	m := &lm.V
+	b.set("last_message_id", m.MessageID.Value()).
+		set("last_message_body", m.Body.Value()).
+		set("last_message_direction", m.Direction.Value()).
+		set("last_message_response_by_username", m.ResponseByUsername.Value()).
+		set("last_message_timestamp_utc", m.Timestamp.Value()).
+		set("last_message_delivery_status", m.DeliveryStatus.Value()).
+		set("last_message_delivery_error", m.DeliveryError.Value()).
+		set("last_message_mms_media", m.MMSMedia.Value())
+}
+
+// contactDTO is a Contact (§5.2).
+type contactDTO struct {
+	PhoneNumber        lenient.String                                 `json:"phone_number"`
+	FirstName          lenient.String                                 `json:"first_name"`
+	LastName           lenient.String                                 `json:"last_name"`
+	DisplayName        lenient.String                                 `json:"display_name"`
+	IsSuppressed       lenient.Bool                                   `json:"is_suppressed"`
+	SuppressedReason   lenient.String                                 `json:"suppressed_reason"`
+	IsArchived         lenient.Bool                                   `json:"is_archived"`
+	IsBlocked          lenient.Bool                                   `json:"is_blocked"`
+	IsResolved         lenient.Bool                                   `json:"is_resolved"`
+	Note               lenient.String                                 `json:"note"`
+	FirstContactUTC    lenient.Time                                   `json:"first_contact_utc"`
+	OptedOutUTC        lenient.Time                                   `json:"opted_out_utc"`
+	LastMsgSentUTC     lenient.Time                                   `json:"last_msg_sent_utc"`
+	LastMsgReceivedUTC lenient.Time                                   `json:"last_msg_received_utc"`
+	DateCreatedUTC     lenient.Time                                   `json:"date_created_utc"`
+	LastContactDateUTC lenient.Time                                   `json:"last_contact_date_utc"`
+	TotalMsgsSent      lenient.Int32                                  `json:"total_msgs_sent"`
+	TotalMsgsReceived  lenient.Int32                                  `json:"total_msgs_received"`
+	ResponseCount      lenient.Int32                                  `json:"response_count"`
+	ThreadID           lenient.String                                 `json:"thread_id"`
+	LastMessage        lastMessage                                    `json:"last_message"`
+	Groups             lenient.Ints                                   `json:"groups"`
+	ContactTags        lenient.Strings                                `json:"contact_tags"`
+	CustomFields       lenient.List[lenient.Object[customFieldValue]] `json:"custom_fields"`
+}
+
+// customFieldValue is an entry of a contact's custom_fields[].
+type customFieldValue struct {
+	ID    lenient.String `json:"id"`
+	Value lenient.String `json:"value"`
 }
 
 // contactRecord is a mapped Contact (§5.2): its row, its link-table rows, and what the
@@ -83,190 +176,111 @@ type contactRecord struct {
 var pendingStatuses = map[string]bool{"accepted": true, "queued": true, "sending": true}
 
 func mapContact(dashboardID int64, raw json.RawMessage, region string) (*contactRecord, *stream.Reject) {
-	return decodeContact(dashboardID, raw, region, true)
+	c, rec, rej := decodeContact(raw)
+	if rej != nil {
+		return nil, rej
+	}
+	rec.Row, rec.Tags, rec.Groups, rec.Fields = contactRowsOf(dashboardID, raw, region, c)
+	return rec, nil
 }
 
-// listContact is mapContact for the messages stream: the same checks, so it passes over
+// listContact is mapContact for the messages stream: the same decode, so it passes over
 // exactly the contacts the contacts stream rejects (ok false), and the same record
 // without its rows (Row, Tags, Groups and Fields are nil).
-func listContact(dashboardID int64, raw json.RawMessage) (rec *contactRecord, ok bool) {
-	rec, rej := decodeContact(dashboardID, raw, "", false)
+func listContact(raw json.RawMessage) (rec *contactRecord, ok bool) {
+	_, rec, rej := decodeContact(raw)
 	return rec, rej == nil
 }
 
-func decodeContact(dashboardID int64, raw json.RawMessage, region string, rows bool) (*contactRecord, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+func decodeContact(raw json.RawMessage) (*contactDTO, *contactRecord, *stream.Reject) {
+	var c contactDTO
+	err := decodeWithLastMessage(raw, &c)
+	if err == nil && strings.TrimSpace(c.PhoneNumber.V) == "" {
+		err = missing("phone_number")
+	}
 	if err != nil {
-		return nil, reject(tblContacts, "contact", raw, err)
+		return nil, nil, reject(tblContacts, "contact", raw, err)
 	}
-	defer d.close()
-	d.checkOnly = !rows
-	phone, ok := d.strVal("phone_number")
-	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
-		d.fail(&fieldError{field: "phone_number", msg: "missing"})
+	rec := &contactRecord{Phone: c.PhoneNumber.V, Created: c.DateCreatedUTC.T, LastContact: c.LastContactDateUTC.T}
+	if c.LastContactDateUTC.Valid {
+		rec.LastContactRaw = c.LastContactDateUTC.Raw
 	}
-	// The dashboard id and the phone are boxed once, for the row and its link rows.
-	var (
-		dash, ph, digits, e164 any
-		b                      *rowBuilder // nil without rows: set does nothing
-	)
-	if rows {
-		dash, ph, digits, e164 = any(dashboardID), any(phone), phones.Digits(phone), phones.E164(phone, region)
-		b = newRow(contactsTable)
+	lm := c.LastMessage
+	if lm.Valid && lm.V.DeliveryStatus.Valid {
+		rec.Pending = pendingStatuses[strings.ToLower(lm.V.DeliveryStatus.V)]
 	}
-	b.set("dashboard_id", dash).
-		set("phone_number", ph).
-		set("phone_digits", digits).
-		set("phone_e164", e164).
-		set("first_name", d.str("first_name")).
-		set("last_name", d.str("last_name")).
-		set("display_name", d.str("display_name")).
-		set("is_suppressed", d.boolean("is_suppressed")).
-		set("suppressed_reason", d.str("suppressed_reason")).
-		set("is_archived", d.boolean("is_archived")).
-		set("is_blocked", d.boolean("is_blocked")).
-		set("is_resolved", d.boolean("is_resolved")).
-		set("note", d.str("note")).
-		set("first_contact_utc", d.timestamp("first_contact_utc")).
-		set("opted_out_utc", d.timestamp("opted_out_utc")).
-		set("last_msg_sent_utc", d.timestamp("last_msg_sent_utc")).
-		set("last_msg_received_utc", d.timestamp("last_msg_received_utc")).
-		set("total_msgs_sent", d.int32Field("total_msgs_sent")).
-		set("total_msgs_received", d.int32Field("total_msgs_received")).
-		set("response_count", d.int32Field("response_count")).
-		set("thread_id", d.str("thread_id"))
-	rec := &contactRecord{Phone: phone}
-	if t, ok := d.timeVal("date_created_utc"); ok {
-		rec.Created = t
-		if rows {
-			b.set("date_created_utc", t)
-		}
-	}
-	if t, ok := d.timeVal("last_contact_date_utc"); ok {
-		rec.LastContact = t
-		rec.LastContactRaw, _ = d.strVal("last_contact_date_utc")
-		if rows {
-			b.set("last_contact_date_utc", t)
-		}
-	}
-	lm := d.nested("last_message")
-	defer lm.close()
-	setLastMessage(b, lm)
-	if lm != nil {
-		if s, ok := lm.strVal("delivery_status"); ok {
-			rec.Pending = pendingStatuses[strings.ToLower(s)]
-		}
-	}
-	sent, okSent := d.intVal("total_msgs_sent")
-	recv, okRecv := d.intVal("total_msgs_received")
-	rec.Silent = rec.LastContact.IsZero() && lm == nil && okSent && okRecv && sent == 0 && recv == 0
+	sent, recv := c.TotalMsgsSent, c.TotalMsgsReceived
+	rec.Silent = !c.LastContactDateUTC.Valid && !lm.Valid && sent.Valid && recv.Valid && sent.V == 0 && recv.V == 0
+	return &c, rec, nil
+}
 
-	groups := d.ints("groups")
-	tags := d.strs("contact_tags")
-	fields := contactFields(d)
-	if d.err != nil {
-		return nil, reject(tblContacts, "contact", raw, d.err)
-	}
-	if !rows {
-		return rec, nil
-	}
-	b.set("groups", intArray(groups)).set("contact_tags", textArray(tags)).set("raw", raw)
-	rec.Row = b.row
+// contactRowsOf builds a contact's row and its link rows.
+func contactRowsOf(dashboardID int64, raw json.RawMessage, region string, c *contactDTO) (row stream.Row, tags, groups, fields []stream.Row) {
+	// The dashboard id and the phone are boxed once, for the row and its link rows.
+	phone := c.PhoneNumber.V
+	dash, ph := any(dashboardID), any(phone)
+	b := newRow(contactsTable).
+		set("dashboard_id", dash).
+		set("phone_number", ph).
+		set("phone_digits", phones.Digits(phone)).
+		set("phone_e164", phones.E164(phone, region)).
+		set("first_name", c.FirstName.Value()).
+		set("last_name", c.LastName.Value()).
+		set("display_name", c.DisplayName.Value()).
+		set("is_suppressed", c.IsSuppressed.Value()).
+		set("suppressed_reason", c.SuppressedReason.Value()).
+		set("is_archived", c.IsArchived.Value()).
+		set("is_blocked", c.IsBlocked.Value()).
+		set("is_resolved", c.IsResolved.Value()).
+		set("note", c.Note.Value()).
+		set("first_contact_utc", c.FirstContactUTC.Value()).
+		set("opted_out_utc", c.OptedOutUTC.Value()).
+		set("last_msg_sent_utc", c.LastMsgSentUTC.Value()).
+		set("last_msg_received_utc", c.LastMsgReceivedUTC.Value()).
+		set("total_msgs_sent", c.TotalMsgsSent.Value()).
+		set("total_msgs_received", c.TotalMsgsReceived.Value()).
+		set("response_count", c.ResponseCount.Value()).
+		set("thread_id", c.ThreadID.Value()).
+		set("date_created_utc", c.DateCreatedUTC.Value()).
+		set("last_contact_date_utc", c.LastContactDateUTC.Value()).
+		set("groups", c.Groups.Value()).
+		set("contact_tags", c.ContactTags.Value()).
+		set("raw", raw)
+	setLastMessage(b, c.LastMessage)
 
 	// Link rows, deduplicated: a repeated id would make the loader's upsert touch the
-	// same row twice in one statement. Every link row of the contact is cut from one
-	// backing array (capacity capped, so an append to one row cannot run into the next): a
-	// contact has a few of each.
-	vals := make([]any, 0, 3*(len(tags)+len(groups))+4*len(fields))
-	link := func(vs ...any) stream.Row {
-		start := len(vals)
-		vals = append(vals, vs...)
-		return vals[start:len(vals):len(vals)]
-	}
+	// same row twice in one statement.
 	seenTag := map[string]bool{}
-	for _, t := range tags {
+	for _, t := range c.ContactTags.V {
 		if t == "" || seenTag[t] {
 			continue
 		}
 		seenTag[t] = true
-		if rec.Tags == nil {
-			rec.Tags = make([]stream.Row, 0, len(tags))
-		}
-		rec.Tags = append(rec.Tags, link(dash, ph, t))
+		tags = append(tags, stream.Row{dash, ph, t})
 	}
 	seenGroup := map[int64]bool{}
-	for _, g := range groups {
+	for _, g := range c.Groups.V {
 		if seenGroup[g] {
 			continue
 		}
 		seenGroup[g] = true
-		if rec.Groups == nil {
-			rec.Groups = make([]stream.Row, 0, len(groups))
-		}
-		rec.Groups = append(rec.Groups, link(dash, ph, g))
+		groups = append(groups, stream.Row{dash, ph, g})
 	}
-	if len(fields) > 0 {
-		rec.Fields = make([]stream.Row, 0, len(fields))
-	}
-	for _, f := range fields {
-		rec.Fields = append(rec.Fields, link(dash, ph, f.id, f.value))
-	}
-	return rec, nil
-}
-
-type fieldValue struct {
-	id    string
-	value any
-}
-
-// contactFields reads custom_fields[] ({id, value}); entries without an id are skipped
-// (they cannot be keyed), a later entry for the same id wins.
-func contactFields(d *decoder) []fieldValue {
-	raw := d.raw("custom_fields")
-	if isNull(raw) {
-		return nil
-	}
-	items, err := apiclient.SplitArray(raw)
-	if err != nil {
-		d.fail(badField("custom_fields", "an array of objects", raw))
-		return nil
-	}
-	var out []fieldValue
+	// Entries without an id cannot be keyed; a later entry for the same id wins.
 	pos := map[string]int{}
-	for i, it := range items {
-		if isNull(it) {
-			continue
-		}
-		fd, err := openDecoder(it, "custom_fields["+strconv.Itoa(i)+"].")
-		if err != nil {
-			d.fail(badField("custom_fields", "an array of objects", raw))
-			return nil
-		}
-		fd.checkOnly = d.checkOnly
-		var id string
-		if fd.checkOnly {
-			fd.str("id") // checked, not kept: no link row is built
-		} else {
-			id, _ = fd.strVal("id")
-		}
-		v := fd.str("value")
-		ferr := fd.err
-		fd.close()
-		if ferr != nil {
-			d.fail(ferr)
-			return nil
-		}
-		if id == "" {
+	for _, f := range c.CustomFields.V {
+		id := f.V.ID.V
+		if !f.Valid || id == "" {
 			continue
 		}
 		if p, ok := pos[id]; ok {
-			out[p].value = v
+			fields[p][3] = f.V.Value.Value()
 			continue
 		}
-		pos[id] = len(out)
-		out = append(out, fieldValue{id: id, value: v})
+		pos[id] = len(fields)
+		fields = append(fields, stream.Row{dash, ph, id, f.V.Value.Value()})
 	}
-	return out
+	return b.row, tags, groups, fields
 }
 
 // messageRecord is a mapped Message (§5.3).
@@ -307,69 +321,54 @@ func mapMessage(dashboardID int64, phone string, raw json.RawMessage) (*messageR
 }
 
 func (o *messageOwner) mapMessage(raw json.RawMessage) (*messageRecord, *stream.Reject) {
-	d, err := openDecoder(raw, "")
-	if err != nil {
+	var m messageDTO
+	if err := lenient.Decode(raw, &m); err != nil {
 		return nil, reject(tblMessages, "message", raw, err)
 	}
-	defer d.close()
+	id := strings.TrimSpace(m.MessageID.V)
+	derived := id == ""
+	if derived {
+		id = derivedMessageID(o.dashboardID, o.digits, m.Timestamp.Raw, m.Direction.V, m.Body.V)
+	}
 	b := newRow(messagesTable).
 		set("dashboard_id", o.dashboard).
 		set("phone_number", o.phone).
 		set("phone_digits", o.digitsOf).
 		set("phone_e164", o.e164).
-		set("body", d.str("body")).
-		set("message_direction", d.str("message_direction")).
-		set("response_by_username", d.str("response_by_username")).
-		set("delivery_status", d.str("delivery_status")).
-		set("delivery_error", d.str("delivery_error")).
-		set("mms_media", textArray(d.strs("mms_media"))).
+		set("message_id", id).
+		set("message_id_derived", derived).
+		set("body", m.Body.Value()).
+		set("message_direction", m.Direction.Value()).
+		set("response_by_username", m.ResponseByUsername.Value()).
+		set("message_timestamp_utc", m.Timestamp.Value()).
+		set("delivery_status", m.DeliveryStatus.Value()).
+		set("delivery_error", m.DeliveryError.Value()).
+		set("mms_media", m.MMSMedia.Value()).
 		set("raw", raw)
-	rec := &messageRecord{}
-	if t, ok := d.timeVal("message_timestamp_utc"); ok {
-		rec.Time = t
-		b.set("message_timestamp_utc", t)
-	}
-	id, _ := d.strVal("message_id")
-	if d.err != nil {
-		return nil, reject(tblMessages, "message", raw, d.err)
-	}
-	id = strings.TrimSpace(id)
-	derived := id == ""
-	if derived {
-		ts, _ := d.strVal("message_timestamp_utc")
-		dir, _ := d.strVal("message_direction")
-		body, _ := d.strVal("body")
-		id = derivedMessageID(o.dashboardID, o.digits, ts, dir, body)
-	}
-	b.set("message_id", id).set("message_id_derived", derived)
-	rec.Key = id
-	rec.Row = b.row
-	return rec, nil
+	return &messageRecord{Key: id, Row: b.row, Time: m.Timestamp.T}, nil
 }
 
 // mapConversation maps a conversations-list item: phone_number plus last_message.
 func mapConversation(dashboardID int64, raw json.RawMessage, region string) (stream.Row, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var c struct {
+		PhoneNumber lenient.String `json:"phone_number"`
+		LastMessage lastMessage    `json:"last_message"`
+	}
+	err := decodeWithLastMessage(raw, &c)
+	if err == nil && strings.TrimSpace(c.PhoneNumber.V) == "" {
+		err = missing("phone_number")
+	}
 	if err != nil {
 		return nil, reject(tblConversations, "conversation", raw, err)
 	}
-	defer d.close()
-	phone, ok := d.strVal("phone_number")
-	if d.err == nil && (!ok || strings.TrimSpace(phone) == "") {
-		d.fail(&fieldError{field: "phone_number", msg: "missing"})
-	}
+	phone := c.PhoneNumber.V
 	b := newRow(conversationsTable).
 		set("dashboard_id", dashboardID).
 		set("phone_number", phone).
 		set("phone_digits", phones.Digits(phone)).
 		set("phone_e164", phones.E164(phone, region)).
 		set("raw", raw)
-	lm := d.nested("last_message")
-	setLastMessage(b, lm)
-	lm.close()
-	if d.err != nil {
-		return nil, reject(tblConversations, "conversation", raw, d.err)
-	}
+	setLastMessage(b, c.LastMessage)
 	return b.row, nil
 }
 
@@ -379,110 +378,139 @@ type paymentRecord struct {
 	Date time.Time // request_date; zero when null
 }
 
+type paymentDTO struct {
+	PaymentID                lenient.Int    `json:"payment_id"`
+	Recipient                lenient.String `json:"recipient"`
+	Description              lenient.String `json:"description"`
+	AmountRequested          amount         `json:"amount_requested"`
+	IsPastDue                lenient.Bool   `json:"is_past_due"`
+	ReminderWasSent          lenient.Bool   `json:"reminder_was_sent"`
+	TransactionStatus        lenient.String `json:"transaction_status"`
+	TextrequestPaymentStatus lenient.String `json:"textrequest_payment_status"`
+	ReferenceNumber          lenient.String `json:"reference_number"`
+	CustomerPhone            lenient.String `json:"customer_phone"`
+	RequestDate              lenient.Time   `json:"request_date"`
+}
+
+// amount is a decimal amount for numeric(12,2), kept as a decimal string with two places
+// so no float rounding happens before PostgreSQL.
+type amount struct{ lenient.Number }
+
+// Want implements lenient.Wanter.
+func (amount) Want() string { return "an amount" }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (a *amount) UnmarshalJSON(b []byte) error {
+	if err := a.Number.UnmarshalJSON(b); err != nil {
+		return lenient.Mismatch[amount](b)
+	}
+	if !a.Valid {
+		return nil
+	}
+	r, ok := new(big.Rat).SetString(a.V)
+	// numeric(12,2) holds up to 10 digits before the point.
+	if !ok || new(big.Rat).Abs(r).Cmp(big.NewRat(1e10, 1)) >= 0 {
+		*a = amount{}
+		return lenient.Mismatch[amount](b)
+	}
+	a.V = r.FloatString(2)
+	return nil
+}
+
 func mapPayment(dashboardID int64, raw json.RawMessage, region string) (*paymentRecord, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var p paymentDTO
+	err := lenient.Decode(raw, &p)
+	if err == nil && !p.PaymentID.Valid {
+		err = missing("payment_id")
+	}
 	if err != nil {
 		return nil, reject(tblPayments, "payment", raw, err)
 	}
-	defer d.close()
-	id, ok := d.intVal("payment_id")
-	if d.err == nil && !ok {
-		d.fail(&fieldError{field: "payment_id", msg: "missing"})
-	}
 	b := newRow(paymentsTable).
-		set("payment_id", id).
+		set("payment_id", p.PaymentID.V).
 		set("dashboard_id", dashboardID).
-		set("recipient", d.str("recipient")).
-		set("description", d.str("description")).
-		set("amount_requested", d.money("amount_requested")).
-		set("is_past_due", d.boolean("is_past_due")).
-		set("reminder_was_sent", d.boolean("reminder_was_sent")).
-		set("transaction_status", d.str("transaction_status")).
-		set("textrequest_payment_status", d.str("textrequest_payment_status")).
-		set("reference_number", d.str("reference_number")).
+		set("recipient", p.Recipient.Value()).
+		set("description", p.Description.Value()).
+		set("amount_requested", p.AmountRequested.Value()).
+		set("is_past_due", p.IsPastDue.Value()).
+		set("reminder_was_sent", p.ReminderWasSent.Value()).
+		set("transaction_status", p.TransactionStatus.Value()).
+		set("textrequest_payment_status", p.TextrequestPaymentStatus.Value()).
+		set("reference_number", p.ReferenceNumber.Value()).
+		set("request_date", p.RequestDate.Value()).
 		set("raw", raw)
-	if phone, ok := d.strVal("customer_phone"); ok {
-		b.set("customer_phone", phone).set("customer_phone_digits", phones.Digits(phone)).set("phone_e164", phones.E164(phone, region))
+	if phone := p.CustomerPhone; phone.Valid {
+		b.set("customer_phone", phone.V).set("customer_phone_digits", phones.Digits(phone.V)).set("phone_e164", phones.E164(phone.V, region))
 	}
-	rec := &paymentRecord{}
-	if t, ok := d.timeVal("request_date"); ok {
-		rec.Date = t
-		b.set("request_date", t)
-	}
-	if d.err != nil {
-		return nil, reject(tblPayments, "payment", raw, d.err)
-	}
-	rec.Row = b.row
-	return rec, nil
+	return &paymentRecord{Row: b.row, Date: p.RequestDate.T}, nil
 }
 
 func mapGroup(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var g struct {
+		ID                 lenient.Int    `json:"id"`
+		Name               lenient.String `json:"name"`
+		Notes              lenient.String `json:"notes"`
+		GroupMemberCount   lenient.Int32  `json:"group_member_count"`
+		IsKeyword          lenient.Bool   `json:"is_keyword"`
+		LastMessageSentUTC lenient.Time   `json:"last_message_sent_utc"`
+	}
+	err := lenient.Decode(raw, &g)
+	if err == nil && !g.ID.Valid {
+		err = missing("id")
+	}
 	if err != nil {
 		return nil, reject(tblGroups, "group", raw, err)
 	}
-	defer d.close()
-	id, ok := d.intVal("id")
-	if d.err == nil && !ok {
-		d.fail(&fieldError{field: "id", msg: "missing"})
-	}
-	b := newRow(groupsTable).
+	return newRow(groupsTable).
 		set("dashboard_id", dashboardID).
-		set("id", id).
-		set("name", d.str("name")).
-		set("notes", d.str("notes")).
-		set("group_member_count", d.int32Field("group_member_count")).
-		set("is_keyword", d.boolean("is_keyword")).
-		set("last_message_sent_utc", d.timestamp("last_message_sent_utc")).
-		set("raw", raw)
-	if d.err != nil {
-		return nil, reject(tblGroups, "group", raw, d.err)
-	}
-	return b.row, nil
+		set("id", g.ID.V).
+		set("name", g.Name.Value()).
+		set("notes", g.Notes.Value()).
+		set("group_member_count", g.GroupMemberCount.Value()).
+		set("is_keyword", g.IsKeyword.Value()).
+		set("last_message_sent_utc", g.LastMessageSentUTC.Value()).
+		set("raw", raw).row, nil
 }
 
 // mapTag maps a Tag (§5.5); the id is a string (a GUID), numbers are kept as their text.
 func mapTag(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var t struct {
+		ID       lenient.String `json:"id"`
+		Tag      lenient.String `json:"tag"`
+		TagColor lenient.String `json:"tag_color"`
+	}
+	err := lenient.Decode(raw, &t)
+	if err == nil && t.ID.V == "" {
+		err = missing("id")
+	}
 	if err != nil {
 		return nil, reject(tblTags, "tag", raw, err)
 	}
-	defer d.close()
-	id, ok := d.strVal("id")
-	if d.err == nil && (!ok || id == "") {
-		d.fail(&fieldError{field: "id", msg: "missing"})
-	}
-	b := newRow(tagsTable).
+	return newRow(tagsTable).
 		set("dashboard_id", dashboardID).
-		set("id", id).
-		set("tag", d.str("tag")).
-		set("tag_color", d.str("tag_color")).
-		set("raw", raw)
-	if d.err != nil {
-		return nil, reject(tblTags, "tag", raw, d.err)
-	}
-	return b.row, nil
+		set("id", t.ID.V).
+		set("tag", t.Tag.Value()).
+		set("tag_color", t.TagColor.Value()).
+		set("raw", raw).row, nil
 }
 
 func mapCustomField(dashboardID int64, raw json.RawMessage) (stream.Row, *stream.Reject) {
-	d, err := openDecoder(raw, "")
+	var f struct {
+		ID   lenient.String `json:"id"`
+		Name lenient.String `json:"name"`
+	}
+	err := lenient.Decode(raw, &f)
+	if err == nil && f.ID.V == "" {
+		err = missing("id")
+	}
 	if err != nil {
 		return nil, reject(tblCustomFields, "custom field", raw, err)
 	}
-	defer d.close()
-	id, ok := d.strVal("id")
-	if d.err == nil && (!ok || id == "") {
-		d.fail(&fieldError{field: "id", msg: "missing"})
-	}
-	b := newRow(customFieldsTable).
+	return newRow(customFieldsTable).
 		set("dashboard_id", dashboardID).
-		set("id", id).
-		set("name", d.str("name")).
-		set("raw", raw)
-	if d.err != nil {
-		return nil, reject(tblCustomFields, "custom field", raw, d.err)
-	}
-	return b.row, nil
+		set("id", f.ID.V).
+		set("name", f.Name.Value()).
+		set("raw", raw).row, nil
 }
 
 // keyOf renders a row's key columns for de-duplication within a batch.

@@ -372,7 +372,7 @@ func TestListContactMatchesMapContact(t *testing.T) {
 	rejected := 0
 	for _, raw := range variants {
 		want, rej := mapContact(121, raw, DefaultPhoneRegion)
-		got, ok := listContact(121, raw)
+		got, ok := listContact(raw)
 		require.Equal(t, rej == nil, ok, "%s", raw)
 		if !ok {
 			rejected++

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -126,7 +127,7 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		for _, raw := range items {
 			// Contacts that cannot be decoded are rejected by the contacts stream; here
 			// they are passed over.
-			c, ok := listContact(p.dashboard, raw)
+			c, ok := listContact(raw)
 			if !ok || done[c.Phone] || queued[c.Phone] {
 				continue
 			}
@@ -355,30 +356,15 @@ var errAscending = errors.New("messages are oldest first")
 func messageTimes(items []json.RawMessage) ([]time.Time, bool) {
 	times := make([]time.Time, 0, len(items))
 	all := true
-	var o object // one split reused for every item: only a timestamp is read from each
 	for _, raw := range items {
-		var err error
-		o, err = parseObject(o, raw)
-		if err != nil {
+		var m struct {
+			Timestamp lenient.Time `json:"message_timestamp_utc"`
+		}
+		if lenient.Decode(raw, &m) != nil || !m.Timestamp.Valid {
 			all = false
 			continue
 		}
-		lit := o.get("message_timestamp_utc")
-		if t, ok := apiclient.ParseTimeLiteral(lit); ok {
-			times = append(times, t)
-			continue
-		}
-		s, err := apiclient.Unquote(lit)
-		if err != nil {
-			all = false
-			continue
-		}
-		t, err := apiclient.ParseTime(s)
-		if err != nil {
-			all = false
-			continue
-		}
-		times = append(times, t)
+		times = append(times, m.Timestamp.T)
 	}
 	return times, all
 }
