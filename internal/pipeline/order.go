@@ -77,3 +77,39 @@ func startOrder(jobs []Job, hist map[string]stream.History) []int {
 	})
 	return order
 }
+
+// dispatch calls run(i) for every index of order, each in its own goroutine, at most
+// slots at once, and returns when all have returned. A free slot goes to the source
+// with the fewest streams running, to its first job in order (ties: the job first in
+// order). Each source has its own request budget, so a slot held by one source's
+// stream waiting for that source's limiter does not help another source; taking the
+// sources in turn by what they run, not by a fixed alternation of the order, lets a
+// source whose streams end quickly (one request each) reach its backfill while another
+// source's slower streams still hold their slots.
+func dispatch(jobs []Job, order []int, slots int, run func(i int)) {
+	pending := slices.Clone(order)
+	running := map[string]int{}
+	done := make(chan string)
+	active := 0
+	for len(pending) > 0 || active > 0 {
+		for active < slots && len(pending) > 0 {
+			k := 0
+			for n, i := range pending {
+				if running[jobs[i].Desc.Source] < running[jobs[pending[k]].Desc.Source] {
+					k = n
+				}
+			}
+			i := pending[k]
+			pending = slices.Delete(pending, k, k+1)
+			src := jobs[i].Desc.Source
+			running[src]++
+			active++
+			go func() {
+				run(i)
+				done <- src
+			}()
+		}
+		running[<-done]--
+		active--
+	}
+}

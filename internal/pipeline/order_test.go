@@ -39,3 +39,54 @@ func TestStartOrder(t *testing.T) {
 	// Without history (a first pass): lists before incremental streams, sources alternating.
 	require.Equal(t, []int{2, 6, 4, 7, 0, 5, 1, 8, 3}, startOrder(jobs, nil))
 }
+
+// TestDispatchSharesSlotsBySource: a free slot goes to the source with the fewest
+// streams running, so a source whose jobs come late in the order still starts at once
+// and, when its quick streams end, reaches its next job while the other source's
+// streams still hold their slots.
+func TestDispatchSharesSlotsBySource(t *testing.T) {
+	t.Parallel()
+	mk := func(source string) Job { return Job{Desc: stream.Desc{Source: source, Name: "x"}} }
+	jobs := []Job{mk("a"), mk("a"), mk("a"), mk("b"), mk("b"), mk("b")}
+	started := make(chan int)
+	release := make([]chan struct{}, len(jobs))
+	for i := range release {
+		release[i] = make(chan struct{})
+	}
+	finished := make(chan struct{})
+	go func() {
+		dispatch(jobs, []int{0, 1, 2, 3, 4, 5}, 2, func(i int) {
+			started <- i
+			<-release[i]
+		})
+		close(finished)
+	}()
+	next := func() int {
+		select {
+		case i := <-started:
+			return i
+		case <-time.After(10 * time.Second):
+			t.Fatal("no job started")
+			return -1
+		}
+	}
+	// One slot each; in plan order a's second job would have taken the second slot.
+	require.ElementsMatch(t, []int{0, 3}, []int{next(), next()})
+	// b's quick job ends: b (none running) goes before a (one running).
+	close(release[3])
+	require.Equal(t, 4, next())
+	close(release[4])
+	require.Equal(t, 5, next())
+	// a's job ends while b still runs one: a's next job.
+	close(release[0])
+	require.Equal(t, 1, next())
+	close(release[5])
+	require.Equal(t, 2, next())
+	close(release[1])
+	close(release[2])
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("dispatch did not return after every job ended")
+	}
+}

@@ -261,11 +261,12 @@ func (e *PartialError) Unwrap() []error {
 	return errs
 }
 
-// Run runs every job of the plan, up to Config.Concurrency at once, in the order
-// startOrder gives (synced streams first, then new ones, then backfills in progress),
-// and returns each stream's outcome in plan order. The error is a *PartialError when some streams failed (their
-// results are still in the Result), or a plan error (nil Result) when the plan is
-// invalid. Cancelled and skipped streams are not failures: a cancelled stream resumes
+// Run runs every job of the plan, up to Config.Concurrency at once: each source's
+// streams in the order startOrder gives (synced streams first, then new ones, then
+// backfills in progress), a free slot going to the source with the fewest streams
+// running (see dispatch). It returns each stream's outcome in plan order. The error is
+// a *PartialError when some streams failed (their results are still in the Result), or
+// a plan error (nil Result) when the plan is invalid. Cancelled and skipped streams are not failures: a cancelled stream resumes
 // from its last committed cursor on the next run.
 func Run(ctx context.Context, p Plan) (*Result, error) {
 	if err := p.validate(); err != nil {
@@ -285,17 +286,10 @@ func Run(ctx context.Context, p Plan) (*Result, error) {
 			cfg.Logger.Warn("run history unreadable; streams start in plan order by mode", "err", err)
 		}
 	}
-	// A plain group, not WithContext: one stream failing must not cancel the others.
-	var g errgroup.Group
-	g.SetLimit(cfg.Concurrency)
-	for _, i := range startOrder(p.Jobs, hist) {
-		job := p.Jobs[i]
-		g.Go(func() error {
-			res.Streams[i] = runStream(ctx, p, cfg, job)
-			return nil
-		})
-	}
-	_ = g.Wait()
+	// One stream failing does not stop the others: each records its own outcome.
+	dispatch(p.Jobs, startOrder(p.Jobs, hist), cfg.Concurrency, func(i int) {
+		res.Streams[i] = runStream(ctx, p, cfg, p.Jobs[i])
+	})
 	res.Duration = cfg.Now().Sub(res.Started)
 
 	if failed := res.Failed(); len(failed) > 0 {
