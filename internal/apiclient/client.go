@@ -13,7 +13,7 @@
 //
 // Rate limit: a Limit{N, Per} is enforced so that no rolling window of length Per sees
 // more than N attempts (retries included), with some slack for network jitter; see
-// newLimiter for why a burst-N token bucket would not do.
+// window for why not a token bucket.
 //
 // Counter: every request names the *Counter it is made with, built by the extractor
 // from its stream's room (NewCounter(req.Room)): it counts the attempts for the
@@ -46,8 +46,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Limit is a request budget: N requests per Per. The zero value means unlimited.
@@ -67,7 +65,7 @@ type Config struct {
 	// Secrets are scrubbed from every error text and log line the client produces.
 	Secrets []string
 	// RateLimit is the source's request budget (default: unlimited). The client keeps
-	// every rolling window of length Per at N requests or fewer (see newLimiter).
+	// every rolling window of length Per at N requests or fewer (see window).
 	RateLimit Limit
 	// MaxAttempts caps the tries of one request, the first included (default 8).
 	MaxAttempts int
@@ -122,13 +120,12 @@ type Stats struct {
 // Client is a rate-limited, retrying HTTP client for one API source. It is safe for
 // concurrent use; every stream of the source shares one Client and so one budget.
 type Client struct {
-	cfg     Config
-	base    *url.URL
-	http    *http.Client
-	log     *slog.Logger
-	limiter *rate.Limiter
-	sent    *sendLog
-	scrub   *strings.Replacer
+	cfg   Config
+	base  *url.URL
+	http  *http.Client
+	log   *slog.Logger
+	limit *window
+	scrub *strings.Replacer
 
 	// notBefore (Unix nanoseconds) is the source-wide pause a 429 sets: no attempt of
 	// any goroutine starts before it, because the server throttles the source, not
@@ -158,8 +155,7 @@ func New(cfg Config) (*Client, error) {
 	c.base = base
 	c.http = cmp.Or(cfg.HTTPClient, &http.Client{Transport: newTransport(), CheckRedirect: sameHostRedirects})
 	c.log = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)).With("source", cfg.Source)
-	c.limiter = newLimiter(cfg.RateLimit)
-	c.sent = newSendLog(cfg.RateLimit)
+	c.limit = newWindow(cfg.RateLimit)
 	return c, nil
 }
 
@@ -189,23 +185,6 @@ func newTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.ResponseHeaderTimeout = 0 // the per-attempt context bounds the whole exchange
 	return t
-}
-
-// newLimiter turns a budget into a token bucket that no rolling window of length Per
-// can see exceed: a bucket with rate N/Per and burst N lets a full burst at the end of
-// one window meet a refill of N more inside the next, up to 2N in some window of length
-// Per. So the burst is 1 and the requests are spaced evenly: any window of length Per
-// then holds at most N requests. The spacing also gets a guard of Per/(2N²) per
-// request, so that windows up to half an interval longer than Per (the server's clock
-// and network delays compressing our spacing) still hold at most N; it costs 1/(2N) of
-// the budget (0.5% at 100/min).
-func newLimiter(l Limit) *rate.Limiter {
-	if l.N <= 0 || l.Per <= 0 {
-		return rate.NewLimiter(rate.Inf, 1)
-	}
-	n := time.Duration(l.N)
-	interval := l.Per/n + l.Per/(2*n*n)
-	return rate.NewLimiter(rate.Every(interval), 1)
 }
 
 // errCrossHostRedirect refuses a redirect to another host: net/http copies custom
@@ -567,7 +546,8 @@ func (c *Client) ctxErr(ctx context.Context, logPath string, err error) error {
 	return &requestError{msg: c.cfg.Source + " GET " + logPath + ": " + c.scrubText(err.Error()), err: err}
 }
 
-// waitTurn blocks until the source-wide pause is over and the limiter grants a token.
+// waitTurn blocks until the source-wide pause is over and the rate limit lets the
+// attempt go.
 func (c *Client) waitTurn(ctx context.Context) error {
 	for {
 		if d := time.Until(time.Unix(0, c.notBefore.Load())); d > 0 {
@@ -575,42 +555,16 @@ func (c *Client) waitTurn(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := c.waitToken(ctx); err != nil {
+		if err := c.limit.wait(ctx); err != nil {
 			return fmt.Errorf("wait for rate limiter: %w", err)
 		}
-		// A 429 may have paused the source while we waited for the token; the spent
-		// token only makes us slower, which is the point.
+		// A 429 may have paused the source while we waited; the spent slot only makes
+		// us slower, which is the point.
 		if time.Now().UnixNano() < c.notBefore.Load() {
 			continue
 		}
-		if err := c.sent.wait(ctx); err != nil {
-			return fmt.Errorf("wait for rate limiter: %w", err)
-		}
 		return nil
 	}
-}
-
-// waitToken waits for the limiter's next token. rate.Limiter.Wait fails at once when
-// the token comes after ctx's deadline, while ctx is still live: the caller would see a
-// plain error and report the stream as failed, not cut off. Here the request instead
-// waits for the deadline and returns ctx's error, so a --max-duration cut-off reads as
-// a cancellation wherever it finds the stream; the token is given back.
-func (c *Client) waitToken(ctx context.Context) error {
-	r := c.limiter.Reserve()
-	if !r.OK() {
-		return errors.New("request exceeds the limiter's burst")
-	}
-	d := r.Delay()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		r.Cancel()
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	if err := sleep(ctx, d); err != nil {
-		r.Cancel()
-		return err
-	}
-	return nil
 }
 
 // pauseUntil moves the source-wide pause forward (never back).

@@ -6,46 +6,50 @@ import (
 	"time"
 )
 
-// sendLog makes sure no window of length per holds more than n of the source's
-// attempts, counting when attempts actually go out. The token bucket (newLimiter)
-// spaces the reservations evenly, but a goroutine can wake from its reservation late
-// (a busy machine, a stop-the-world pause): one attempt held back by more than the
-// bucket's guard, followed on time by the one n places later, puts n+1 arrivals in
-// some window of the server's. So each attempt also waits until the attempt n places
-// before it went out at least per (plus the same guard) ago, by the clock, at the
-// moment it is let go.
-type sendLog struct {
+// window is the client's rate limiter: it lets an attempt go only when the attempt N
+// places before it went out at least Per ago, plus a guard of Per/(2N), by the clock
+// at the moment it is let go. So no window of length Per+guard holds more than N
+// attempts, which is the APIs' own rule (Text Request's 100 a minute is a rolling
+// window, not a bucket), and the guard absorbs network jitter between our clock and
+// the server's. Unlike a token bucket of rate N/Per and burst N, which lets a full
+// burst at the end of one window meet N more refilled inside the next, it never
+// admits 2N in a window; unlike a bucket of burst 1, it needs no second check for a
+// goroutine that woke late from its reservation: the time is taken when the attempt
+// leaves.
+type window struct {
 	mu    sync.Mutex
-	per   time.Duration
-	times []time.Time // ring of the last n departures; zero while fewer were sent
-	next  int         // the slot of the oldest departure, overwritten by the next
+	per   time.Duration // Per plus the guard
+	times []time.Time   // ring of the last N departures; zero while fewer were sent
+	next  int           // the slot of the oldest departure, overwritten by the next
 }
 
-// newSendLog returns a log for l, or nil when l is no limit.
-func newSendLog(l Limit) *sendLog {
+// newWindow returns a limiter for l, or nil when l is no limit.
+func newWindow(l Limit) *window {
 	if l.N <= 0 || l.Per <= 0 {
 		return nil
 	}
-	return &sendLog{per: l.Per + l.Per/time.Duration(2*l.N), times: make([]time.Time, l.N)}
+	return &window{per: l.Per + l.Per/time.Duration(2*l.N), times: make([]time.Time, l.N)}
 }
 
-// wait blocks until an attempt may go out and records it as gone.
-func (s *sendLog) wait(ctx context.Context) error {
-	if s == nil {
-		return nil
+// wait blocks until an attempt may go out and records it as gone. A wait that would
+// end after ctx's deadline still waits for the deadline and returns ctx's error, so a
+// --max-duration cut-off reads as a cancellation wherever it finds the stream.
+func (w *window) wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil || w == nil {
+		return err
 	}
 	for {
-		s.mu.Lock()
+		w.mu.Lock()
 		now := time.Now()
-		oldest := s.times[s.next]
-		d := oldest.Add(s.per).Sub(now)
+		oldest := w.times[w.next]
+		d := oldest.Add(w.per).Sub(now)
 		if oldest.IsZero() || d <= 0 {
-			s.times[s.next] = now
-			s.next = (s.next + 1) % len(s.times)
-			s.mu.Unlock()
+			w.times[w.next] = now
+			w.next = (w.next + 1) % len(w.times)
+			w.mu.Unlock()
 			return nil
 		}
-		s.mu.Unlock()
+		w.mu.Unlock()
 		if err := sleep(ctx, d); err != nil {
 			return err
 		}

@@ -3,34 +3,42 @@ package apiclient
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 )
 
-// TestSendLogHoldsBackAfterALateSend: when an attempt goes out late, the attempt n
-// places after it waits for a full window after it, so no window holds n+1 even though
-// the token bucket would have let it go.
-func TestSendLogHoldsBackAfterALateSend(t *testing.T) {
+// TestWindowHoldsBackTheNthAttempt: the first N attempts go at once; the next waits
+// until the first is a whole window (Per and the guard, Per/(2N)) behind it. Under
+// synctest the clock moves only when every goroutine waits, so the figures are exact.
+func TestWindowHoldsBackTheNthAttempt(t *testing.T) {
+	t.Parallel()
+
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		const per = 200 * time.Millisecond
+		w := newWindow(Limit{N: 3, Per: per})
+		start := time.Now()
+		for range 3 {
+			require.NoError(t, w.wait(ctx))
+		}
+		require.Equal(t, start, time.Now(), "the first N go at once")
+		require.NoError(t, w.wait(ctx))
+		require.Equal(t, per+per/6, time.Since(start))
+	})
+}
+
+func TestWindowCancelledAndUnlimited(t *testing.T) {
+	t.Parallel()
+
 	ctx := context.Background()
-	const per = 200 * time.Millisecond
-	s := newSendLog(Limit{N: 3, Per: per})
-	window := per + per/6 // the guard: Per/(2N)
-
-	var sent []time.Time
-	for range 3 { // the first n go at once: nothing was sent before
-		require.NoError(t, s.wait(ctx))
-		sent = append(sent, time.Now())
-	}
-	require.NoError(t, s.wait(ctx)) // the fourth waits for the first to leave the window
-	sent = append(sent, time.Now())
-	require.GreaterOrEqual(t, sent[3].Sub(sent[0]), window)
-
-	one := newSendLog(Limit{N: 1, Per: time.Hour})
+	one := newWindow(Limit{N: 1, Per: time.Hour})
 	require.NoError(t, one.wait(ctx))
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	require.ErrorIs(t, one.wait(cctx), context.Canceled, "a cancelled wait returns at once")
-	require.Nil(t, newSendLog(Limit{}), "no limit, no log")
-	require.NoError(t, (*sendLog)(nil).wait(ctx))
+	require.Nil(t, newWindow(Limit{}), "no limit, no window")
+	require.NoError(t, (*window)(nil).wait(ctx))
+	require.ErrorIs(t, (*window)(nil).wait(cctx), context.Canceled)
 }

@@ -88,9 +88,8 @@ type Config struct {
 	// its own connection. Batches of one partition always go to the same worker, in
 	// order; an unpartitioned stream has one load at a time. Since a worker commits
 	// every batch waiting for it at once, more workers mostly mean more, smaller
-	// transactions: in the full-sync benchmark (scale 10, CPU-bound) 1 and 2 workers
-	// were alike and 4 about 5 % slower; 2 keeps one partition's large batch from
-	// holding up every other partition.
+	// transactions (BenchmarkFullSync compares the counts); 2 keeps one partition's
+	// large batch from holding up every other partition.
 	LoadWorkers int
 	// Now returns the current time (default time.Now); tests pin it.
 	Now func() time.Time

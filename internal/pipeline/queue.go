@@ -53,10 +53,11 @@ func (b *budget) room() bool {
 //
 // The requests wait so that concurrent fetchers (a stream's chats, contacts or
 // dashboards, up to eight at once) do not each fetch and decode a page only to park it
-// until the next commit (BenchmarkPeakMemory shows what that saves). The price is the one page a sequential list had ready when room came: it is now fetched
-// after. A request made just after a send may still pass before the dispatcher has
-// counted the batch it received (take follows the receive): at most one page more,
-// as before there was a gate.
+// until the next commit (BenchmarkPeakMemory shows what that saves). The price is the
+// one page a sequential list had ready when room came: it is now fetched after. A
+// request made just after a send may still pass before the dispatcher has counted the
+// batch it received (take follows the receive): at most one page more, as before there
+// was a gate.
 func (b *budget) waitRoom(ctx context.Context) error {
 	for {
 		b.mu.Lock()
