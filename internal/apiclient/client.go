@@ -23,9 +23,8 @@
 // calling goroutine, optionally fetching ahead, re-read on drift (the total shrinking
 // mid-scan), and mark the final page Last.
 //
-// JSON: EachMember, EachElement and SplitArray split a body into its parts in one
-// validating pass, sharing its memory (see jsonscan.go); with GetDecode a body that does
-// not split (ErrMalformed: cut short) is retried like a 5xx.
+// JSON: GetJSON and GetDecode retry a body that is not well-formed JSON (cut short) like
+// a 5xx; a GetDecode decode function reports one by wrapping ErrMalformed.
 package apiclient
 
 import (
@@ -257,11 +256,10 @@ func (c *Client) GetJSON(ctx context.Context, n *Counter, path string, query url
 }
 
 // GetDecode is Get with a decode step run on every 2xx body (a 204's empty one
-// included): an error wrapping ErrMalformed (as EachMember, EachElement and SplitArray
-// return for a truncated body) retries the request like a 5xx, any other error ends it,
-// naming the path. It lets a caller split and check a body in one pass instead of
-// GetJSON's Unmarshal followed by its own. decode must not keep state from a failed
-// attempt: it runs again on the retried body.
+// included): an error wrapping ErrMalformed (a truncated body) retries the request like
+// a 5xx, any other error ends it, naming the path. It lets a caller decode a body its
+// own way (an envelope, then each item on its own) and check it inside the retry loop.
+// decode must not keep state from a failed attempt: it runs again on the retried body.
 func (c *Client) GetDecode(ctx context.Context, n *Counter, path string, query url.Values, decode func(r *Response) error) (*Response, error) {
 	return c.do(ctx, n, path, query, func(r *Response) error {
 		err := decode(r)
@@ -271,6 +269,10 @@ func (c *Client) GetDecode(ctx context.Context, n *Counter, path string, query u
 		return err
 	})
 }
+
+// ErrMalformed, wrapped by the error of a GetDecode decode function, says the body is
+// not well-formed JSON (cut short), so the request is retried.
+var ErrMalformed = errors.New("malformed JSON")
 
 var errInvalidJSON = errors.New("body is not valid JSON")
 

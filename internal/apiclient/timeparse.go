@@ -39,23 +39,6 @@ func ParseTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("parse time %q: unrecognised format", truncate(s, 64))
 }
 
-// ParseTimeLiteral is ParseTime for the value of a raw JSON string literal (quotes
-// included), for the common case only: a plain RFC 3339 timestamp, read straight from
-// the bytes (time.Time.UnmarshalText accepts exactly what time.Parse(time.RFC3339, ·)
-// does), without the string Unquote would allocate per timestamp. ok is false for
-// anything else (escapes, space, other layouts, not a string); the caller then takes
-// the general path, which also gives the error.
-func ParseTimeLiteral(lit []byte) (t time.Time, ok bool) {
-	n := len(lit)
-	if n < 2 || lit[0] != '"' || lit[n-1] != '"' {
-		return time.Time{}, false
-	}
-	if t.UnmarshalText(lit[1:n-1]) != nil {
-		return time.Time{}, false
-	}
-	return t.UTC(), true
-}
-
 // truncate cuts s to at most n runes, marking the cut.
 func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
