@@ -14,7 +14,7 @@ build: ## build bin/crmsync
 test: ## run every test against a real PostgreSQL (TEST_DATABASE_URL, else testcontainers, else 127.0.0.1:5432)
 	$(GO) test -count=1 -timeout 30m $(PKGS)
 
-bench: ## run the benchmarks (loader vs raw COPY vs the per-row peer; end-to-end sync)
+bench: ## run the benchmarks (loader vs raw COPY vs the per-row peer; end-to-end sync; peak RSS of crmsync runs, huge answers, a first sync under rate limits)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./loaders/postgres
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m $$($(GO) list $(PKGS) | grep -v '/loaders/postgres$$')
 

@@ -145,8 +145,13 @@ func (s *Store) Cursors(ctx context.Context, source, streamName string, partitio
 	if len(partitions) == 0 {
 		return stream.State{}, nil
 	}
-	st, err := s.read(ctx, `select partition, cursor::text from sync.state
-		where source = $1 and stream = $2 and partition = any($3::text[])`,
+	// One primary-key lookup per partition. Planned as `partition = any($3)`, a first
+	// run (the table growing faster than its statistics) got a scan of every row of
+	// the stream for each page.
+	st, err := s.read(ctx, `select p.partition, s.cursor::text
+		from unnest($3::text[]) as p(partition)
+		join lateral (select cursor from sync.state
+			where source = $1 and stream = $2 and partition = p.partition limit 1) as s on true`,
 		source, streamName, partitions)
 	if err != nil {
 		return nil, fmt.Errorf("read %d cursors of %s.%s: %w", len(partitions), source, streamName, err)

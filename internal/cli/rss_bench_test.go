@@ -74,12 +74,18 @@ type childRun struct {
 	out  string // stdout and stderr
 }
 
-// runCrmsync runs bin with args and only the given environment (plus PATH and HOME),
-// and measures it.
+// runCrmsync runs bin with args and only the given environment (plus PATH, HOME and
+// the collector's settings GOGC and GOMEMLIMIT when set, to measure a deployment's), and
+// measures it.
 func runCrmsync(b *testing.B, bin string, env map[string]string, args ...string) childRun {
 	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for _, k := range []string{"GOGC", "GOMEMLIMIT"} {
+		if v, ok := os.LookupEnv(k); ok {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
