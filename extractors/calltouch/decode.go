@@ -1,15 +1,14 @@
 package calltouch
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/extractors/internal/phones"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -26,143 +25,50 @@ const (
 	dateTimeLayout    = "02/01/2006 15:04:05" // call date, request dateStr
 )
 
-// fields is one record split into its members, each decoded on its own so a value of
-// an unexpected type names its field, and types that wander ("True" for true, numbers
-// as strings) are accepted.
-type fields struct {
-	m      map[string]json.RawMessage
-	prefix string // "client." for a nested object, so errors name the full path
-	err    error
-}
+// A record is decoded with encoding/json into a DTO of lenient fields
+// (extractors/internal/lenient): types that wander ("True" for true, numbers as strings)
+// are accepted, and a value of an unexpected type fails the record with a reason naming
+// its field.
 
-func openFields(raw json.RawMessage) (*fields, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, errors.New("not a JSON object")
-	}
-	return &fields{m: m}, nil
-}
-
-// nested opens an object member; a missing or null one gives an empty record.
-func (f *fields) nested(name string) *fields {
-	raw := f.m[name]
-	empty := &fields{m: map[string]json.RawMessage{}, prefix: f.prefix + name + "."}
-	if isNull(raw) {
-		return empty
-	}
-	n, err := openFields(raw)
-	if err != nil {
-		f.fail(name, "want an object")
-		return empty
-	}
-	n.prefix = empty.prefix
-	return n
-}
-
-func (f *fields) fail(name, problem string) {
-	if f.err == nil {
-		f.err = fmt.Errorf("field %s%s: %s", f.prefix, name, problem)
-	}
-}
-
-func isNull(raw json.RawMessage) bool {
-	raw = bytes.TrimSpace(raw)
-	return len(raw) == 0 || string(raw) == "null"
-}
-
-// str reads text; numbers and booleans are kept as written. "" stays "" (an empty
-// value is the API's answer); missing and null give nil.
-func (f *fields) str(name string) any {
-	raw := bytes.TrimSpace(f.m[name])
-	if isNull(raw) {
+// text is a text column's value: blank is NULL too (an empty value says nothing).
+func text(s lenient.String) any {
+	if strings.TrimSpace(s.V) == "" {
 		return nil
 	}
-	switch raw[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			f.fail(name, "bad string")
-			return nil
-		}
-		return s
-	case '{', '[':
-		f.fail(name, "want text, got "+kind(raw))
-		return nil
-	}
-	return string(raw)
+	return s.V
 }
 
-// text is str for a value that must be present to be useful: "" becomes nil too.
-func (f *fields) text(name string) any {
-	if s, ok := f.str(name).(string); ok && strings.TrimSpace(s) != "" {
-		return s
-	}
-	return nil
+// cabinetTime is a journal time: dd/mm/yyyy hh:mm[:ss] in cabinet time, a unix time in
+// seconds or milliseconds (a number or a string of digits), or RFC 3339.
+type cabinetTime struct {
+	T     time.Time
+	Valid bool
 }
 
-// scalar returns a member's value as text: a string unquoted, anything else as
-// written, trimmed. ok is false for a missing, null or blank member (and for a string
-// that does not decode, which is recorded).
-func (f *fields) scalar(name string) (s string, raw []byte, ok bool) {
-	raw = bytes.TrimSpace(f.m[name])
-	if isNull(raw) {
-		return "", raw, false
+// Want implements lenient.Wanter.
+func (cabinetTime) Want() string { return "dd/mm/yyyy hh:mm:ss or a unix time" }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *cabinetTime) UnmarshalJSON(b []byte) error {
+	*c = cabinetTime{}
+	var s lenient.String
+	if err := s.UnmarshalJSON(b); err != nil {
+		return lenient.Mismatch[cabinetTime](b)
 	}
-	s = string(raw)
-	if raw[0] == '"' {
-		if err := json.Unmarshal(raw, &s); err != nil {
-			f.fail(name, "bad string")
-			return "", raw, false
+	if v := strings.TrimSpace(s.V); v != "" {
+		if c.T, c.Valid = parseTime(v); !c.Valid {
+			return lenient.Mismatch[cabinetTime](b)
 		}
 	}
-	s = strings.TrimSpace(s)
-	return s, raw, s != ""
-}
-
-// int reads a whole number given as a number or a string ("" and null: nil).
-func (f *fields) int(name string) any {
-	s, raw, ok := f.scalar(name)
-	if !ok {
-		return nil
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return n
-	}
-	if x, err := strconv.ParseFloat(s, 64); err == nil && x == math.Trunc(x) && math.Abs(x) < 1<<63 {
-		return int64(x)
-	}
-	f.fail(name, fmt.Sprintf("want a whole number, got %s", excerpt(raw)))
 	return nil
 }
 
-// bool reads true/false, "True"/"False" in any case, "1"/"0", "yes"/"no" and 1/0.
-func (f *fields) bool(name string) any {
-	s, raw, ok := f.scalar(name)
-	if !ok {
+// Value is the time for a timestamptz column, or nil.
+func (c cabinetTime) Value() any {
+	if !c.Valid {
 		return nil
 	}
-	switch strings.ToLower(s) {
-	case "true", "1", "yes", "y":
-		return true
-	case "false", "0", "no", "n":
-		return false
-	}
-	f.fail(name, fmt.Sprintf("want a boolean, got %s", excerpt(raw)))
-	return nil
-}
-
-// dateTime reads dd/mm/yyyy hh:mm:ss in cabinet time, or a unix time in seconds or
-// milliseconds (a number or a string of digits).
-func (f *fields) dateTime(name string) any {
-	s, raw, ok := f.scalar(name)
-	if !ok {
-		return nil
-	}
-	if t, ok := parseTime(s); ok {
-		return t
-	}
-	f.fail(name, fmt.Sprintf("want dd/mm/yyyy hh:mm:ss or a unix time, got %s", excerpt(raw)))
-	return nil
+	return c.T
 }
 
 func parseTime(s string) (time.Time, bool) {
@@ -184,81 +90,39 @@ func parseTime(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// list decodes an array member into dst; null or missing leave dst empty.
-func (f *fields) list(name string, dst any) {
-	raw := f.m[name]
-	if isNull(raw) {
-		return
-	}
-	if err := json.Unmarshal(raw, dst); err != nil {
-		f.fail(name, "want a list: "+err.Error())
-	}
+// tag is an entry of callTags / RequestTags: {category, type, names: [...]}, or {name}
+// in some exports.
+type tag struct {
+	Names lenient.Strings `json:"names"`
+	Name  lenient.String  `json:"name"`
 }
 
-func kind(raw []byte) string {
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "a list"
-	}
-	return "a value"
-}
-
-func excerpt(b []byte) string {
-	if len(b) > 64 {
-		b = b[:64]
-	}
-	return strings.ToValidUTF8(string(b), "")
-}
-
-// looseText is a list element or member that may be a string, a number or null.
-type looseText struct{ v string }
-
-func (t *looseText) UnmarshalJSON(b []byte) error {
-	if isNull(b) {
-		return nil
-	}
-	if b[0] == '"' {
-		return json.Unmarshal(b, &t.v)
-	}
-	if b[0] == '{' || b[0] == '[' {
-		return fmt.Errorf("want text, got %s", kind(b))
-	}
-	t.v = string(b)
-	return nil
-}
-
-// tagNames flattens callTags / RequestTags: [{category, type, names: [...]}].
-func tagNames(f *fields, name string) []string {
-	var tags []struct {
-		Names []looseText `json:"names"`
-		Name  looseText   `json:"name"` // a flat form seen in some exports
-	}
-	f.list(name, &tags)
+// tagNames flattens a tag list to its names.
+func tagNames(tags []tag) []string {
 	out := []string{}
 	for _, t := range tags {
-		for _, n := range t.Names {
-			if n.v != "" {
-				out = append(out, n.v)
+		for _, n := range t.Names.V {
+			if n != "" {
+				out = append(out, n)
 			}
 		}
-		if t.Name.v != "" {
-			out = append(out, t.Name.v)
+		if t.Name.V != "" {
+			out = append(out, t.Name.V)
 		}
 	}
 	return out
 }
 
+// comment is an entry of comments[].
+type comment struct {
+	Comment lenient.String `json:"comment"`
+}
+
 // commentTexts lists comments[].comment.
-func commentTexts(f *fields) []string {
-	var cs []struct {
-		Comment looseText `json:"comment"`
-	}
-	f.list("comments", &cs)
+func commentTexts(cs []comment) []string {
 	out := make([]string, 0, len(cs))
 	for _, c := range cs {
-		out = append(out, c.Comment.v)
+		out = append(out, c.Comment.V)
 	}
 	return out
 }
@@ -282,94 +146,183 @@ func dayOf(t any) any {
 	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC)
 }
 
+// callDTO is a calls-journal record (§4.1).
+type callDTO struct {
+	CallID          lenient.Int    `json:"callId"`
+	Date            cabinetTime    `json:"date"`
+	Duration        lenient.Int    `json:"duration"`
+	WaitingConnect  lenient.Int    `json:"waitingConnect"`
+	CallerNumber    lenient.String `json:"callerNumber"`
+	PhoneNumber     lenient.String `json:"phoneNumber"`
+	RedirectNumber  lenient.String `json:"redirectNumber"`
+	Successful      lenient.Bool   `json:"successful"`
+	UniqueCall      lenient.Bool   `json:"uniqueCall"`
+	TargetCall      lenient.Bool   `json:"targetCall"`
+	UniqTargetCall  lenient.Bool   `json:"uniqTargetCall"`
+	CallbackCall    lenient.Bool   `json:"callbackCall"`
+	Manager         lenient.String `json:"manager"`
+	City            lenient.String `json:"city"`
+	Source          lenient.String `json:"source"`
+	Medium          lenient.String `json:"medium"`
+	Keyword         lenient.String `json:"keyword"`
+	URL             lenient.String `json:"url"`
+	CallURL         lenient.String `json:"callUrl"`
+	Ref             lenient.String `json:"ref"`
+	Hostname        lenient.String `json:"hostname"`
+	UTMSource       lenient.String `json:"utmSource"`
+	UTMMedium       lenient.String `json:"utmMedium"`
+	UTMCampaign     lenient.String `json:"utmCampaign"`
+	UTMContent      lenient.String `json:"utmContent"`
+	UTMTerm         lenient.String `json:"utmTerm"`
+	SessionID       lenient.Int    `json:"sessionId"`
+	Callphase       lenient.String `json:"callphase"`
+	Attribution     lenient.Int    `json:"attribution"`
+	CTCallerID      lenient.String `json:"ctCallerId"`
+	ClientID        lenient.String `json:"clientId"`
+	YaClientID      lenient.String `json:"yaClientId"`
+	CTClientID      lenient.String `json:"ctClientId"`
+	CTGlobalID      lenient.String `json:"ctGlobalId"`
+	SipCallID       lenient.String `json:"sipCallId"`
+	CallReferenceID lenient.String `json:"callReferenceId"`
+	SubPoolName     lenient.String `json:"subPoolName"`
+	StatusDetails   lenient.String `json:"statusDetails"`
+	CallTags        []tag          `json:"callTags"`
+	Comments        []comment      `json:"comments"`
+	Orders          []struct {
+		OrderNumber lenient.String `json:"orderNumber"`
+		OrderID     lenient.String `json:"orderId"`
+	} `json:"orders"`
+}
+
 // mapCall turns one calls-journal record into a row of calltouch.calls.
 func (e *Extractor) mapCall(raw json.RawMessage) (stream.Row, time.Time, error) {
-	f, err := openFields(raw)
-	if err != nil {
+	var c callDTO
+	if err := lenient.Decode(raw, &c); err != nil {
 		return nil, time.Time{}, err
 	}
-	id, _ := f.int("callId").(int64)
-	if f.err != nil || id == 0 {
+	if c.CallID.V == 0 {
 		return nil, time.Time{}, errors.New("field callId: missing or not a number")
 	}
-	at := f.dateTime("date")
-	if at == nil && f.err == nil {
-		f.fail("date", "missing")
+	if !c.Date.Valid {
+		return nil, time.Time{}, errors.New("field date: missing")
 	}
-	caller := f.text("callerNumber")
+	caller := text(c.CallerNumber)
 	digits, e164 := phoneColumns(caller, e.cfg.Region)
-	var orders []struct {
-		OrderNumber looseText `json:"orderNumber"`
-		OrderID     looseText `json:"orderId"`
+	orderNumbers := make([]string, 0, len(c.Orders))
+	for _, o := range c.Orders {
+		orderNumbers = append(orderNumbers, cmp.Or(o.OrderNumber.V, o.OrderID.V))
 	}
-	f.list("orders", &orders)
-	orderNumbers := make([]string, 0, len(orders))
-	for _, o := range orders {
-		orderNumbers = append(orderNumbers, cmpOr(o.OrderNumber.v, o.OrderID.v))
-	}
-	row := stream.Row{
-		e.cfg.SiteID, id, dayOf(at), at,
-		f.int("duration"), f.int("waitingConnect"),
+	at := c.Date.Value()
+	return stream.Row{
+		e.cfg.SiteID, c.CallID.V, dayOf(at), at,
+		c.Duration.Value(), c.WaitingConnect.Value(),
 		caller, digits, e164,
-		f.text("phoneNumber"), f.text("redirectNumber"),
-		f.bool("successful"), f.bool("uniqueCall"), f.bool("targetCall"), f.bool("uniqTargetCall"), f.bool("callbackCall"),
-		f.text("manager"), f.text("city"), f.text("source"), f.text("medium"),
-		f.text("keyword"), f.text("url"), f.text("callUrl"), f.text("ref"), f.text("hostname"),
-		f.text("utmSource"), f.text("utmMedium"), f.text("utmCampaign"), f.text("utmContent"), f.text("utmTerm"),
-		f.int("sessionId"), f.text("callphase"), f.int("attribution"),
-		f.text("ctCallerId"), f.text("clientId"), f.text("yaClientId"), f.text("ctClientId"),
-		f.text("ctGlobalId"), f.text("sipCallId"), f.text("callReferenceId"),
-		f.text("subPoolName"), f.text("statusDetails"),
-		tagNames(f, "callTags"), commentTexts(f), orderNumbers,
+		text(c.PhoneNumber), text(c.RedirectNumber),
+		c.Successful.Value(), c.UniqueCall.Value(), c.TargetCall.Value(), c.UniqTargetCall.Value(), c.CallbackCall.Value(),
+		text(c.Manager), text(c.City), text(c.Source), text(c.Medium),
+		text(c.Keyword), text(c.URL), text(c.CallURL), text(c.Ref), text(c.Hostname),
+		text(c.UTMSource), text(c.UTMMedium), text(c.UTMCampaign), text(c.UTMContent), text(c.UTMTerm),
+		c.SessionID.Value(), text(c.Callphase), c.Attribution.Value(),
+		text(c.CTCallerID), text(c.ClientID), text(c.YaClientID), text(c.CTClientID),
+		text(c.CTGlobalID), text(c.SipCallID), text(c.CallReferenceID),
+		text(c.SubPoolName), text(c.StatusDetails),
+		tagNames(c.CallTags), commentTexts(c.Comments), orderNumbers,
 		raw,
+	}, c.Date.T, nil
+}
+
+// requestDTO is a requests-journal record (§4.2).
+type requestDTO struct {
+	RequestID     lenient.Int    `json:"requestId"`
+	RequestNumber lenient.String `json:"requestNumber"`
+	// date and dateStr are read after decoding: a date that does not parse falls back
+	// to dateStr.
+	Date              lenient.String `json:"date"`
+	DateStr           lenient.String `json:"dateStr"`
+	Subject           lenient.String `json:"subject"`
+	UniqueRequest     lenient.Bool   `json:"uniqueRequest"`
+	TargetRequest     lenient.Bool   `json:"targetRequest"`
+	UniqTargetRequest lenient.Bool   `json:"uniqTargetRequest"`
+	Manager           lenient.String `json:"manager"`
+	CTClientID        lenient.String `json:"ctClientId"`
+	CTGlobalID        lenient.String `json:"ctGlobalId"`
+	RequestTags       []tag          `json:"RequestTags"`
+	Comments          []comment      `json:"comments"`
+	Client            lenient.Object[struct {
+		ClientID lenient.Int    `json:"clientId"`
+		FIO      lenient.String `json:"fio"`
+		Phones   []struct {
+			PhoneNumber lenient.String `json:"phoneNumber"`
+		} `json:"phones"`
+		Contacts []struct {
+			ContactType  lenient.String `json:"contactType"`
+			ContactValue lenient.String `json:"contactValue"`
+		} `json:"contacts"`
+	}] `json:"client"`
+	Session lenient.Object[struct {
+		SessionID   lenient.Int    `json:"sessionId"`
+		Source      lenient.String `json:"source"`
+		Medium      lenient.String `json:"medium"`
+		Keywords    lenient.String `json:"keywords"`
+		City        lenient.String `json:"city"`
+		IP          lenient.String `json:"ip"`
+		Ref         lenient.String `json:"ref"`
+		URL         lenient.String `json:"url"`
+		UTMSource   lenient.String `json:"utmSource"`
+		UTMMedium   lenient.String `json:"utmMedium"`
+		UTMCampaign lenient.String `json:"utmCampaign"`
+		UTMContent  lenient.String `json:"utmContent"`
+		UTMTerm     lenient.String `json:"utmTerm"`
+		GuaClientID lenient.String `json:"guaClientId"`
+		YaClientID  lenient.String `json:"yaClientId"`
+		Attribution lenient.Int    `json:"attribution"`
+	}] `json:"session"`
+}
+
+// requestTime is a request's time: date, or dateStr when date is absent or does not
+// parse.
+func requestTime(q *requestDTO) (time.Time, error) {
+	if t, ok := parseTime(strings.TrimSpace(q.Date.V)); ok {
+		return t, nil
 	}
-	if f.err != nil {
-		return nil, time.Time{}, f.err
+	s := strings.TrimSpace(q.DateStr.V)
+	if s == "" {
+		return time.Time{}, errors.New("field date: missing (and no dateStr)")
 	}
-	return row, at.(time.Time), nil
+	t, ok := parseTime(s)
+	if !ok {
+		return time.Time{}, &lenient.FieldError{Field: "dateStr", Want: cabinetTime{}.Want(), Got: lenient.Excerpt([]byte(strconv.Quote(s)))}
+	}
+	return t, nil
 }
 
 // mapRequest turns one requests-journal record into a row of calltouch.requests.
 func (e *Extractor) mapRequest(raw json.RawMessage) (stream.Row, time.Time, error) {
-	f, err := openFields(raw)
+	var q requestDTO
+	if err := lenient.Decode(raw, &q); err != nil {
+		return nil, time.Time{}, err
+	}
+	if q.RequestID.V == 0 {
+		return nil, time.Time{}, errors.New("field requestId: missing or not a number")
+	}
+	at, err := requestTime(&q)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	id, _ := f.int("requestId").(int64)
-	if f.err != nil || id == 0 {
-		return nil, time.Time{}, errors.New("field requestId: missing or not a number")
-	}
-	at := f.dateTime("date")
-	if at == nil {
-		f.err = nil
-		at = f.dateTime("dateStr")
-	}
-	if at == nil && f.err == nil {
-		f.fail("date", "missing (and no dateStr)")
-	}
-	client := f.nested("client")
-	var phoneList []struct {
-		PhoneNumber looseText `json:"phoneNumber"`
-	}
-	client.list("phones", &phoneList)
-	var contacts []struct {
-		ContactType  looseText `json:"contactType"`
-		ContactValue looseText `json:"contactValue"`
-	}
-	client.list("contacts", &contacts)
+	client, sess := &q.Client.V, &q.Session.V
 	phoneTexts, e164s, emails := []string{}, []string{}, []string{}
-	for _, p := range phoneList {
-		if strings.TrimSpace(p.PhoneNumber.v) == "" {
+	for _, p := range client.Phones {
+		if strings.TrimSpace(p.PhoneNumber.V) == "" {
 			continue
 		}
-		phoneTexts = append(phoneTexts, p.PhoneNumber.v)
-		if v, ok := phones.E164(p.PhoneNumber.v, e.cfg.Region).(string); ok {
+		phoneTexts = append(phoneTexts, p.PhoneNumber.V)
+		if v, ok := phones.E164(p.PhoneNumber.V, e.cfg.Region).(string); ok {
 			e164s = append(e164s, v)
 		}
 	}
-	for _, c := range contacts {
-		if strings.EqualFold(c.ContactType.v, "email") && strings.TrimSpace(c.ContactValue.v) != "" {
-			emails = append(emails, c.ContactValue.v)
+	for _, c := range client.Contacts {
+		if strings.EqualFold(c.ContactType.V, "email") && strings.TrimSpace(c.ContactValue.V) != "" {
+			emails = append(emails, c.ContactValue.V)
 		}
 	}
 	var phone, email any
@@ -380,33 +333,19 @@ func (e *Extractor) mapRequest(raw json.RawMessage) (stream.Row, time.Time, erro
 		email = emails[0]
 	}
 	digits, e164 := phoneColumns(phone, e.cfg.Region)
-	sess := f.nested("session")
-	row := stream.Row{
-		e.cfg.SiteID, id, f.text("requestNumber"),
-		dayOf(at), at, f.text("subject"),
-		f.bool("uniqueRequest"), f.bool("targetRequest"), f.bool("uniqTargetRequest"),
-		f.text("manager"), client.int("clientId"), client.text("fio"),
+	return stream.Row{
+		e.cfg.SiteID, q.RequestID.V, text(q.RequestNumber),
+		dayOf(at), at, text(q.Subject),
+		q.UniqueRequest.Value(), q.TargetRequest.Value(), q.UniqTargetRequest.Value(),
+		text(q.Manager), client.ClientID.Value(), text(client.FIO),
 		phone, digits, e164,
 		phoneTexts, e164s, email, emails,
-		sess.int("sessionId"), sess.text("source"), sess.text("medium"), sess.text("keywords"),
-		sess.text("city"), sess.text("ip"), sess.text("ref"), sess.text("url"),
-		sess.text("utmSource"), sess.text("utmMedium"), sess.text("utmCampaign"), sess.text("utmContent"), sess.text("utmTerm"),
-		sess.text("guaClientId"), sess.text("yaClientId"), sess.int("attribution"),
-		f.text("ctClientId"), f.text("ctGlobalId"),
-		tagNames(f, "RequestTags"), commentTexts(f),
+		sess.SessionID.Value(), text(sess.Source), text(sess.Medium), text(sess.Keywords),
+		text(sess.City), text(sess.IP), text(sess.Ref), text(sess.URL),
+		text(sess.UTMSource), text(sess.UTMMedium), text(sess.UTMCampaign), text(sess.UTMContent), text(sess.UTMTerm),
+		text(sess.GuaClientID), text(sess.YaClientID), sess.Attribution.Value(),
+		text(q.CTClientID), text(q.CTGlobalID),
+		tagNames(q.RequestTags), commentTexts(q.Comments),
 		raw,
-	}
-	for _, sub := range []*fields{f, client, sess} {
-		if sub.err != nil {
-			return nil, time.Time{}, sub.err
-		}
-	}
-	return row, at.(time.Time), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	}, at, nil
 }

@@ -46,7 +46,8 @@
 //
 // # Decoding
 //
-// Records are decoded with encoding/json field by field (fields), leniently: booleans
+// Records are decoded with encoding/json into DTOs of lenient fields
+// (extractors/internal/lenient; callDTO, requestDTO): booleans
 // also as "True"/"False"/"1"/"0", numbers also as strings, null and missing as NULL, the
 // call date as dd/mm/yyyy hh:mm:ss in cabinet time or a unix time, a request's date as
 // unix milliseconds or its dateStr. A field of a type that cannot be read (an object

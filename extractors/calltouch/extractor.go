@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -383,20 +384,17 @@ func decodeEnvelope(body json.RawMessage) ([]json.RawMessage, int, error) {
 		}
 		return items, len(items), nil
 	}
-	f, err := openFields(body)
-	if err != nil {
+	var env struct {
+		Records      []json.RawMessage `json:"records"`
+		RecordsTotal lenient.Int       `json:"recordsTotal"`
+	}
+	if err := lenient.Decode(body, &env); err != nil {
 		return nil, 0, fmt.Errorf("decode envelope: %w", err)
 	}
-	var items []json.RawMessage
-	f.list("records", &items)
-	total, _ := f.int("recordsTotal").(int64)
-	if f.err != nil {
-		return nil, 0, fmt.Errorf("decode envelope: %w", f.err)
+	if !env.RecordsTotal.Valid {
+		return env.Records, -1, nil
 	}
-	if f.m["recordsTotal"] == nil {
-		total = -1
-	}
-	return items, int(total), nil
+	return env.Records, int(env.RecordsTotal.V), nil
 }
 
 // readRequests reads one window of the requests journal: one request, a bare array.

@@ -30,8 +30,8 @@
 // Every list is {count, items} paged with limit/offset (TWIN's default limit is 10;
 // PageSize is asked and a capped page is paged by what it holds); a resumed run
 // continues at the offset its cursor stored. Records are decoded leniently: each field
-// on its own (a field of an unexpected type is NULL, the record is whole in raw), a
-// record without its id goes to sync.rejects.
+// on its own with the types of extractors/internal/lenient (a field of an unexpected type
+// is NULL, the record is whole in raw), a record without its id goes to sync.rejects.
 //
 // Phones: TWIN has no phone field. A session of a phone messenger (WhatsApp, Viber,
 // SMS, voice) is named after the client's number [INF]; when that name reads as a

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -177,12 +177,8 @@ func (e *Extractor) list(ctx context.Context, c *apiclient.Counter, path string,
 	}
 	err := e.get(ctx, c, path, q, func(r *apiclient.Response) error {
 		page.Count, page.Items = nil, nil
-		if err := json.Unmarshal(r.Body, &page); err != nil {
-			var se *json.SyntaxError
-			if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return apiclient.ErrMalformed // a cut body: tried again
-			}
-			return fmt.Errorf("decode list: %w", err)
+		if err := lenient.Body(r.Body, &page); err != nil {
+			return fmt.Errorf("decode list: %w", err) // a cut body is tried again
 		}
 		return nil
 	})

@@ -3,12 +3,11 @@ package twin
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/crmsync/crmsync/extractors/internal/lenient"
 	"github.com/crmsync/crmsync/extractors/internal/phones"
-	"github.com/crmsync/crmsync/internal/apiclient"
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
@@ -89,26 +88,22 @@ func decodeObj(raw json.RawMessage) (obj, error) {
 	return o, nil
 }
 
-// text reads a string; a number or boolean is kept as its JSON text; null, absent,
-// objects and arrays are NULL.
-func (o obj) text(k string) any {
-	v, ok := o[k]
-	if !ok || len(v) == 0 {
+// field reads member k as the lenient type T (extractors/internal/lenient): null, absent
+// and a value that does not fit are NULL.
+func field[T any, PT interface {
+	*T
+	json.Unmarshaler
+	Value() any
+}](o obj, k string) any {
+	var v T
+	if PT(&v).UnmarshalJSON(o[k]) != nil {
 		return nil
 	}
-	switch v[0] {
-	case '"':
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return nil
-		}
-		return s
-	case 'n', '{', '[':
-		return nil
-	default:
-		return string(v)
-	}
+	return PT(&v).Value()
 }
+
+// text reads a string; a number or boolean is kept as its JSON text.
+func (o obj) text(k string) any { return field[lenient.String](o, k) }
 
 func (o obj) str(k string) string {
 	if s, ok := o.text(k).(string); ok {
@@ -129,47 +124,9 @@ func (o obj) id(k string) any {
 	return nil
 }
 
-func (o obj) int(k string) any {
-	v, ok := o[k]
-	if !ok {
-		return nil
-	}
-	var n json.Number
-	if json.Unmarshal(v, &n) != nil {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return nil
-		}
-		n = json.Number(strings.TrimSpace(s))
-	}
-	if i, err := strconv.ParseInt(n.String(), 10, 64); err == nil {
-		return i
-	}
-	if f, err := n.Float64(); err == nil && f == float64(int64(f)) {
-		return int64(f)
-	}
-	return nil
-}
-
-func (o obj) bool(k string) any {
-	var b bool
-	if v, ok := o[k]; ok && json.Unmarshal(v, &b) == nil {
-		return b
-	}
-	return nil
-}
-
-func (o obj) time(k string) any {
-	s, ok := o.text(k).(string)
-	if !ok || s == "" {
-		return nil
-	}
-	t, err := apiclient.ParseTime(s)
-	if err != nil {
-		return nil
-	}
-	return t
-}
+func (o obj) int(k string) any  { return field[lenient.Int](o, k) }
+func (o obj) bool(k string) any { return field[lenient.Bool](o, k) }
+func (o obj) time(k string) any { return field[lenient.Time](o, k) }
 
 // json keeps a field's JSON as it came (jsonb); null and absent are NULL.
 func (o obj) json(k string) any {
