@@ -72,8 +72,9 @@ type Column struct {
 	Name string
 	// Type is the column's PostgreSQL type as written in the migration ("text",
 	// "bigint", "integer", "boolean", "numeric(12,2)", "double precision",
-	// "timestamptz", "jsonb", "text[]", "bigint[]"). The loader uses it to build the
-	// staging table and to pick the binary encoding.
+	// "timestamptz", "jsonb", "text[]", "bigint[]"). The loader does not use it: it
+	// reads the types of the target table from the catalog. Extractors' schema tests
+	// check it against the migration, and their tests generate values by it.
 	Type string
 }
 

@@ -38,17 +38,13 @@ func benchTable(name string) stream.Table {
 	}
 }
 
-// createBenchTable creates a message-like table, withHash with the _row_hash column
-// the loader keeps row hashes in (as migration 00004 adds to the leeloo tables).
-func createBenchTable(ctx context.Context, pool *pgxpool.Pool, name string, withHash bool) error {
+// createBenchTable creates a message-like table.
+func createBenchTable(ctx context.Context, pool *pgxpool.Pool, name string) error {
 	_, err := pool.Exec(ctx, fmt.Sprintf(`
 		create table %[1]s (id text primary key, channel_id bigint not null, body text,
 			created_at timestamptz, updated_at timestamptz, tags text[], raw jsonb,
 			synced_at timestamptz);
 		create index on %[1]s (channel_id);`, name))
-	if err == nil && withHash {
-		_, err = pool.Exec(ctx, "alter table "+name+" add column _row_hash bigint")
-	}
 	return err
 }
 
@@ -78,15 +74,12 @@ func benchData(variant string) []stream.Row {
 // insert of batch i, then the re-applies of batch i), so that load from other
 // processes on the machine falls on all of them alike; each variant's rate is its rows
 // over the sum of its batch times. Order matters a little: a variant running right
-// after one that wrote a lot competes with its background flushing (ours after the
-// peer's full rewrite measured ~10% slower), so each of ours follows a lighter step. Between the insert and the re-apply of a batch the
+// after one that wrote a lot competes with its background flushing, so each of ours
+// follows a lighter step. Between the insert and the re-apply of a batch the
 // tables are vacuumed, as autovacuum does after a large insert long before the next
 // sync (autovacuum_vacuum_insert_threshold): otherwise the first re-read pays for
 // setting hint bits on fresh rows, a one-off cost the raw COPY reference never pays.
-// Our loader runs as two instances, one per scenario, so each sees its steady state.
-// Our table has the _row_hash column, so unchanged rows are skipped by hash;
-// BENCH_NOHASH=1 measures the table without it (every row compared in SQL). Each
-// variant's client CPU (this process's, while it ran) is logged too: the server's
+// Each variant's client CPU (this process's, while it ran) is logged too: the server's
 // share does not show in it, so it is what the loader's own Go code costs.
 //
 //	go test -run '^$' -bench Load -benchtime 3x ./loaders/postgres
@@ -128,8 +121,7 @@ func BenchmarkLoad(b *testing.B) {
 		tag := fmt.Sprintf("_%d", n)
 		rawTable, peerTable, oursTable := "bench_raw"+tag, "bench_peer"+tag, "bench_ours"+tag
 		for _, t := range []string{rawTable, peerTable, oursTable} {
-			withHash := t == oursTable && os.Getenv("BENCH_NOHASH") == ""
-			if err := createBenchTable(ctx, pool, t, withHash); err != nil {
+			if err := createBenchTable(ctx, pool, t); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -150,9 +142,9 @@ func BenchmarkLoad(b *testing.B) {
 			}
 		}
 		desc := stream.Desc{Source: "bench", Name: "messages", Tables: []stream.Table{benchTable(oursTable)}}
-		loadNew, loadAgain := New(pool, logger), New(pool, logger)
+		l := New(pool, logger)
 		page := 0
-		load := func(l *Loader, rows []stream.Row, want func(stream.LoadResult) int) func() error {
+		load := func(rows []stream.Row, want func(stream.LoadResult) int) func() error {
 			return func() error {
 				page++ // each batch advances the cursor, as a real sync's do
 				res, err := l.Load(ctx, 0, desc, stream.Batch{
@@ -177,14 +169,14 @@ func BenchmarkLoad(b *testing.B) {
 					pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return append(rows[i][:7:7], now), nil }))
 				return err
 			})
-			timeIt("ours_new", load(loadNew, rows, inserted))
+			timeIt("ours_new", load(rows, inserted))
 			timeIt("peer_new", peer(rows))
 			exec("vacuum " + peerTable)
 			exec("vacuum " + oursTable)
-			timeIt("ours_unchanged", load(loadAgain, rows, unchanged))
+			timeIt("ours_unchanged", load(rows, unchanged))
 			timeIt("peer_unchanged", peer(rows))
 			exec("vacuum " + oursTable)
-			timeIt("ours_changed", load(loadAgain, changedRows, updated))
+			timeIt("ours_changed", load(changedRows, updated))
 		}
 		for _, t := range []string{rawTable, peerTable, oursTable} {
 			exec("drop table " + t)
@@ -229,8 +221,9 @@ func processCPU(b *testing.B) time.Duration {
 func BenchmarkPrepare(b *testing.B) {
 	data := benchData("")[:BatchSize]
 	t := benchTable("m")
+	info := declaredInfo(t)
 	for b.Loop() {
-		if _, err := prepare(t, data); err != nil {
+		if _, err := prepare(t, info, data); err != nil {
 			b.Fatal(err)
 		}
 	}

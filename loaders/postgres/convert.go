@@ -168,7 +168,7 @@ func (ct colType) convert(v any) (out any, cleaned bool, err error) {
 			return nil, false, fmt.Errorf("time %s out of range", t.Format(time.RFC3339))
 		}
 		// PostgreSQL keeps microseconds. Truncate as pgx's encoder does, so that a key's
-		// text form (probe, child delete) names the stored value exactly and two times
+		// text form (child delete, deletions) names the stored value exactly and two times
 		// that differ only in nanoseconds deduplicate as the one key they become.
 		if t.Nanosecond()%1000 != 0 {
 			return t.Truncate(time.Microsecond), false, nil
@@ -278,7 +278,7 @@ func excerpt(v any) string {
 }
 
 // keyText renders a converted key value as text PostgreSQL casts back to the column
-// type, for the key arrays of the probe and child-delete queries.
+// type, for the key arrays of the child-delete and deletion queries.
 func keyText(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/crmsync/crmsync/internal/stream"
 )
 
 func TestRepairJSON(t *testing.T) {
@@ -59,4 +61,14 @@ func TestConvertRejects(t *testing.T) {
 		_, _, err := parseType(c.typ).convert(c.v)
 		require.Equal(t, c.fail, err != nil, "%s %#v: %v", c.typ, c.v, err)
 	}
+}
+
+// declaredInfo is the catalog's view of t as its Go declaration spells it, for tests
+// that prepare rows without a database.
+func declaredInfo(t stream.Table) *tableInfo {
+	ti := &tableInfo{types: map[string]string{}}
+	for _, c := range t.Columns {
+		ti.types[c.Name] = c.Type
+	}
+	return ti
 }

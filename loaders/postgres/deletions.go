@@ -24,8 +24,6 @@ type deletions struct {
 	// more has no limit. guardSet tells a zero guard from an unset one.
 	guard    float64
 	guardSet bool
-	// has caches, per table name, whether it has the deleted_at column (bool).
-	has sync.Map
 }
 
 // SetDeleteGuard sets the share of a list's live rows (0 to 1) that a completed pass may
@@ -111,44 +109,28 @@ func collectPasses(desc stream.Desc, batches []stream.Batch) ([]passWork, error)
 	return work, nil
 }
 
-// hasDeletedAt reports whether table has the deleted_at column.
-func (l *Loader) hasDeletedAt(ctx context.Context, tx pgx.Tx, table string) (bool, error) {
-	if v, ok := l.del.has.Load(table); ok {
-		return v.(bool), nil
+// info returns the catalog facts of one of the Load's tables (read before its
+// transaction).
+func (l *Loader) info(table string) *tableInfo {
+	if ti, ok := l.tables.Load(table); ok {
+		return ti.(*tableInfo)
 	}
-	var has bool
-	err := tx.QueryRow(ctx, `select exists (select from pg_attribute
-		where attrelid = $1::regclass and attname = 'deleted_at' and not attisdropped)`, table).Scan(&has)
-	if err != nil {
-		return false, fmt.Errorf("look up table %s: %w", table, err)
-	}
-	l.del.has.Store(table, has)
-	return has, nil
+	return &tableInfo{}
 }
 
 // applyDeletions does, in a Load's transaction after its rows are written, what the
 // rows and passes mean for deleted_at: rows loaded that were marked deleted are restored,
 // the passes' keys are recorded as seen, and each completed pass marks the rows of its
 // list it did not see (guard permitting). What it did is added to the run's sync.runs row.
-func (l *Loader) applyDeletions(ctx context.Context, tx pgx.Tx, runID int64, desc stream.Desc, plans []*tablePlan, work []passWork) (stream.LoadResult, error) {
+func (l *Loader) applyDeletions(ctx context.Context, tx DBTX, runID int64, desc stream.Desc, plans []*tablePlan, work []passWork) (stream.LoadResult, error) {
 	var res stream.LoadResult
-	// The restores join the batch's keys with the few marked rows (partial index): a
-	// hash join, not one index probe per key (a load's transaction has hash joins off).
 	var batch pgx.Batch
-	batch.Queue("set local enable_hashjoin = on")
 	restores := 0
 	for _, p := range plans {
-		if len(p.rows) == 0 {
+		if len(p.rows) == 0 || !p.info.deletedAt {
 			continue
 		}
-		has, err := l.hasDeletedAt(ctx, tx, p.table.Name)
-		if err != nil {
-			return res, err
-		}
-		if !has {
-			continue
-		}
-		sql, err := restoreSQL(p.table)
+		sql, err := restoreSQL(p)
 		if err != nil {
 			return res, err
 		}
@@ -163,8 +145,7 @@ func (l *Loader) applyDeletions(ctx context.Context, tx pgx.Tx, runID int64, des
 			batch.Queue(seenSQL(len(w.keys)), append([]any{desc.ID(), w.table.Name, w.scope}, anys(w.keys)...)...)
 		}
 	}
-	batch.Queue("set local enable_hashjoin = off")
-	if batch.Len() > 2 {
+	if batch.Len() > 0 {
 		br := tx.SendBatch(ctx, &batch)
 		for i := range batch.Len() {
 			tag, err := br.Exec()
@@ -172,7 +153,7 @@ func (l *Loader) applyDeletions(ctx context.Context, tx pgx.Tx, runID int64, des
 				_ = br.Close()
 				return res, fmt.Errorf("restore rows and record seen keys: %w", err)
 			}
-			if i >= 1 && i <= restores {
+			if i < restores {
 				res.Restored += int(tag.RowsAffected())
 			}
 		}
@@ -217,14 +198,10 @@ func (l *Loader) applyDeletions(ctx context.Context, tx pgx.Tx, runID int64, des
 
 // completePass marks the rows of w's list that the pass did not see, unless the guard
 // holds it back (then note says why), and forgets the pass's keys.
-func (l *Loader) completePass(ctx context.Context, tx pgx.Tx, desc stream.Desc, w passWork) (marked int, note string, err error) {
-	has, err := l.hasDeletedAt(ctx, tx, w.table.Name)
-	if err != nil {
-		return 0, "", err
-	}
+func (l *Loader) completePass(ctx context.Context, tx DBTX, desc stream.Desc, w passWork) (marked int, note string, err error) {
 	guard := l.deleteGuard()
-	if has && guard > 0 {
-		where, args, err := unseenWhere(desc.ID(), w)
+	if l.info(w.table.Name).deletedAt && guard > 0 {
+		where, args, err := unseenWhere(desc.ID(), w, l.info(w.table.Name))
 		if err != nil {
 			return 0, "", err
 		}
@@ -248,9 +225,7 @@ func (l *Loader) completePass(ctx context.Context, tx pgx.Tx, desc stream.Desc, 
 					if len(c.ParentKey) != len(w.table.Key) {
 						continue
 					}
-					if ok, err := l.hasDeletedAt(ctx, tx, c.Name); err != nil {
-						return 0, "", err
-					} else if ok {
+					if l.info(c.Name).deletedAt {
 						children = append(children, c)
 					}
 				}
@@ -283,13 +258,13 @@ type passWhere struct{ live, unseen string }
 
 // unseenWhere builds the conditions of a pass; its arguments are the stream, table and
 // scope ($1-$3), then the scope's values.
-func unseenWhere(streamID string, w passWork) (passWhere, []any, error) {
+func unseenWhere(streamID string, w passWork, ti *tableInfo) (passWhere, []any, error) {
 	args := []any{streamID, w.table.Name, w.scope}
 	live := []string{"t.deleted_at is null"}
 	for _, col := range sortedKeys(w.pass.Scope) {
-		typ, ok := columnType(w.table, col)
-		if !ok {
-			return passWhere{}, nil, fmt.Errorf("table %s: scope column %s is not among its columns", w.table.Name, col)
+		typ, err := ti.typeOf(w.table.Name, col)
+		if err != nil {
+			return passWhere{}, nil, fmt.Errorf("scope of a pass: %w", err)
 		}
 		args = append(args, w.pass.Scope[col])
 		live = append(live, fmt.Sprintf("t.%s = $%d::%s", ident(col), len(args), typ))
@@ -325,13 +300,14 @@ func markSQL(t stream.Table, children []stream.Table, where passWhere) string {
 
 // restoreSQL clears deleted_at on the rows of the batch's keys ($1… one text array per
 // key column) that are marked.
-func restoreSQL(t stream.Table) (string, error) {
+func restoreSQL(p *tablePlan) (string, error) {
+	t := p.table
 	names := make([]string, len(t.Key))
 	conds := make([]string, len(t.Key))
 	for j, k := range t.Key {
-		typ, ok := columnType(t, k)
-		if !ok {
-			return "", fmt.Errorf("table %s: key column %s is not among its columns", t.Name, k)
+		typ, err := p.sqlType(k)
+		if err != nil {
+			return "", err
 		}
 		names[j] = fmt.Sprintf("k%d", j)
 		conds[j] = fmt.Sprintf("t.%s = k.k%d::%s", ident(k), j, typ)
@@ -352,15 +328,6 @@ func seenSQL(n int) string {
 	return fmt.Sprintf(`insert into sync.seen (stream, table_name, scope, key)
 		select distinct $1::text, $2::text, $3::text, array[%s] from unnest(%s) as k(%s)
 		on conflict do nothing`, strings.Join(names, ", "), placeholders(4, n, "text[]"), strings.Join(names, ", "))
-}
-
-func columnType(t stream.Table, name string) (string, bool) {
-	for _, c := range t.Columns {
-		if c.Name == name {
-			return c.Type, true
-		}
-	}
-	return "", false
 }
 
 // ident2 quotes a schema-qualified table name.

@@ -34,7 +34,7 @@ func setupDeletions(t *testing.T) (*pgxpool.Pool, *Loader) {
 	_, err := pool.Exec(context.Background(), `
 		create schema t;
 		create table t.contacts (dashboard_id bigint, phone text, name text, synced_at timestamptz default now(),
-			_row_hash bigint, deleted_at timestamptz, primary key (dashboard_id, phone));
+			deleted_at timestamptz, primary key (dashboard_id, phone));
 		create table t.contact_tags (dashboard_id bigint, phone text, tag text, synced_at timestamptz default now(),
 			deleted_at timestamptz, primary key (dashboard_id, phone, tag));`)
 	require.NoError(t, err)

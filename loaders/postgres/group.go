@@ -8,9 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/stream"
 )
@@ -152,17 +149,8 @@ func rowKey(r stream.Row, idx []int) string {
 	return b.String()
 }
 
-// queuedExec is a checkpoint.DBTX that queues statements on a pgx.Batch, so a group's
-// cursors cost no round trip of their own.
-type queuedExec struct{ b *pgx.Batch }
-
-func (q queuedExec) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	q.b.Queue(sql, args...)
-	return pgconn.CommandTag{}, nil
-}
-
-// queueCursors queues the statement that stores every partition's cursor on batch.
-func queueCursors(ctx context.Context, batch *pgx.Batch, desc stream.Desc, cursors []partitionCursor) error {
+// saveCursors stores every partition's cursor, in one statement.
+func saveCursors(ctx context.Context, db DBTX, desc stream.Desc, cursors []partitionCursor) error {
 	if len(cursors) == 0 {
 		return nil
 	}
@@ -171,5 +159,5 @@ func queueCursors(ctx context.Context, batch *pgx.Batch, desc stream.Desc, curso
 	for i, c := range cursors {
 		partitions[i], values[i] = c.partition, c.cursor
 	}
-	return checkpoint.SaveAll(ctx, queuedExec{batch}, desc.Source, desc.Name, partitions, values)
+	return checkpoint.SaveAll(ctx, db, desc.Source, desc.Name, partitions, values)
 }

@@ -1,80 +1,44 @@
 // Package postgres loads stream batches into the PostgreSQL warehouse.
 //
-// Each [Loader.Load] runs in ONE transaction: the batch's rows for every table, its
-// rejects and the partition's cursor commit together or not at all, so a crash never
-// leaves the cursor ahead of the data and a re-read page is harmless.
+// One [Loader.Load] is one transaction: a batch's rows for every table, its rejects and
+// its cursor commit together or not at all, so a crash never leaves a cursor ahead of
+// the data, and a page read again is harmless. One batch goes, top to bottom:
 //
-// # How a table's rows are written
+//  1. Prepare, in Go, before the transaction (plan.go): the batches of a group commit
+//     are combined into one (group.go); each table's rows are converted for the column
+//     types the table has in the catalog (catalog.go, convert.go: integers range-checked,
+//     numeric precision checked), text PostgreSQL cannot store is repaired (NULs removed,
+//     invalid UTF-8 replaced; repair.go), and rows are deduplicated by key, the last one
+//     winning. A row that cannot be converted becomes a reject.
+//  2. Begin, and check that the run still holds its stream's lease
+//     (checkpoint.HoldsLease), which no other run can take over until this commits.
+//  3. Stage each table: COPY its rows into a temp table of the session (no WAL, no
+//     indexes, emptied at commit).
+//  4. Merge each table: one INSERT … SELECT … ON CONFLICT (key) DO UPDATE … WHERE the
+//     values are distinct. Its SELECT looks each staged row up by primary key and leaves
+//     out those identical to the stored ones, so an unchanged row is neither locked nor
+//     rewritten: its xmin and synced_at stay, and no WAL is written for it. RETURNING
+//     tells inserted rows from updated ones; the other staged rows were unchanged.
+//  5. Child tables (Table.ParentKey set): for every parent in the batch, the child rows
+//     the batch no longer lists are deleted.
+//  6. Deletions (deletions.go): marked rows that came back are restored, passes record
+//     the keys they saw, and a completed pass marks what it did not see.
+//  7. Rejects go to sync.rejects, the cursors to sync.state; commit.
 //
-//  1. In Go: every value is converted for its column type (ints range-checked, numeric
-//     precision checked) and text PostgreSQL cannot store is repaired in strings, text
-//     arrays and JSON: NULs removed (literal, or the \u0000 escape), bytes that are not
-//     UTF-8 replaced by U+FFFD (see repair.go). A row that cannot be converted goes to
-//     sync.rejects, whose payload is always writable. Rows are deduplicated by key, the
-//     last one wins.
-//  2. Probe: one query finds which of the batch's keys already exist in the table
-//     and, on a table with the _row_hash column (see Row hashes below), which of them
-//     are stored with the batch row's hash: those rows are unchanged and go no
-//     further. After a batch of nearly all new keys (a first sync) the probe is
-//     skipped and every row COPYed in at once; it runs only if that COPY fails. On a
-//     table without _row_hash it is also skipped after a batch of nearly all existing
-//     keys (the steady state of incremental syncs): every row then takes step 4.
-//  3. New keys are COPYed straight into the table. This is the bulk path PostgreSQL
-//     is fastest at (multi-row inserts), so a first sync costs about a raw COPY.
-//  4. Existing keys (with _row_hash: those whose hash differs) are COPYed into a
-//     session-local temp staging table (no WAL, no indexes), then merged with one
-//     INSERT … ON CONFLICT DO UPDATE … WHERE the values are distinct, whose SELECT
-//     first drops the rows identical to what is stored (an anti-join on key and row
-//     comparison; not needed for rows whose stored hash differs, which changed).
-//     Unchanged rows are therefore never locked or rewritten: their xmin and
-//     synced_at stay as they were, and no WAL is written for them.
-//  5. Child tables (Table.ParentKey set): for every parent in the batch, child rows
-//     the batch no longer lists are deleted (each parent's children found through the
-//     child's primary key, so the cost does not grow with the table).
-//  6. The batch's rejects and cursor are written; the child deletes and the cursors go
-//     in one round trip (a pgx.Batch).
+// In the code: [Loader.Load] does step 1, loadTx steps 2 to 7 in that order, writeTable
+// steps 3 and 4 (their SQL is in plan.go).
 //
-// A Load's transaction that fails for a transient reason (SQLSTATE class 08, 40001,
-// 40P01, 57P01-57P03, a connection lost) is run again whole on a fresh connection, up
-// to five tries with back-off (internal/dbretry); any other error fails the Load.
+// Steps 3 and 4 each run in a savepoint. When PostgreSQL refuses rows (a value out of
+// range, a NOT NULL or CHECK violation), the step is rolled back and run again on each
+// half of the rows, down to single rows: the refused ones go to sync.rejects with
+// PostgreSQL's message (the payload is always writable; repair.go) and the rest loads.
 //
-// A Load first runs without savepoints: a round trip per statement fewer, and a first
-// sync's table costs one COPY. When PostgreSQL refuses a row (a value out of range, a
-// NOT NULL or CHECK violation) or an optimistic COPY meets an existing key, that
-// transaction is rolled back and the Load runs again carefully: every step in a
-// savepoint, no optimistic COPY. A refused step is then retried on halves of the rows
-// until the refused ones are isolated; they go to sync.rejects with PostgreSQL's
-// message and the rest of the batch loads.
+// A transaction that fails for a transient reason (SQLSTATE class 08, 40001, 40P01,
+// 57P01-57P03, a connection lost) is run again whole, on a fresh connection, up to five
+// tries with back-off (internal/dbretry); any other error fails the Load.
 //
-// # Row hashes
-//
-// A table may have a bigint column _row_hash (migration 00004 adds it to the leeloo
-// tables; the loader looks for it in the catalog, as for synced_at). The loader then
-// stores in it, with every row it inserts or changes, a 64-bit hash of the row's
-// converted values (xxhash64 of a canonical, type-tagged encoding, seeded with the
-// column names and types; stable across processes). The probe sends the batch's keys
-// and hashes, never its values, and only rows whose stored hash differs are sent and
-// merged: an unchanged batch costs one primary-key lookup per row, less than half
-// of COPYing it into an empty table (see BenchmarkLoad). What it means:
-//   - A changed row whose new hash equals the stored one would be skipped: a 64-bit
-//     collision, with probability 2^-64 per changed row. The merge compares values
-//     (IS DISTINCT FROM) for the rows it gets, so a collision can only skip, never
-//     corrupt.
-//   - A row stored without a hash (written before the column existed) is compared in
-//     SQL as before; if equal it keeps synced_at and only its hash is filled in (a
-//     new row version, written once), so the next batch skips it. The same happens when equal values arrive in another
-//     form (JSON with reordered keys): the hash is replaced, nothing else.
-//   - An edit made to a row outside crmsync is not seen while the row's hash stays:
-//     the API's unchanged values are not written back over it. Setting the row's
-//     _row_hash to NULL (or the whole column, for a full re-check) makes the next
-//     sync compare and restore it.
-//   - A refused row's hash is never stored: the hash always describes stored values.
-//
-// The probe and the writes are separate statements, so another writer may change the
-// table in between: a key deleted meanwhile is simply inserted again by the merge (an
-// upsert), and a key inserted meanwhile makes the COPY fail with a unique violation:
-// the Load runs again carefully, and if it happens again there, that table falls back
-// to the merge for all of its rows.
+// Every statement goes through [DBTX]: a pool in production. A test may give the Loader
+// a transaction it rolls back at the end; each Load is then a savepoint in it.
 package postgres
 
 import (
@@ -89,7 +53,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/dbretry"
@@ -98,25 +61,28 @@ import (
 
 // BatchSize is the number of rows per Load the pipeline should aim for: large enough
 // that per-transaction costs (a dozen round trips, a commit) vanish, small enough that
-// a batch's memory and a failed batch's retry stay cheap. In this package's benchmark
-// (BENCH_BATCH=2000…20000) 2,000-row batches lost a third of the throughput and
-// 20,000-row batches gained nothing over 10,000.
+// a batch's memory and a failed batch's retry stay cheap.
 const BatchSize = 10000
+
+// DBTX is what the loader needs of the database: a *pgxpool.Pool, a *pgx.Conn or a
+// pgx.Tx. Begin starts a Load's transaction (a savepoint inside a pgx.Tx) and the
+// savepoints of its steps.
+type DBTX interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 // Loader writes batches into PostgreSQL. It is safe for concurrent use by several
 // streams.
 type Loader struct {
-	pool   *pgxpool.Pool
+	db     DBTX
 	logger *slog.Logger
-	// meta caches per-table facts read from the catalog (*tableMeta by table name).
-	meta sync.Map
-	// newShare remembers, per table name, the share of new keys in the table's last
-	// batch (float64); see loadTable.
-	newShare sync.Map
-	// hookFunc, when set (tests only), runs inside the transaction after each step of
-	// a table's load: "probed" (keys looked up, when the probe runs) and "copied" (rows COPYed, before the
-	// merge). An error from it fails the load.
-	hookFunc func(ctx context.Context, tx pgx.Tx, step string) error
+	// tables caches what the catalog says of each target table (*tableInfo by name).
+	tables sync.Map
 	// del is the state of deletion marking (deletions.go).
 	del deletions
 	// retryPolicy bounds the retries of a transaction that failed for a transient
@@ -124,22 +90,12 @@ type Loader struct {
 	retryPolicy dbretry.Policy
 }
 
-// New returns a Loader writing through pool. A nil logger discards logs.
-func New(pool *pgxpool.Pool, logger *slog.Logger) *Loader {
+// New returns a Loader writing through db. A nil logger discards logs.
+func New(db DBTX, logger *slog.Logger) *Loader {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Loader{pool: pool, logger: logger}
-}
-
-// tableMeta holds what the loader learns about a table from the catalog.
-type tableMeta struct {
-	hasSyncedAt bool
-	// hasRowHash: the table has the bigint _row_hash column (see the package doc).
-	hasRowHash bool
-	// syncedAtNow: synced_at defaults to now(), the transaction's time, so rows
-	// COPYed without it get the time the merge sets (no "select now()" round trip).
-	syncedAtNow bool
+	return &Loader{db: db, logger: logger}
 }
 
 // Load writes the batches' rows, rejects and cursors in one transaction and reports
@@ -169,14 +125,20 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 			}
 		}
 	}
+	var infos map[string]*tableInfo
+	err := dbretry.Do(ctx, l.retry(ctx, desc), func(ctx context.Context) (err error) {
+		infos, err = l.tableInfos(ctx, desc)
+		return err
+	})
+	if err != nil {
+		return stream.LoadResult{}, fmt.Errorf("load %s: %w", desc.ID(), err)
+	}
+
+	// 1. Prepare.
 	b, cursors := combine(desc, batches)
-	var (
-		nuls    int
-		rejects []reject
-		plans   []*tablePlan
-	)
+	w := work{runID: runID, desc: desc, cursors: cursors}
 	for _, rej := range b.Rejects {
-		rejects = append(rejects, reject{table: rej.Table, reason: rej.Reason, payload: rej.Payload})
+		w.rejects = append(w.rejects, reject{table: rej.Table, reason: rej.Reason, payload: rej.Payload})
 	}
 	mainRows := len(b.Rows[desc.Tables[0].Name]) > 0
 	for _, t := range desc.Tables {
@@ -186,42 +148,30 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		if len(rows) == 0 && (len(t.ParentKey) == 0 || !mainRows) {
 			continue
 		}
-		p, err := prepare(t, rows)
+		p, err := prepare(t, infos[t.Name], rows)
 		if err != nil {
 			return stream.LoadResult{}, fmt.Errorf("load %s: %w", desc.ID(), err)
 		}
-		nuls += p.nulsCleaned
-		rejects = append(rejects, p.rejects...)
-		plans = append(plans, p)
+		w.nulsCleaned += p.nulsCleaned
+		w.rejects = append(w.rejects, p.rejects...)
+		w.plans = append(w.plans, p)
+	}
+	if len(w.plans) > 0 && w.plans[0].table.Name == desc.Tables[0].Name {
+		w.parents = w.plans[0].keys
 	}
 	// Passes over complete lists: the keys each one saw, read once the rows are
 	// converted (deletions.go).
-	work, err := collectPasses(desc, batches)
-	if err != nil {
+	if w.passes, err = collectPasses(desc, batches); err != nil {
 		return stream.LoadResult{}, fmt.Errorf("load %s: %w", desc.ID(), err)
 	}
-	// Parents of child tables: the main table's keys in this batch, one slice per key
-	// column.
-	var parents [][]string
-	if len(plans) > 0 && plans[0].table.Name == desc.Tables[0].Name {
-		parents = plans[0].keys
-	}
 
-	// A transaction that failed for a transient reason (a lost connection, a
-	// terminated backend, a serialization failure or deadlock) was rolled back: it is
-	// run again whole, on a fresh connection, a few times (see internal/dbretry).
+	// 2-7, in one transaction, run again whole when it failed for a transient reason.
 	var res stream.LoadResult
 	err = dbretry.Do(ctx, l.retry(ctx, desc), func(ctx context.Context) error {
-		// First attempt without savepoints: a refused row or an existing key (after an
-		// optimistic COPY) aborts the transaction, and the Load is run again carefully,
-		// with a savepoint around every step (see the package doc).
-		var err error
-		res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, false)
-		if err != nil && ctx.Err() == nil && (isDataError(err) || isUniqueViolation(err)) {
-			l.logger.DebugContext(ctx, "load refused, running it again with savepoints", "stream", desc.ID(), "err", err)
-			res, err = l.loadTx(ctx, runID, desc, plans, parents, rejects, cursors, nuls, work, true)
-		}
-		return err
+		return pgx.BeginFunc(ctx, l.db, func(tx pgx.Tx) (err error) {
+			res, err = l.loadTx(ctx, tx, w)
+			return err
+		})
 	})
 	if err != nil {
 		if len(batches) > 1 {
@@ -230,6 +180,20 @@ func (l *Loader) Load(ctx context.Context, runID int64, desc stream.Desc, batche
 		return stream.LoadResult{}, fmt.Errorf("load %s batch of %d rows: %w", desc.ID(), b.Len(), err)
 	}
 	return res, nil
+}
+
+// work is a Load's prepared batch: what its transaction writes.
+type work struct {
+	runID   int64
+	desc    stream.Desc
+	plans   []*tablePlan
+	rejects []reject // from the extractor and from conversion
+	// parents are the main table's keys in the batch, one slice per key column: the
+	// parents whose children the batch lists in full.
+	parents     [][]string
+	passes      []passWork
+	cursors     []partitionCursor
+	nulsCleaned int
 }
 
 // retry is the policy of a Load's transient failures: each retry is logged.
@@ -242,339 +206,109 @@ func (l *Loader) retry(ctx context.Context, desc stream.Desc) dbretry.Policy {
 	return p
 }
 
-// loadTx runs one attempt of a Load in a transaction. Without careful, no step takes
-// a savepoint: any error aborts the attempt, and Load runs a careful one when it was a
-// refused row or an existing key. Careful attempts isolate refused rows (see isolate)
-// and never COPY optimistically.
-func (l *Loader) loadTx(ctx context.Context, runID int64, desc stream.Desc, plans []*tablePlan, parents [][]string,
-	rejects []reject, cursors []partitionCursor, nulsCleaned int, work []passWork, careful bool) (stream.LoadResult, error) {
+// loadTx is steps 2 to 7 of a Load (see the package doc), in the transaction tx. It
+// keeps its counts local, so that a failed try reports nothing.
+func (l *Loader) loadTx(ctx context.Context, tx DBTX, w work) (stream.LoadResult, error) {
 	var res stream.LoadResult
-	err := pgx.BeginTxFunc(ctx, l.pool, pgx.TxOptions{BeginQuery: beginIndexJoins}, func(tx pgx.Tx) error {
-		// The run must still hold its stream, and nobody may take it over until this
-		// transaction ends (see internal/checkpoint).
-		if runID > 0 {
-			if err := checkpoint.HoldsLease(ctx, tx, runID); err != nil {
-				return err
-			}
+	// 2. The run must still hold its stream, and nobody may take it over until this
+	// transaction ends (see internal/checkpoint).
+	if w.runID > 0 {
+		if err := checkpoint.HoldsLease(ctx, tx, w.runID); err != nil {
+			return res, err
 		}
-		// BeginTxFunc runs fn once, but keep the counts local so a failed attempt
-		// reports nothing.
-		var r stream.LoadResult
-		var rej []reject
-		var children []*tablePlan
-		for _, p := range plans {
-			meta, err := l.tableMeta(ctx, tx, p.table.Name)
-			if err != nil {
-				return err
-			}
-			tr, trej, err := l.loadTable(ctx, tx, p, meta, careful)
-			if err != nil {
-				return fmt.Errorf("table %s: %w", p.table.Name, err)
-			}
-			r.Add(tr)
-			rej = append(rej, trej...)
-			if len(p.table.ParentKey) > 0 && parents != nil {
-				children = append(children, p)
-			}
-		}
-		dr, err := l.applyDeletions(ctx, tx, runID, desc, plans, work)
+	}
+	// 3 and 4, table by table: stage, then merge.
+	rejects := slices.Clip(w.rejects)
+	for _, p := range w.plans {
+		tr, trej, err := l.writeTable(ctx, tx, p)
 		if err != nil {
-			return err
+			return res, fmt.Errorf("table %s: %w", p.table.Name, err)
 		}
-		r.Add(dr)
-		all := append(slices.Clip(rejects), rej...)
-		if err := writeRejects(ctx, tx, runID, desc, all); err != nil {
-			return err
-		}
-		r.Rejected = len(all)
-		n, err := finish(ctx, tx, desc, children, parents, cursors)
-		if err != nil {
-			return err
-		}
-		r.Deleted += n
-		r.NULsCleaned = nulsCleaned
-		res = r
-		return nil
-	})
-	return res, err
-}
-
-// finish deletes the children the batch no longer lists (every child table, each
-// after its own rows were written) and saves the cursors, in one round trip.
-func finish(ctx context.Context, tx pgx.Tx, desc stream.Desc, children []*tablePlan, parents [][]string, cursors []partitionCursor) (int, error) {
-	var batch pgx.Batch
-	if len(children) > 0 {
-		// The deletes anti-join against the batch's key arrays: that wants a hash,
-		// not a nested loop over the arrays (see orphanSQL).
-		batch.Queue("set local enable_hashjoin = on")
-		for _, c := range children {
-			sql, args, err := orphanSQL(desc.Tables[0], c, parents)
-			if err != nil {
-				return 0, fmt.Errorf("table %s: %w", c.table.Name, err)
-			}
-			batch.Queue(sql, args...)
-		}
-		batch.Queue("set local enable_hashjoin = off")
+		res.Add(tr)
+		rejects = append(rejects, trej...)
 	}
-	if err := queueCursors(ctx, &batch, desc, cursors); err != nil {
-		return 0, err
-	}
-	if batch.Len() == 0 {
-		return 0, nil
-	}
-	br := tx.SendBatch(ctx, &batch)
-	deleted := 0
-	if len(children) > 0 {
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return 0, fmt.Errorf("set join strategy: %w", err)
-		}
-		for _, c := range children {
-			tag, err := br.Exec()
-			if err != nil {
-				_ = br.Close()
-				return 0, fmt.Errorf("table %s: delete removed child rows: %w", c.table.Name, err)
-			}
-			deleted += int(tag.RowsAffected())
-		}
-		if _, err := br.Exec(); err != nil {
-			_ = br.Close()
-			return 0, fmt.Errorf("set join strategy: %w", err)
-		}
-	}
-	if err := br.Close(); err != nil {
-		return 0, fmt.Errorf("save %d cursors of %s: %w", len(cursors), desc.ID(), err)
-	}
-	return deleted, nil
-}
-
-// tableMeta returns the cached catalog facts of a table.
-func (l *Loader) tableMeta(ctx context.Context, tx pgx.Tx, table string) (*tableMeta, error) {
-	if m, ok := l.meta.Load(table); ok {
-		return m.(*tableMeta), nil
-	}
-	m := &tableMeta{}
-	err := tx.QueryRow(ctx, `select
-			exists (select from pg_attribute
-				where attrelid = $1::regclass and attname = 'synced_at' and not attisdropped),
-			exists (select from pg_attribute
-				where attrelid = $1::regclass and attname = $2 and atttypid = 'int8'::regtype and not attisdropped),
-			coalesce((select pg_get_expr(d.adbin, d.adrelid) in ('now()', 'CURRENT_TIMESTAMP', 'transaction_timestamp()')
-				from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
-				where d.adrelid = $1::regclass and a.attname = 'synced_at' and not a.attisdropped), false)`,
-		table, rowHashColumn).Scan(&m.hasSyncedAt, &m.hasRowHash, &m.syncedAtNow)
+	// 5. Children the batch no longer lists.
+	n, err := deleteOrphans(ctx, tx, w.desc, w.plans, w.parents)
 	if err != nil {
-		return nil, fmt.Errorf("look up table %s: %w", table, err)
+		return res, err
 	}
-	l.meta.Store(table, m)
-	return m, nil
+	res.Deleted += n
+	// 6. Deletions.
+	dr, err := l.applyDeletions(ctx, tx, w.runID, w.desc, w.plans, w.passes)
+	if err != nil {
+		return res, err
+	}
+	res.Add(dr)
+	// 7. Rejects and cursors; BeginFunc commits.
+	if err := writeRejects(ctx, tx, w.runID, w.desc, rejects); err != nil {
+		return res, err
+	}
+	res.Rejected = len(rejects)
+	res.NULsCleaned = w.nulsCleaned
+	if err := saveCursors(ctx, tx, w.desc, w.cursors); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
-// skipProbeBelow is the share of new keys in a table's last batch under which the
-// next batch skips the probe. Measured on the benchmark: the probe costs about a fifth
-// of an unchanged batch, and inserting a row through the merge about twice as much as
-// through COPY.
-const skipProbeBelow = 0.2
+// writeTable stages a table's rows and merges them into the table (steps 3 and 4),
+// rejecting the rows PostgreSQL refuses.
+func (l *Loader) writeTable(ctx context.Context, tx DBTX, p *tablePlan) (stream.LoadResult, []reject, error) {
+	var (
+		res      stream.LoadResult
+		rejs     []reject
+		bad      = func(i int, err error) { rejs = append(rejs, p.rejectRow(i, pgReason(err))) }
+		mergeBad int // staged rows the merge refused: neither written nor unchanged
+	)
+	if len(p.rows) == 0 {
+		return res, nil, nil
+	}
+	start := time.Now()
 
-// copyAllAbove is the share of new keys in a table's last batch from which the next
-// batch is COPYed straight into the table without a probe.
-const copyAllAbove = 0.95
+	// 3. Stage.
+	stg, err := p.staging(ctx, tx)
+	if err != nil {
+		return res, nil, err
+	}
+	var staged []int
+	_, err = isolate(ctx, tx, p.all(), func(db DBTX, idx []int) (counts, error) {
+		n, err := p.copyInto(ctx, db, stg, idx)
+		if err == nil {
+			staged = append(staged, idx...)
+		}
+		return counts{inserted: n}, err
+	}, bad)
+	if err != nil {
+		return res, nil, err
+	}
+	slices.Sort(staged)
 
-// isUniqueViolation reports whether err is a primary-key (unique) violation.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+	// 4. Merge.
+	c, err := isolate(ctx, tx, staged, func(db DBTX, idx []int) (counts, error) {
+		return p.merge(ctx, db, stg, idx, len(idx) == len(staged))
+	}, func(i int, err error) { mergeBad++; bad(i, err) })
+	if err != nil {
+		return res, nil, err
+	}
+	res.Inserted = int(c.inserted)
+	res.Updated = int(c.updated)
+	res.Unchanged = len(staged) - res.Inserted - res.Updated - mergeBad
+	l.logger.DebugContext(ctx, "table loaded", "table", p.table.Name, "rows", len(p.rows),
+		"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
+		"rejected", len(rejs), "duration", time.Since(start))
+	return res, rejs, nil
 }
 
 // counts is what one write step did.
 type counts struct{ inserted, updated int64 }
 
-// loadTable writes one table's prepared rows: probe, COPY the new ones, merge the rest.
-func (l *Loader) loadTable(ctx context.Context, tx pgx.Tx, p *tablePlan, meta *tableMeta, careful bool) (_ stream.LoadResult, _ []reject, err error) {
-	var (
-		res      stream.LoadResult
-		rejs     []reject
-		bad      = func(i int, err error) { rejs = append(rejs, p.rejectRow(i, pgReason(err))) }
-		mergeBad int // rows refused by the merge: they reached staging but are not unchanged
-	)
-	if len(p.rows) == 0 {
-		return res, nil, nil
-	}
-	p.withHash = meta.hasRowHash
-	start := time.Now()
-	defer func() {
-		l.logger.DebugContext(ctx, "table loaded", "table", p.table.Name, "rows", len(p.rows),
-			"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
-			"rejected", len(rejs), "duration", time.Since(start))
-	}()
-	defer func() {
-		if err == nil { // a failed attempt is run again: its counts say nothing
-			l.newShare.Store(p.table.Name, float64(res.Inserted)/float64(len(p.rows)))
-		}
-	}()
-	// stamp: COPY sets synced_at itself (the column has no now() default to fill it).
-	stamp := meta.hasSyncedAt && !meta.syncedAtNow
-	// The probe pays off when some keys are new and some exist: the new ones skip
-	// staging and go in by COPY. At the two ends it is skipped, going by the table's
-	// last batch. Nearly all existing (the steady state of incremental syncs): stage
-	// every row and let the merge insert the few new ones. Nearly all new (a first
-	// sync): COPY every row straight in, and fall back to the probe when a key turns
-	// out to exist (the COPY then fails on the primary key and the attempt is run
-	// again carefully, without this shortcut).
-	share, known := l.newShare.Load(p.table.Name)
-	if known && share.(float64) >= copyAllAbove && !careful {
-		n, err := p.copyAll(ctx, tx, stamp)
-		if err == nil {
-			res.Inserted = int(n)
-			return res, nil, l.hook(ctx, tx, "copied")
-		}
-		return res, nil, err
-	}
-	var fresh, old []int
-	// compare: the staged rows may include unchanged ones, which the merge must drop
-	// before the upsert (see merge).
-	compare := true
-	switch {
-	case p.withHash:
-		// The table keeps each row's hash: rows stored with the same hash are
-		// unchanged and go no further. The probe is never skipped here: it is what
-		// keeps unchanged rows from being sent.
-		states, err := p.probeHashes(ctx, tx)
-		if err != nil {
-			return res, nil, err
-		}
-		compare = false
-		for i, s := range states {
-			switch s {
-			case rowNew:
-				fresh = append(fresh, i)
-			case rowDiffers:
-				old = append(old, i)
-			case rowNoHash:
-				old = append(old, i)
-				compare = true
-			default:
-				res.Unchanged++
-			}
-		}
-		l.logger.DebugContext(ctx, "probed keys and hashes", "table", p.table.Name, "new", len(fresh),
-			"differ", len(old), "same", res.Unchanged, "duration", time.Since(start))
-		if err := l.hook(ctx, tx, "probed"); err != nil {
-			return res, nil, err
-		}
-	case known && share.(float64) < skipProbeBelow:
-		old = make([]int, len(p.rows))
-		for i := range old {
-			old[i] = i
-		}
-	default:
-		existing, err := p.probe(ctx, tx)
-		if err != nil {
-			return res, nil, err
-		}
-		l.logger.DebugContext(ctx, "probed keys", "table", p.table.Name, "duration", time.Since(start))
-		if err := l.hook(ctx, tx, "probed"); err != nil {
-			return res, nil, err
-		}
-		for i := range p.rows {
-			if existing[i] {
-				old = append(old, i)
-			} else {
-				fresh = append(fresh, i)
-			}
-		}
-	}
-
-	var now time.Time // the transaction's now(), for synced_at of COPYed rows
-	if len(fresh) > 0 && stamp {
-		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
-			return res, nil, fmt.Errorf("read transaction time: %w", err)
-		}
-	}
-	if len(fresh) > 0 {
-		c, err := isolate(ctx, tx, careful, fresh, func(tx pgx.Tx, idx []int) (counts, error) {
-			n, err := p.copyInto(ctx, tx, p.target(), idx, stamp, now, false)
-			return counts{inserted: n}, err
-		}, bad)
-		switch {
-		case careful && isUniqueViolation(err):
-			// Another writer inserted one of these keys since the probe: merge them.
-			l.logger.DebugContext(ctx, "concurrent insert, merging", "table", p.table.Name)
-			compare = true
-			old = append(old, fresh...)
-			slices.Sort(old)
-		case err != nil:
-			return res, nil, err
-		default:
-			res.Inserted += int(c.inserted)
-		}
-	}
-
-	if len(old) > 0 {
-		stg, err := p.staging(ctx, tx)
-		if err != nil {
-			return res, nil, err
-		}
-		var copied []int
-		_, err = isolate(ctx, tx, careful, old, func(tx pgx.Tx, idx []int) (counts, error) {
-			n, err := p.copyInto(ctx, tx, stg, idx, false, now, true)
-			if err == nil {
-				copied = append(copied, idx...)
-			}
-			return counts{inserted: n}, err
-		}, bad)
-		if err != nil {
-			return res, nil, err
-		}
-		l.logger.DebugContext(ctx, "staged rows", "table", p.table.Name, "rows", len(copied), "duration", time.Since(start))
-		if err := l.hook(ctx, tx, "copied"); err != nil {
-			return res, nil, err
-		}
-		slices.Sort(copied)
-		c, err := isolate(ctx, tx, careful, copied, func(tx pgx.Tx, idx []int) (counts, error) {
-			return p.merge(ctx, tx, stg, idx, len(idx) == len(copied), meta.hasSyncedAt, compare)
-		}, func(i int, err error) { mergeBad++; bad(i, err) })
-		if err != nil {
-			return res, nil, err
-		}
-		res.Inserted += int(c.inserted)
-		res.Updated += int(c.updated)
-		same := len(copied) - int(c.inserted) - int(c.updated) - mergeBad
-		res.Unchanged += same
-		if p.withHash && same > 0 {
-			// Staged for a differing hash but equal in SQL: store the hash, so the
-			// next batch skips them.
-			n, err := p.refreshHashes(ctx, tx, stg, careful)
-			if err != nil {
-				return res, nil, err
-			}
-			l.logger.DebugContext(ctx, "refreshed row hashes", "table", p.table.Name, "rows", n)
-		}
-	} else if err := l.hook(ctx, tx, "copied"); err != nil {
-		return res, nil, err
-	}
-	return res, rejs, nil
-}
-
-// hook runs hookFunc when a test set it.
-func (l *Loader) hook(ctx context.Context, tx pgx.Tx, step string) error {
-	if l.hookFunc == nil {
-		return nil
-	}
-	return l.hookFunc(ctx, tx, step)
-}
-
-// isolate applies fn to idx. Careful, it does so inside a savepoint: when PostgreSQL
-// refuses the rows with a data error, it rolls back and retries each half, down to
-// single rows, which it passes to bad; the other rows are applied. Other errors are
-// returned as they are. Not careful, it calls fn directly (no savepoint round trips):
-// any error aborts the transaction, and Load runs it again carefully.
-func isolate(ctx context.Context, tx pgx.Tx, careful bool, idx []int, fn func(tx pgx.Tx, idx []int) (counts, error), bad func(int, error)) (counts, error) {
+// isolate applies fn to the rows idx inside a savepoint. When PostgreSQL refuses them
+// with a data error, it rolls back to the savepoint and applies fn to each half, down to
+// single rows, which it passes to bad; the other rows are applied. Any other error is
+// returned as it is.
+func isolate(ctx context.Context, tx DBTX, idx []int, fn func(db DBTX, idx []int) (counts, error), bad func(int, error)) (counts, error) {
 	if len(idx) == 0 {
 		return counts{}, nil
-	}
-	if !careful {
-		return fn(tx, idx)
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {
@@ -598,11 +332,11 @@ func isolate(ctx context.Context, tx pgx.Tx, careful bool, idx []int, fn func(tx
 		return counts{}, nil
 	}
 	mid := len(idx) / 2
-	c1, err := isolate(ctx, tx, true, idx[:mid], fn, bad)
+	c1, err := isolate(ctx, tx, idx[:mid], fn, bad)
 	if err != nil {
 		return counts{}, err
 	}
-	c2, err := isolate(ctx, tx, true, idx[mid:], fn, bad)
+	c2, err := isolate(ctx, tx, idx[mid:], fn, bad)
 	if err != nil {
 		return counts{}, err
 	}
@@ -646,15 +380,54 @@ func pgReason(err error) string {
 	return b.String()
 }
 
+// deleteOrphans deletes, for every child table, the rows of the batch's parents that
+// the batch no longer lists, in one round trip.
+func deleteOrphans(ctx context.Context, db DBTX, desc stream.Desc, plans []*tablePlan, parents [][]string) (int, error) {
+	if parents == nil {
+		return 0, nil
+	}
+	var (
+		batch    pgx.Batch
+		children []*tablePlan
+	)
+	for _, c := range plans {
+		if len(c.table.ParentKey) == 0 {
+			continue
+		}
+		sql, args, err := orphanSQL(desc.Tables[0], c, parents)
+		if err != nil {
+			return 0, fmt.Errorf("table %s: %w", c.table.Name, err)
+		}
+		batch.Queue(sql, args...)
+		children = append(children, c)
+	}
+	if len(children) == 0 {
+		return 0, nil
+	}
+	br := db.SendBatch(ctx, &batch)
+	deleted := 0
+	for _, c := range children {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return 0, fmt.Errorf("table %s: delete removed child rows: %w", c.table.Name, err)
+		}
+		deleted += int(tag.RowsAffected())
+	}
+	if err := br.Close(); err != nil {
+		return 0, fmt.Errorf("delete removed child rows: %w", err)
+	}
+	return deleted, nil
+}
+
 // orphanSQL returns the statement that deletes, for every parent key of the batch
 // (parents: one slice per key column), the child rows whose key the batch does not list.
 //
 // Each parent's stored children are found through the child's primary key (which
 // starts with the parent key), in a LATERAL subquery that OFFSET 0 keeps the planner
-// from flattening: it must stay a nested loop, since a join on the parent key may
-// otherwise become a hash join reading the whole child table for every batch (13 ms
-// against 2.7 ms for 470 parents in a 50,000-row table, growing with the table). The
-// rows found are anti-joined against the batch's child keys by a hash built once.
+// from flattening: it stays one index scan per parent, where a join on the parent key
+// could become a hash join reading the whole child table for every batch. The rows
+// found are anti-joined against the batch's child keys.
 func orphanSQL(parent stream.Table, child *tablePlan, parents [][]string) (string, []any, error) {
 	if len(child.table.ParentKey) != len(parent.Key) {
 		return "", nil, fmt.Errorf("parent key %v does not match %s key %v", child.table.ParentKey, parent.Name, parent.Key)
@@ -668,7 +441,7 @@ func orphanSQL(parent stream.Table, child *tablePlan, parents [][]string) (strin
 		kcond []string
 	)
 	for i, col := range child.table.ParentKey {
-		typ, err := child.colTypeSQL(col)
+		typ, err := child.sqlType(col)
 		if err != nil {
 			return "", nil, err
 		}
@@ -677,7 +450,7 @@ func orphanSQL(parent stream.Table, child *tablePlan, parents [][]string) (strin
 		conds = append(conds, fmt.Sprintf("c.%s = p.p%d::%s", ident(col), i, typ))
 	}
 	for i, col := range child.table.Key {
-		typ, err := child.colTypeSQL(col)
+		typ, err := child.sqlType(col)
 		if err != nil {
 			return "", nil, err
 		}
@@ -721,7 +494,7 @@ type reject struct {
 }
 
 // writeRejects inserts rejects into sync.rejects.
-func writeRejects(ctx context.Context, tx pgx.Tx, runID int64, desc stream.Desc, rejs []reject) error {
+func writeRejects(ctx context.Context, db DBTX, runID int64, desc stream.Desc, rejs []reject) error {
 	if len(rejs) == 0 {
 		return nil
 	}
@@ -739,7 +512,7 @@ func writeRejects(ctx context.Context, tx pgx.Tx, runID int64, desc stream.Desc,
 		reason, _ := repairString(r.reason + note)
 		rows[i] = []any{run, desc.Source, desc.Name, r.table, reason, payload, pjv}
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"sync", "rejects"},
+	_, err := db.CopyFrom(ctx, pgx.Identifier{"sync", "rejects"},
 		[]string{"run_id", "source", "stream", "table_name", "reason", "payload", "payload_json"},
 		pgx.CopyFromRows(rows))
 	if err != nil {

@@ -2,29 +2,30 @@ package postgres
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crmsync/crmsync/internal/stream"
 )
 
-// tablePlan is one table's rows of a batch, converted and deduplicated, with the SQL to
-// write them.
+// tablePlan is one table's rows of a batch, converted and deduplicated, with the SQL that
+// stages and merges them.
 type tablePlan struct {
 	table stream.Table
-	types []colType
+	info  *tableInfo
 	cols  []string // column names, in row order
+	// sqlTypes are the columns' types from the catalog, types their conversions.
+	sqlTypes []string
+	types    []colType
 	// keyIdx are the positions of the key columns in cols.
 	keyIdx []int
 	// keys holds the rows' key values as text (see keyText), one slice per key column:
-	// keys[j][i] is key column j of row i. The probe and the child deletes send them.
+	// keys[j][i] is key column j of row i. The child deletes and deletions send them.
 	keys [][]string
 	// rows are the converted rows (key-unique): the batch's own rows, converted in
 	// place, since a copy would add 16 bytes per value to every load in progress.
@@ -37,23 +38,22 @@ type tablePlan struct {
 	// rawSent keeps, by row, the raw value as received where it had to be repaired,
 	// for the payload of the row's reject if PostgreSQL refuses the row.
 	rawSent map[int]any
-	// withHash is set when the table has the _row_hash column: every write then sets
-	// it, from hashes (see rowHash; hashed marks the ones computed).
-	withHash bool
-	hashes   []int64
-	hashed   []bool
-	hasher   *rowHasher
 }
 
-// prepare converts and deduplicates a table's rows.
-func prepare(t stream.Table, rows []stream.Row) (*tablePlan, error) {
+// prepare converts and deduplicates a table's rows for the columns info describes.
+func prepare(t stream.Table, info *tableInfo, rows []stream.Row) (*tablePlan, error) {
 	if len(t.Key) == 0 {
 		return nil, fmt.Errorf("table %s has no key", t.Name)
 	}
-	p := &tablePlan{table: t, rawIdx: -1}
+	p := &tablePlan{table: t, info: info, rawIdx: -1}
 	for i, c := range t.Columns {
+		typ, err := info.typeOf(t.Name, c.Name)
+		if err != nil {
+			return nil, err
+		}
 		p.cols = append(p.cols, c.Name)
-		p.types = append(p.types, parseType(c.Type))
+		p.sqlTypes = append(p.sqlTypes, typ)
+		p.types = append(p.types, parseType(typ))
 		if c.Name == "raw" {
 			p.rawIdx = i
 		}
@@ -144,14 +144,9 @@ func (p *tablePlan) colIndex(name string) int {
 	return -1
 }
 
-// colTypeSQL returns a column's SQL type, for casts.
-func (p *tablePlan) colTypeSQL(name string) (string, error) {
-	for _, c := range p.table.Columns {
-		if c.Name == name {
-			return c.Type, nil
-		}
-	}
-	return "", fmt.Errorf("table %s has no column %s", p.table.Name, name)
+// sqlType returns a column's SQL type, for casts.
+func (p *tablePlan) sqlType(name string) (string, error) {
+	return p.info.typeOf(p.table.Name, name)
 }
 
 // target is the table's identifier.
@@ -159,168 +154,69 @@ func (p *tablePlan) target() pgx.Identifier {
 	return pgx.Identifier(strings.Split(p.table.Name, "."))
 }
 
-// probe reports, for each row, whether its key already exists in the table.
-func (p *tablePlan) probe(ctx context.Context, tx pgx.Tx) ([]bool, error) {
-	args := make([]any, len(p.keyIdx))
-	names := make([]string, len(p.keyIdx))
-	conds := make([]string, len(p.keyIdx))
-	for j, ki := range p.keyIdx {
-		args[j] = p.keys[j]
-		names[j] = fmt.Sprintf("k%d", j)
-		conds[j] = fmt.Sprintf("t.%s = p.k%d::%s", ident(p.cols[ki]), j, p.table.Columns[ki].Type)
-	}
-	sql := fmt.Sprintf(`select p.ord from unnest(%s) with ordinality as p(%s, ord)
-		where exists (select from %s as t where %s)`,
-		placeholders(1, len(args), "text[]"), strings.Join(names, ", "),
-		p.target().Sanitize(), strings.Join(conds, " and "))
-	rows, err := tx.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, fmt.Errorf("look up existing keys: %w", err)
-	}
-	exists := make([]bool, len(p.rows))
-	var ord int64
-	_, err = pgx.ForEachRow(rows, []any{&ord}, func() error {
-		exists[ord-1] = true
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("look up existing keys: %w", err)
-	}
-	return exists, nil
-}
-
-// beginIndexJoins starts a load's transaction with hash and merge joins switched off;
-// the child-row deletes switch hash joins back on for themselves (finish).
-//
-// The probe and the merge join a batch (thousands of rows, in an array or a temp table
-// without statistics) against the target table (up to millions). Left alone, the
-// planner often picks a hash join, reading the whole target table for every batch:
-// the merge of an unchanged batch into the benchmark's 100,000-row table took 10×
-// longer that way. With only nested loops available, each batch row costs one
-// primary-key index lookup, so a batch costs the same however large the table grows.
-// Sent with BEGIN in one simple-protocol message, the settings cost no round trip.
-const beginIndexJoins = "begin; set local enable_hashjoin = off; set local enable_mergejoin = off"
-
-// copyAll COPYs every row straight into the table. It runs only in an attempt without
-// savepoints: when the COPY fails (a key exists after all, or a row is refused), the
-// transaction is aborted and Load runs it again carefully.
-func (p *tablePlan) copyAll(ctx context.Context, tx pgx.Tx, withSyncedAt bool) (int64, error) {
-	var now time.Time
-	if withSyncedAt {
-		if err := tx.QueryRow(ctx, "select now()").Scan(&now); err != nil {
-			return 0, fmt.Errorf("read transaction time: %w", err)
-		}
-	}
+// all returns the positions of every row.
+func (p *tablePlan) all() []int {
 	idx := make([]int, len(p.rows))
 	for i := range idx {
 		idx[i] = i
 	}
-	return p.copyInto(ctx, tx, p.target(), idx, withSyncedAt, now, false)
+	return idx
 }
 
-// stagingName names the session's temp staging table for this table and column set;
-// a changed column set gets a new table.
-func (p *tablePlan) stagingName() string {
+// staging makes sure the session's staging table for this table exists and is empty,
+// and returns its identifier. It has the table's columns and types, no constraints or
+// indexes, and _ord, each row's position in rows. It is created once per connection
+// and emptied at every commit (ON COMMIT DELETE ROWS), which is cheaper than creating
+// and dropping a table per transaction; the DELETE only finds rows when the Load is a
+// savepoint of a longer transaction (a test's).
+func (p *tablePlan) staging(ctx context.Context, db DBTX) (pgx.Identifier, error) {
 	h := fnv.New64a()
 	h.Write([]byte(p.table.Name))
-	for _, c := range p.table.Columns {
-		h.Write([]byte{0})
-		h.Write([]byte(c.Name + " " + c.Type))
-	}
-	if p.withHash {
-		h.Write([]byte{0})
-		h.Write([]byte(rowHashColumn))
-	}
-	return fmt.Sprintf("crmsync_stg_%016x", h.Sum64())
-}
-
-// staging makes sure the session's staging table exists and returns its identifier.
-// It is created once per connection and emptied at every commit (ON COMMIT DELETE
-// ROWS), which is cheaper than creating and dropping a table per transaction: no
-// catalog churn. Temp tables write no WAL and have no indexes.
-func (p *tablePlan) staging(ctx context.Context, tx pgx.Tx) (pgx.Identifier, error) {
-	name := p.stagingName()
 	defs := make([]string, 0, len(p.cols)+1)
-	for _, c := range p.table.Columns {
-		defs = append(defs, ident(c.Name)+" "+c.Type)
-	}
-	if p.withHash {
-		defs = append(defs, ident(rowHashColumn)+" bigint")
+	for i, c := range p.cols {
+		defs = append(defs, ident(c)+" "+p.sqlTypes[i])
+		h.Write([]byte{0})
+		h.Write([]byte(defs[i]))
 	}
 	defs = append(defs, "_ord int4")
-	_, err := tx.Exec(ctx, fmt.Sprintf("create temp table if not exists %s (%s) on commit delete rows",
-		ident(name), strings.Join(defs, ", ")))
+	// A changed column set gets a table of its own.
+	stg := pgx.Identifier{fmt.Sprintf("crmsync_stg_%016x", h.Sum64())}
+	_, err := db.Exec(ctx, fmt.Sprintf("create temp table if not exists %[1]s (%[2]s) on commit delete rows; delete from %[1]s",
+		stg.Sanitize(), strings.Join(defs, ", ")))
 	if err != nil {
 		return nil, fmt.Errorf("create staging table: %w", err)
 	}
-	// No TRUNCATE: a transaction fills each table's staging once, rows of a savepoint
-	// rolled back are invisible, and commit empties it.
-	return pgx.Identifier{name}, nil
+	return stg, nil
 }
 
-// copyInto COPYs the rows idx into table; withSyncedAt appends synced_at = now,
-// withOrd appends each row's index as _ord (staging). On a table with the hash
-// column (staging's too), each row's hash is written with it.
-func (p *tablePlan) copyInto(ctx context.Context, tx pgx.Tx, table pgx.Identifier, idx []int, withSyncedAt bool, now time.Time, withOrd bool) (int64, error) {
-	cols := p.cols
-	if p.withHash {
-		cols = append(cols[:len(cols):len(cols)], rowHashColumn)
-	}
-	if withSyncedAt {
-		cols = append(cols[:len(cols):len(cols)], "synced_at")
-	}
-	if withOrd {
-		cols = append(cols[:len(cols):len(cols)], "_ord")
-	}
-	oids, sql, err := copyColumns(ctx, tx, table, cols)
-	if err != nil {
-		return 0, fmt.Errorf("copy %d rows into %s: %w", len(idx), table.Sanitize(), err)
-	}
-	m := tx.Conn().TypeMap()
-	n := len(p.cols)
-	src := newCopyReader(len(idx), func(buf []byte, k int) ([]byte, error) {
+// copyInto COPYs the rows idx into the staging table stg, each with its _ord.
+func (p *tablePlan) copyInto(ctx context.Context, db DBTX, stg pgx.Identifier, idx []int) (int64, error) {
+	ord := len(p.cols)
+	cols := append(slices.Clip(p.cols), "_ord")
+	vals := make([]any, ord+1) // pgx encodes a row before it asks for the next
+	n, err := db.CopyFrom(ctx, stg, cols, pgx.CopyFromSlice(len(idx), func(k int) ([]any, error) {
 		i := idx[k]
-		buf = binary.BigEndian.AppendUint16(buf, uint16(len(cols)))
-		var err error
-		for j, v := range p.rows[i] {
-			if buf, err = appendCopyValue(m, buf, oids[j], v); err != nil {
-				return nil, err
-			}
-		}
-		at := n
-		if p.withHash {
-			if buf, err = appendCopyInt(m, buf, oids[at], p.rowHash(i)); err != nil {
-				return nil, err
-			}
-			at++
-		}
-		if withSyncedAt {
-			if buf, err = appendCopyTime(m, buf, oids[at], now); err != nil {
-				return nil, err
-			}
-			at++
-		}
-		if withOrd {
-			if buf, err = appendCopyInt(m, buf, oids[at], int64(i)); err != nil {
-				return nil, err
-			}
-		}
-		return buf, nil
-	})
-	tag, err := tx.Conn().PgConn().CopyFrom(ctx, src, sql)
+		copy(vals, p.rows[i])
+		vals[ord] = int32(i)
+		return vals, nil
+	}))
 	if err != nil {
-		return 0, fmt.Errorf("copy %d rows into %s: %w", len(idx), table.Sanitize(), err)
+		return 0, fmt.Errorf("copy %d rows into staging: %w", len(idx), err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
-// merge upserts the staged rows (all of them, or those whose _ord is in idx) into
-// the table. With compare, rows identical to the stored ones are dropped before they
-// reach the upsert (an anti-join), so an unchanged row is neither locked nor
-// rewritten. Without it (rows whose stored hash differs, which nearly always changed)
-// that second lookup per row is saved: the upsert still leaves an identical row's
-// values, xmin and synced_at as they are, it only locks it.
-func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, idx []int, all, withSyncedAt, compare bool) (counts, error) {
+// merge upserts the staged rows (all of them, or those whose _ord is in idx) into the
+// table and counts the rows it inserted and updated. Its SELECT drops the staged rows
+// identical to the stored ones (NOT EXISTS an equal row), so an unchanged row is never
+// locked or rewritten; the ON CONFLICT's WHERE repeats the comparison for a row another
+// writer changed in between.
+//
+// OFFSET 0 keeps the planner from turning the NOT EXISTS into a join: it stays one
+// primary-key lookup per staged row, so a batch costs the same however large the table
+// grows. As a join, the planner's default costs pick a hash anti-join that reads the
+// whole table for every batch, up to tables of a few hundred thousand rows.
+func (p *tablePlan) merge(ctx context.Context, db DBTX, stg pgx.Identifier, idx []int, all bool) (counts, error) {
 	var keyCols, nonKey []string
 	for i, c := range p.cols {
 		if p.isKey(i) {
@@ -338,46 +234,33 @@ func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, id
 		keyMatch[i] = "x." + k + " = s." + k
 	}
 	insCols, selCols := strings.Join(cols, ", "), "s."+strings.Join(cols, ", s.")
-	if p.withHash {
-		// The hash goes with the values it describes: set on insert and on a change,
-		// never on its own (refreshHashes does that, for rows found equal).
-		insCols += ", " + ident(rowHashColumn)
-		selCols += ", s." + ident(rowHashColumn)
-	}
-	if withSyncedAt {
+	if p.info.syncedAt {
 		insCols += ", synced_at"
 		selCols += ", now()"
 	}
-	same := "true"
+	same := keyMatch
 	conflict := "do nothing"
 	if len(nonKey) > 0 {
-		same = fmt.Sprintf("(x.%s) is not distinct from (s.%s)",
-			strings.Join(nonKey, ", x."), strings.Join(nonKey, ", s."))
+		same = append(same, fmt.Sprintf("(x.%s) is not distinct from (s.%s)",
+			strings.Join(nonKey, ", x."), strings.Join(nonKey, ", s.")))
 		sets := make([]string, 0, len(nonKey)+1)
 		for _, c := range nonKey {
 			sets = append(sets, c+" = excluded."+c)
 		}
-		if p.withHash {
-			sets = append(sets, ident(rowHashColumn)+" = excluded."+ident(rowHashColumn))
-		}
-		if withSyncedAt {
+		if p.info.syncedAt {
 			sets = append(sets, "synced_at = excluded.synced_at")
 		}
 		conflict = fmt.Sprintf("do update set %s where (t.%s) is distinct from (excluded.%s)",
 			strings.Join(sets, ", "), strings.Join(nonKey, ", t."), strings.Join(nonKey, ", excluded."))
 	}
-	where := []string{"true"}
-	if compare {
-		where = append(where, fmt.Sprintf("not exists (select from %s as x where %s and %s)",
-			p.target().Sanitize(), strings.Join(keyMatch, " and "), same))
-	}
+	where := fmt.Sprintf("not exists (select from %s as x where %s offset 0)", p.target().Sanitize(), strings.Join(same, " and "))
 	var args []any
 	if !all {
 		ords := make([]int32, len(idx))
 		for i, v := range idx {
 			ords[i] = int32(v)
 		}
-		where = append(where, "s._ord = any($1)")
+		where += " and s._ord = any($1)"
 		args = append(args, ords)
 	}
 	sql := fmt.Sprintf(`with m as (
@@ -388,10 +271,9 @@ func (p *tablePlan) merge(ctx context.Context, tx pgx.Tx, stg pgx.Identifier, id
 			returning (xmax = 0) as inserted
 		)
 		select count(*) filter (where inserted), count(*) filter (where not inserted) from m`,
-		p.target().Sanitize(), insCols, selCols, stg.Sanitize(),
-		strings.Join(where, " and "), strings.Join(keyCols, ", "), conflict)
+		p.target().Sanitize(), insCols, selCols, stg.Sanitize(), where, strings.Join(keyCols, ", "), conflict)
 	var c counts
-	if err := tx.QueryRow(ctx, sql, args...).Scan(&c.inserted, &c.updated); err != nil {
+	if err := db.QueryRow(ctx, sql, args...).Scan(&c.inserted, &c.updated); err != nil {
 		return counts{}, fmt.Errorf("merge into %s: %w", p.table.Name, err)
 	}
 	return c, nil

@@ -16,34 +16,32 @@ import (
 // repaired in typed columns and raw, their batch loads, and the cursor advances.
 func TestRepairedText(t *testing.T) {
 	t.Parallel()
-	forLayouts(t, func(t *testing.T, withHash bool) {
-		ctx := context.Background()
-		pool, l := setupLayout(t, withHash)
+	ctx := context.Background()
+	pool, l := setup(t)
 
-		bad := stream.Row{int64(1), "Bad\xff\xfeName\xc3(", nil, nil, []string{"x\xff", "y\x00"}, nil, nil,
-			json.RawMessage("{\"id\":1,\"name\":\"Bad\xff\xfeName\xc3(\",\"nul\":\"a\\u0000b\",\"lone\":\"\\ud800\"}")}
-		res, err := l.Load(ctx, 0, testDesc, batch(`{"n":1}`, person(2, "ok"), bad, person(3, "ok")))
-		require.NoError(t, err)
-		require.Equal(t, stream.LoadResult{Inserted: 3, NULsCleaned: 3}, res)
+	bad := stream.Row{int64(1), "Bad\xff\xfeName\xc3(", nil, nil, []string{"x\xff", "y\x00"}, nil, nil,
+		json.RawMessage("{\"id\":1,\"name\":\"Bad\xff\xfeName\xc3(\",\"nul\":\"a\\u0000b\",\"lone\":\"\\ud800\"}")}
+	res, err := l.Load(ctx, 0, testDesc, batch(`{"n":1}`, person(2, "ok"), bad, person(3, "ok")))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Inserted: 3, NULsCleaned: 3}, res)
 
-		var name string
-		var tags []string
-		var raw map[string]any
-		require.NoError(t, pool.QueryRow(ctx, "select name, tags, raw from t.people where id = 1").Scan(&name, &tags, &raw))
-		require.Equal(t, "Bad\uFFFD\uFFFDName\uFFFD(", name)
-		require.Equal(t, []string{"x\uFFFD", "y"}, tags)
-		require.Equal(t, map[string]any{"id": 1.0, "name": "Bad\uFFFD\uFFFDName\uFFFD(", "nul": "ab", "lone": "\uFFFD"}, raw)
-		var cursor string
-		require.NoError(t, pool.QueryRow(ctx, "select cursor::text from sync.state").Scan(&cursor))
-		require.JSONEq(t, `{"n":1}`, cursor)
+	var name string
+	var tags []string
+	var raw map[string]any
+	require.NoError(t, pool.QueryRow(ctx, "select name, tags, raw from t.people where id = 1").Scan(&name, &tags, &raw))
+	require.Equal(t, "Bad\uFFFD\uFFFDName\uFFFD(", name)
+	require.Equal(t, []string{"x\uFFFD", "y"}, tags)
+	require.Equal(t, map[string]any{"id": 1.0, "name": "Bad\uFFFD\uFFFDName\uFFFD(", "nul": "ab", "lone": "\uFFFD"}, raw)
+	var cursor string
+	require.NoError(t, pool.QueryRow(ctx, "select cursor::text from sync.state").Scan(&cursor))
+	require.JSONEq(t, `{"n":1}`, cursor)
 
-		// Loaded again, the repaired row is unchanged.
-		bad = stream.Row{int64(1), "Bad\xff\xfeName\xc3(", nil, nil, []string{"x\xff", "y\x00"}, nil, nil,
-			json.RawMessage("{\"id\":1,\"name\":\"Bad\xff\xfeName\xc3(\",\"nul\":\"a\\u0000b\",\"lone\":\"\\ud800\"}")}
-		res, err = l.Load(ctx, 0, testDesc, batch(`{"n":2}`, bad))
-		require.NoError(t, err)
-		require.Equal(t, stream.LoadResult{Unchanged: 1, NULsCleaned: 3}, res)
-	})
+	// Loaded again, the repaired row is unchanged.
+	bad = stream.Row{int64(1), "Bad\xff\xfeName\xc3(", nil, nil, []string{"x\xff", "y\x00"}, nil, nil,
+		json.RawMessage("{\"id\":1,\"name\":\"Bad\xff\xfeName\xc3(\",\"nul\":\"a\\u0000b\",\"lone\":\"\\ud800\"}")}
+	res, err = l.Load(ctx, 0, testDesc, batch(`{"n":2}`, bad))
+	require.NoError(t, err)
+	require.Equal(t, stream.LoadResult{Unchanged: 1, NULsCleaned: 3}, res)
 }
 
 // TestRejectAlwaysWritable: a reject whose payload and reason hold bytes text cannot
