@@ -33,7 +33,9 @@ func (f FlexString) Text() string {
 }
 
 // text is a FlexString holding s.
-func text(s string) FlexString { return FlexString{lenient.String{V: s, Valid: true}} }
+func text(s string) FlexString {
+	return FlexString{lenient.String{Opt: lenient.Opt[string]{V: s, Valid: true}}}
+}
 
 // FlexTime is a timestamp field (chat watermarks keep one).
 type FlexTime = lenient.Time

@@ -173,8 +173,7 @@ func (e *Extractor) runMessages(ctx context.Context, p *partition) error {
 		// before the newest activity seen so far (the watermark will be at least
 		// run.Max) and, past maxSeen, the oldest. The final cursor is the same, while
 		// this map and the copy of it every batch's cursor carries stay within maxSeen
-		// plus one page instead of growing with the dashboard (a full read of 1,500
-		// contacts kept all of them, each flush encoding ~60 KB).
+		// plus one page instead of growing with the dashboard.
 		run.Seen = pruneSeen(run.Seen, run.Max, e.cfg.Lookback)
 		if run.Plan.Step >= len(run.Plan.Scans) {
 			if run.Max != nil {

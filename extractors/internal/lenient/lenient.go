@@ -2,9 +2,9 @@
 // string, a boolean as "True", a time in several layouts) with encoding/json: a record's
 // DTO declares its fields with the types below, and Decode unmarshals one record into it.
 //
-// Every type reads null, a missing field and the sentinel "NOT_DEFINED" (Leeloo's word
-// for unknown) as absent (Valid false); String keeps "NOT_DEFINED" as text and leaves
-// that choice to the caller. A value no coercion fits (an object for a name, "a lot" for
+// Every type reads null and a missing field as absent (Valid false), and but for String
+// also "" and the sentinel "NOT_DEFINED" (Leeloo's word for unknown); String keeps both
+// as text and leaves that choice to the caller. A value no coercion fits (an object for a name, "a lot" for
 // a price) fails the record with a *FieldError naming the field's path, which the
 // extractor turns into a stream.Reject; the rest of the page loads. Fields a DTO does not
 // declare are ignored here: the extractor stores the record's raw JSON as received.
@@ -115,10 +115,20 @@ func Excerpt(raw []byte) string {
 	return string(r)
 }
 
-// absent reports null, and nothing at all (a missing field is never unmarshalled, but a
-// Null helper may be given one).
+// absent reports null, or no value at all (a member missing from a map).
 func absent(b []byte) bool {
 	return len(b) == 0 || string(b) == "null"
+}
+
+// IsNull reports a missing value or an explicit null.
+func IsNull(raw []byte) bool { return absent(bytes.TrimSpace(raw)) }
+
+// JSON is a jsonb column value: the raw JSON, or nil for null or absent.
+func JSON(raw json.RawMessage) any {
+	if absent(bytes.TrimSpace(raw)) {
+		return nil
+	}
+	return raw
 }
 
 // scalar returns a JSON string's value, or a number's or boolean's text; ok is false for
@@ -127,7 +137,7 @@ func scalar(b []byte) (s string, ok bool) {
 	switch {
 	case absent(b) || b[0] == '{' || b[0] == '[':
 		return "", false
-	case b[0] == '"':
+	case b[0] == '"' && len(b) >= 2:
 		if inner := b[1 : len(b)-1]; bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 			return string(inner), true // without escapes, the text is as it stands
 		}
@@ -156,11 +166,23 @@ func text(b []byte) (s string, present, bad bool) {
 	return s, true, false
 }
 
-// String is a text field; a number or boolean is kept as its JSON text. "" stays "".
-type String struct {
-	V     string
+// Opt is a value that may be absent: Valid is false for null and a missing field (and,
+// but for String, for "" and NotDefined).
+type Opt[T any] struct {
+	V     T
 	Valid bool
 }
+
+// Value is V for a column, or nil (SQL NULL) when absent.
+func (o Opt[T]) Value() any {
+	if !o.Valid {
+		return nil
+	}
+	return o.V
+}
+
+// String is a text field; a number or boolean is kept as its JSON text. "" stays "".
+type String struct{ Opt[string] }
 
 // Want implements Wanter.
 func (String) Want() string { return "a string" }
@@ -177,14 +199,6 @@ func (f *String) UnmarshalJSON(b []byte) error {
 	}
 	f.V, f.Valid = s, true
 	return nil
-}
-
-// Value is the text for a column: nil when absent.
-func (f String) Value() any {
-	if !f.Valid {
-		return nil
-	}
-	return f.V
 }
 
 // Time is a timestamp: a string in one of apiclient.ParseTime's layouts, or a number of
@@ -243,10 +257,7 @@ func (f Time) Value() any {
 
 // Number is a numeric field kept as its exact decimal text (money must not pass through
 // float64); a string holding a number is accepted.
-type Number struct {
-	V     string
-	Valid bool
-}
+type Number struct{ Opt[string] }
 
 // Want implements Wanter.
 func (Number) Want() string { return "a number" }
@@ -262,14 +273,6 @@ func (f *Number) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Value is the decimal string for a numeric column, or nil.
-func (f Number) Value() any {
-	if !f.Valid {
-		return nil
-	}
-	return f.V
-}
-
 // isDecimal reports whether s is a finite decimal number PostgreSQL's numeric accepts.
 func isDecimal(s string) bool {
 	n, err := strconv.ParseFloat(s, 64)
@@ -283,10 +286,7 @@ func isDecimal(s string) bool {
 }
 
 // Int is a whole number; "120", 120 and 120.0 are accepted, fractions are not.
-type Int struct {
-	V     int64
-	Valid bool
-}
+type Int struct{ Opt[int64] }
 
 // Want implements Wanter.
 func (Int) Want() string { return "an integer" }
@@ -317,20 +317,28 @@ func parseInt(s string) (int64, error) {
 	return int64(x), nil
 }
 
-// Value is the int64 for an integer column, or nil.
-func (f Int) Value() any {
-	if !f.Valid {
-		return nil
+// Int32 is an Int for an integer column: a value out of its range fails here rather than
+// at load time. Value is still an int64.
+type Int32 struct{ Int }
+
+// Want implements Wanter.
+func (Int32) Want() string { return "a 32-bit integer" }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (f *Int32) UnmarshalJSON(b []byte) error {
+	if err := f.Int.UnmarshalJSON(b); err != nil {
+		return err
 	}
-	return f.V
+	if f.V < math.MinInt32 || f.V > math.MaxInt32 {
+		*f = Int32{}
+		return Mismatch[Int32](b)
+	}
+	return nil
 }
 
 // Bool is a boolean; also "true"/"false" in any case, 1/0 and "yes"/"no", as strings or
 // numbers.
-type Bool struct {
-	V     bool
-	Valid bool
-}
+type Bool struct{ Opt[bool] }
 
 // Want implements Wanter.
 func (Bool) Want() string { return "a boolean" }
@@ -353,20 +361,9 @@ func (f *Bool) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Value is the bool for a boolean column, or nil.
-func (f Bool) Value() any {
-	if !f.Valid {
-		return nil
-	}
-	return f.V
-}
-
 // Strings is a list of texts (tags): numbers are kept as their text, null elements are
 // dropped, a single string is a list of one. An empty list is an empty slice, not NULL.
-type Strings struct {
-	V     []string
-	Valid bool
-}
+type Strings struct{ Opt[[]string] }
 
 // Want implements Wanter.
 func (Strings) Want() string { return "an array of strings" }
@@ -404,19 +401,8 @@ func present[E, V any](b []byte, get func(E) (V, bool)) ([]V, error) {
 	return out, nil
 }
 
-// Value is the []string for a text[] column, or nil.
-func (f Strings) Value() any {
-	if !f.Valid {
-		return nil
-	}
-	return f.V
-}
-
 // Ints is a list of whole numbers (numeric strings accepted); null elements are dropped.
-type Ints struct {
-	V     []int64
-	Valid bool
-}
+type Ints struct{ Opt[[]int64] }
 
 // Want implements Wanter.
 func (Ints) Want() string { return "an array of integers" }
@@ -438,20 +424,9 @@ func (f *Ints) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Value is the []int64 for a bigint[] column, or nil.
-func (f Ints) Value() any {
-	if !f.Valid {
-		return nil
-	}
-	return f.V
-}
-
 // Object is a nested object decoded into T; null leaves it absent. A field of T that
 // cannot be decoded is named by its full path ("last_message.body").
-type Object[T any] struct {
-	V     T
-	Valid bool
-}
+type Object[T any] struct{ Opt[T] }
 
 // Want implements Wanter.
 func (Object[T]) Want() string { return "an object" }
@@ -472,19 +447,8 @@ func (f *Object[T]) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// JSON is a jsonb column value: the raw JSON, or nil for null or absent.
-func JSON(raw json.RawMessage) any {
-	if absent(bytes.TrimSpace(raw)) {
-		return nil
-	}
-	return raw
-}
-
 // List is an array of T (lenient types, Object, …); null leaves it absent.
-type List[T any] struct {
-	V     []T
-	Valid bool
-}
+type List[T any] struct{ Opt[[]T] }
 
 // Want implements Wanter.
 func (List[T]) Want() string { return "an array" }
@@ -502,27 +466,5 @@ func (f *List[T]) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	f.Valid = true
-	return nil
-}
-
-// IsNull reports a missing value or an explicit null.
-func IsNull(raw []byte) bool { return absent(bytes.TrimSpace(raw)) }
-
-// Int32 is an Int for an integer column: a value out of its range fails here rather than
-// at load time. Value is still an int64.
-type Int32 struct{ Int }
-
-// Want implements Wanter.
-func (Int32) Want() string { return "a 32-bit integer" }
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *Int32) UnmarshalJSON(b []byte) error {
-	if err := f.Int.UnmarshalJSON(b); err != nil {
-		return err
-	}
-	if f.V < math.MinInt32 || f.V > math.MaxInt32 {
-		*f = Int32{}
-		return Mismatch[Int32](b)
-	}
 	return nil
 }
