@@ -133,3 +133,14 @@ func TestEveryTableAndColumnCommented(t *testing.T) {
 	require.NoError(t, rows.Err())
 	require.Empty(t, missing, "tables and columns without COMMENT ON")
 }
+
+// TestNoRowHash: 00021 dropped the _row_hash columns the loader no longer keeps.
+func TestNoRowHash(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	var tables []string
+	require.NoError(t, pool.QueryRow(context.Background(), `
+		select coalesce(array_agg(attrelid::regclass::text order by 1), '{}') from pg_attribute
+		where attname = '_row_hash' and not attisdropped`).Scan(&tables))
+	require.Empty(t, tables)
+}
