@@ -19,6 +19,11 @@ import (
 // the stream makes one full pass and writes version 2 from then on.
 const accountsCursorVersion = 2
 
+// accountDetailsPerCommit is how many account details a batch carries at most: a
+// page's details commit in groups of it, each with a cursor at the item after its last
+// account, so a pass cut off re-reads at most that many details (and the list page).
+const accountDetailsPerCommit = 16
+
 // accountBandCap bounds the accounts remembered in the cursor's band (about 60 bytes
 // each). Accounts of the band beyond it are not remembered and simply have their detail
 // read again while they stay in the band.
@@ -169,6 +174,11 @@ func (r *run) accounts(ctx context.Context) error {
 		}
 		return mustJSON(c)
 	}
+	// unfinished is the cursor of the pass so far: the last completed pass's, with this one.
+	unfinished := func() json.RawMessage {
+		cp := pass
+		return mustJSON(accountsCursor{V: accountsCursorVersion, Done: cur.Done, WM: cur.WM, Sweep: cur.Sweep, Total: cur.Total, Band: cur.Band, Pass: &cp})
+	}
 
 	fetch := r.e.listFetch(r.counter, "/api/v1/accounts", nil, "accounts")
 	ahead := cfg.Ahead
@@ -192,7 +202,43 @@ func (r *run) accounts(ctx context.Context) error {
 			if p.Offset != pass.Offset {
 				prev = nil
 			}
-			for _, raw := range p.Items {
+			// details reads the detail of every account in todo, adds their rows to b and
+			// moves the pass past the page's first n items.
+			details := func(n int) error {
+				subs := make([]*batch, len(todo))
+				err := forEach(ctx, len(todo), cfg.Concurrency, func(ctx context.Context, i int) error {
+					sb, err := r.accountDetail(ctx, todo[i])
+					subs[i] = sb
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				for i, a := range todo {
+					b.add(tabAccounts, accountsTable.row(a))
+					b.merge(subs[i])
+					if a.detailRaw != nil && !keys[i].IsZero() {
+						pass.Band[strings.Clone(a.ID.Text())] = keys[i] // kept for the run
+					}
+				}
+				todo, keys = todo[:0], keys[:0]
+				pass.Offset, pass.AtTotal, pass.Last = p.Offset+n, max(p.Total, 0), prev
+				return nil
+			}
+			for n, raw := range p.Items {
+				// A page's details are committed every accountDetailsPerCommit, not all at
+				// its end: under a small request budget a page of details takes longer than
+				// a pass, and a cut-off would throw all of them away, every pass.
+				if len(todo) >= accountDetailsPerCommit {
+					if err := details(n); err != nil {
+						return err
+					}
+					lp.at(false)
+					if err := r.send(ctx, lp.tag(b.done("", unfinished(), r.counter))); err != nil {
+						return err
+					}
+					b = newBatch()
+				}
 				a := &Account{raw: raw, region: cfg.PhoneRegion}
 				if err := decodeItem(raw, &a.AccountFields); err != nil {
 					b.reject(tabAccounts, raw, err)
@@ -243,26 +289,12 @@ func (r *run) accounts(ctx context.Context) error {
 					todo, keys = append(todo, a), append(keys, k) // in the band, moved or new to us
 				}
 			}
-			subs := make([]*batch, len(todo))
-			err := forEach(ctx, len(todo), cfg.Concurrency, func(ctx context.Context, i int) error {
-				sb, err := r.accountDetail(ctx, todo[i])
-				subs[i] = sb
+			if err := details(len(p.Items)); err != nil {
 				return err
-			})
-			if err != nil {
-				return err
-			}
-			for i, a := range todo {
-				b.add(tabAccounts, accountsTable.row(a))
-				b.merge(subs[i])
-				if a.detailRaw != nil && !keys[i].IsZero() {
-					pass.Band[strings.Clone(a.ID.Text())] = keys[i] // kept for the run
-				}
 			}
 			if wm := newWM(); wm != nil {
 				pass.Band = pruneBand(pass.Band, wm.Add(-cfg.Lookback))
 			}
-			pass.Offset, pass.AtTotal, pass.Last = p.Offset+len(p.Items), max(p.Total, 0), prev
 			judged.nextPage()
 
 			stop := !pass.Full && !pass.Unsorted && allOld
@@ -276,8 +308,7 @@ func (r *run) accounts(ctx context.Context) error {
 			if p.Last || stop {
 				c, finalSent = final(pass.Total), true
 			} else {
-				cp := pass
-				c = mustJSON(accountsCursor{V: accountsCursorVersion, Done: cur.Done, WM: cur.WM, Sweep: cur.Sweep, Total: cur.Total, Band: cur.Band, Pass: &cp})
+				c = unfinished()
 			}
 			lp.at(p.Last || stop)
 			if err := r.send(ctx, lp.tag(b.done("", c, r.counter))); err != nil {

@@ -230,3 +230,34 @@ func TestAccountsResumeIncremental(t *testing.T) {
 		require.NotContains(t, ids, b[0], "committed account read again")
 	}
 }
+
+// TestAccountsCommitWithinPage: a page's details commit in groups of
+// accountDetailsPerCommit, each with a cursor at the item after its last account, so a
+// first pass cut off within a page resumes there and reads no committed detail again.
+func TestAccountsCommitWithinPage(t *testing.T) {
+	t.Parallel()
+	s := &accountsServer{items: newAccounts(40), details: map[string]int{}}
+	srv := httptest.NewServer(s.handler(t))
+	t.Cleanup(srv.Close)
+	ex := newTestExtractor(t, srv.URL, Config{PageSize: 50})
+
+	batches, err := collect(t, ex, StreamAccounts, nil, testNow)
+	require.NoError(t, err)
+	require.Len(t, batches, 3, "one page of 40: 16 + 16 + 8 details")
+	require.Len(t, batches[0].Rows[tabAccounts], accountDetailsPerCommit)
+	require.Contains(t, string(batches[0].Cursor), `"offset":16`)
+	want := batches[len(batches)-1].Cursor
+	s.reset()
+
+	// Cut off once the first group was committed: the resumed run lists from item 16
+	// and reads the other 24 details, ending where the uncut run ended.
+	cursor, ids := runAccounts(t, ex, stream.State{"": batches[0].Cursor}, testNow)
+	list, details := s.reset()
+	require.Equal(t, 1, list)
+	require.Len(t, ids, 24)
+	require.Len(t, details, 24)
+	for _, row := range batches[0].Rows[tabAccounts] {
+		require.NotContains(t, ids, row[0], "committed account read again")
+	}
+	require.JSONEq(t, string(want), string(cursor))
+}

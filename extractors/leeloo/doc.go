@@ -25,7 +25,8 @@
 //
 // # Streams and their checkpoints
 //
-// Every batch is one page (or one listing page with its details) and carries the cursor
+// Every batch is one page (or one listing page with its details; v1 accounts: up to 16
+// details of a page, with a cursor inside the page) and carries the cursor
 // that is true once it is committed; the loader commits rows and cursor together, so a run
 // killed at any moment resumes where it stopped. Cursors are versioned JSON ({"v":1,…}); a
 // cursor that cannot be read is ignored with a warning (the stream reads from scratch).
