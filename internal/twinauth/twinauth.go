@@ -97,11 +97,24 @@ func (s *Source) renewLocked(ctx context.Context, c *apiclient.Counter) (string,
 		login["companyId"] = s.cfg.CompanyID
 	}
 	body, _ := json.Marshal(login)
-	if err := s.call(ctx, c, "/auth/login", body, ""); err != nil {
-		return "", fmt.Errorf("twin login: %w", err)
+	// A login answer cut short is asked again (a new login harms nothing); a refresh's
+	// is not: its refresh token is spent, and the login above replaces it.
+	for try := 1; ; try++ {
+		err := s.call(ctx, c, "/auth/login", body, "")
+		if err == nil {
+			return s.token, nil
+		}
+		if !errors.Is(err, errCutShort) || try == loginTries {
+			return "", fmt.Errorf("twin login: %w", err)
+		}
 	}
-	return s.token, nil
 }
+
+// loginTries bounds the logins tried after answers cut short.
+const loginTries = 3
+
+// errCutShort is a 2xx answer that is not whole JSON.
+var errCutShort = errors.New("the answer is cut short")
 
 // call posts body to path and keeps the token pair of the answer.
 func (s *Source) call(ctx context.Context, c *apiclient.Counter, path string, body []byte, current string) error {
@@ -118,7 +131,12 @@ func (s *Source) call(ctx context.Context, c *apiclient.Counter, path string, bo
 		Token        string `json:"token"`
 		RefreshToken string `json:"refreshToken"`
 	}
-	if err := json.Unmarshal(resp.Body, &pair); err != nil || pair.Token == "" {
+	err = json.Unmarshal(resp.Body, &pair)
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Errorf("POST %s: %w", path, errCutShort)
+	}
+	if err != nil || pair.Token == "" {
 		return fmt.Errorf("POST %s: the answer has no token", path)
 	}
 	s.token, s.refresh, s.exp = pair.Token, pair.RefreshToken, expiry(pair.Token)
