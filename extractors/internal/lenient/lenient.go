@@ -434,17 +434,23 @@ func (Object[T]) Want() string { return "an object" }
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *Object[T]) UnmarshalJSON(b []byte) error {
 	*f = Object[T]{}
+	var err error
+	f.Valid, err = nested[Object[T]](b, '{', &f.V)
+	return err
+}
+
+// nested decodes b, which must open with open ('{' or '['), into v; ok is false for null.
+func nested[W Wanter](b []byte, open byte, v any) (ok bool, err error) {
 	if absent(b) {
-		return nil
+		return false, nil
 	}
-	if b[0] != '{' {
-		return Mismatch[Object[T]](b)
+	if b[0] != open {
+		return false, Mismatch[W](b)
 	}
-	if err := json.Unmarshal(b, &f.V); err != nil {
-		return err
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, err
 	}
-	f.Valid = true
-	return nil
+	return true, nil
 }
 
 // List is an array of T (lenient types, Object, …); null leaves it absent.
@@ -456,15 +462,7 @@ func (List[T]) Want() string { return "an array" }
 // UnmarshalJSON implements json.Unmarshaler.
 func (f *List[T]) UnmarshalJSON(b []byte) error {
 	*f = List[T]{}
-	if absent(b) {
-		return nil
-	}
-	if b[0] != '[' {
-		return Mismatch[List[T]](b)
-	}
-	if err := json.Unmarshal(b, &f.V); err != nil {
-		return err
-	}
-	f.Valid = true
-	return nil
+	var err error
+	f.Valid, err = nested[List[T]](b, '[', &f.V)
+	return err
 }
