@@ -72,6 +72,7 @@ func Conformance(t *testing.T, s Subject) {
 	t.Run("FullSyncEqualsTruth", func(t *testing.T) { t.Parallel(); fullSync(t, s) })
 	t.Run("ResumeAfterCutOffs", func(t *testing.T) { t.Parallel(); cutOffs(t, s) })
 	t.Run("Faults", func(t *testing.T) { t.Parallel(); faults(t, s) })
+	t.Run("Cancellation", func(t *testing.T) { t.Parallel(); cancellation(t, s) })
 }
 
 // rig is one simulator, one database and one extractor built from the environment.
@@ -223,6 +224,25 @@ func cutOffs(t *testing.T, s Subject) {
 			r.requireTruth(t, started)
 		})
 	}
+}
+
+// cancellation: a run whose context ends (--max-duration, SIGTERM) while requests are
+// under way stops promptly with the context's error, every stream recorded as
+// cancelled (or done), none as failed.
+func cancellation(t *testing.T, s Subject) {
+	r := newRig(t, s, simulator.Faults{Latency: 100 * time.Millisecond}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Sync(ctx, t, r.pool, r.ex, Options{Streams: s.Streams, Started: r.sim.Now(), Logger: r.logger})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Less(t, time.Since(start), 10*time.Second, "the run stopped promptly")
+	statuses := slices.Collect(maps.Values(res.Status))
+	require.Contains(t, statuses, stream.RunCancelled, "a stream was cut off")
+	require.NotContains(t, statuses, stream.RunFailed)
+	var failed int
+	require.NoError(t, r.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync.runs WHERE status = 'failed'`).Scan(&failed))
+	require.Zero(t, failed, "runs recorded as failed")
 }
 
 // faults: with 5xx answers, truncated bodies, 429s (the client's budget off) and the
