@@ -18,10 +18,10 @@ type FlexString struct{ lenient.String }
 // Value is the string for a typed column: nil for null, a missing field and NOT_DEFINED
 // ("" stays "": an empty system message is not an unknown one).
 func (f FlexString) Value() any {
-	if s := f.Text(); s != "" || f.Valid && f.V == "" {
-		return s
+	if !f.Valid || f.V == lenient.NotDefined {
+		return nil
 	}
-	return nil
+	return f.V
 }
 
 // Text is the string, "" when absent (Value's string, without boxing it).

@@ -65,8 +65,8 @@ type messageDTO struct {
 }
 
 // lastMessage is a record's nested Message. Some answers flatten it into dotted keys
-// ("last_message.body", as the reference's tables write them); decodeLastMessage gathers
-// those into the object first.
+// ("last_message.body", as the reference's tables write them); decodeWithLastMessage
+// gathers those into the object first.
 type lastMessage = lenient.Object[messageDTO]
 
 // decodeWithLastMessage is lenient.Decode for a record with a last_message.
