@@ -36,9 +36,8 @@ type Config struct {
 	Logger *slog.Logger
 	// PageSize is the page_size asked for (default 100). The API documents no maximum;
 	// a server that caps it is paged by what it returns. Bigger pages spend less of the
-	// tiny request budget on list scans, but a full sync spends one request per contact
-	// on messages anyway, and a decoded 500-contact page (with its tags, groups and
-	// fields) holds about 2 MiB per dashboard read in parallel: 100 keeps memory flat.
+	// tiny request budget on list scans, but each dashboard read in parallel holds a
+	// decoded page (contacts with their tags, groups and fields) in memory.
 	PageSize int
 	// Ahead is how many pages of a full scan may be fetched concurrently once the total is
 	// known (default 1). Early-stopping scans (payments, messages) always read one page
