@@ -28,10 +28,11 @@
 // In the code: [Loader.Load] does step 1, loadTx steps 2 to 7 in that order, writeTable
 // steps 3 and 4 (their SQL is in plan.go).
 //
-// Steps 3 and 4 each run in a savepoint. When PostgreSQL refuses rows (a value out of
-// range, a NOT NULL or CHECK violation), the step is rolled back and run again on each
-// half of the rows, down to single rows: the refused ones go to sync.rejects with
-// PostgreSQL's message (the payload is always writable; repair.go) and the rest loads.
+// Steps 3 and 4 run, table by table, in a savepoint. When PostgreSQL refuses rows (a
+// value out of range, a NOT NULL or CHECK violation), both are rolled back and run
+// again on each half of the rows, down to single rows: the refused ones go to
+// sync.rejects with PostgreSQL's message (the payload is always writable; repair.go)
+// and the rest loads.
 //
 // A transaction that fails for a transient reason (SQLSTATE class 08, 40001, 40P01,
 // 57P01-57P03, a connection lost) is run again whole, on a fresh connection, up to five
@@ -217,7 +218,11 @@ func (l *Loader) loadTx(ctx context.Context, tx DBTX, w work) (stream.LoadResult
 			return res, err
 		}
 	}
-	// 3 and 4, table by table: stage, then merge.
+	// 3 and 4, table by table: stage, then merge; the staging tables are made ready
+	// for all of them at once.
+	if err := readyStaging(ctx, tx, w.plans); err != nil {
+		return res, err
+	}
 	rejects := slices.Clip(w.rejects)
 	for _, p := range w.plans {
 		tr, trej, err := l.writeTable(ctx, tx, p)
@@ -251,48 +256,37 @@ func (l *Loader) loadTx(ctx context.Context, tx DBTX, w work) (stream.LoadResult
 	return res, nil
 }
 
-// writeTable stages a table's rows and merges them into the table (steps 3 and 4),
-// rejecting the rows PostgreSQL refuses.
+// writeTable stages a table's rows and merges them into the table (steps 3 and 4), in
+// a savepoint, rejecting the rows PostgreSQL refuses.
 func (l *Loader) writeTable(ctx context.Context, tx DBTX, p *tablePlan) (stream.LoadResult, []reject, error) {
 	var (
-		res      stream.LoadResult
-		rejs     []reject
-		bad      = func(i int, err error) { rejs = append(rejs, p.rejectRow(i, pgReason(err))) }
-		mergeBad int // staged rows the merge refused: neither written nor unchanged
+		res    stream.LoadResult
+		rejs   []reject
+		staged int // rows staged and merged (by savepoints that were released)
 	)
 	if len(p.rows) == 0 {
 		return res, nil, nil
 	}
 	start := time.Now()
-
-	// 3. Stage.
-	stg, err := p.staging(ctx, tx)
-	if err != nil {
-		return res, nil, err
-	}
-	var staged []int
-	_, err = isolate(ctx, tx, p.all(), func(db DBTX, idx []int) (counts, error) {
-		n, err := p.copyInto(ctx, db, stg, idx)
-		if err == nil {
-			staged = append(staged, idx...)
+	stg := p.stagingName()
+	c, err := isolate(ctx, tx, p.all(), func(db DBTX, idx []int) (counts, error) {
+		// 3. Stage.
+		if _, err := p.copyInto(ctx, db, stg, idx); err != nil {
+			return counts{}, err
 		}
-		return counts{inserted: n}, err
-	}, bad)
-	if err != nil {
-		return res, nil, err
-	}
-	slices.Sort(staged)
-
-	// 4. Merge.
-	c, err := isolate(ctx, tx, staged, func(db DBTX, idx []int) (counts, error) {
-		return p.merge(ctx, db, stg, idx, len(idx) == len(staged))
-	}, func(i int, err error) { mergeBad++; bad(i, err) })
+		// 4. Merge.
+		c, err := p.merge(ctx, db, stg, idx, len(idx) == len(p.rows))
+		if err == nil {
+			staged += len(idx)
+		}
+		return c, err
+	}, func(i int, err error) { rejs = append(rejs, p.rejectRow(i, pgReason(err))) })
 	if err != nil {
 		return res, nil, err
 	}
 	res.Inserted = int(c.inserted)
 	res.Updated = int(c.updated)
-	res.Unchanged = len(staged) - res.Inserted - res.Updated - mergeBad
+	res.Unchanged = staged - res.Inserted - res.Updated
 	l.logger.DebugContext(ctx, "table loaded", "table", p.table.Name, "rows", len(p.rows),
 		"inserted", res.Inserted, "updated", res.Updated, "unchanged", res.Unchanged,
 		"rejected", len(rejs), "duration", time.Since(start))

@@ -163,30 +163,46 @@ func (p *tablePlan) all() []int {
 	return idx
 }
 
-// staging makes sure the session's staging table for this table exists and is empty,
-// and returns its identifier. It has the table's columns and types, no constraints or
-// indexes, and _ord, each row's position in rows. It is created once per connection
-// and emptied at every commit (ON COMMIT DELETE ROWS), which is cheaper than creating
-// and dropping a table per transaction; the DELETE only finds rows when the Load is a
-// savepoint of a longer transaction (a test's).
-func (p *tablePlan) staging(ctx context.Context, db DBTX) (pgx.Identifier, error) {
+// stagingName names the session's staging table for this table: a temp table with the
+// table's columns and types, no constraints or indexes, and _ord, each row's position in
+// rows. A changed column set gets a table of its own.
+func (p *tablePlan) stagingName() pgx.Identifier {
 	h := fnv.New64a()
 	h.Write([]byte(p.table.Name))
-	defs := make([]string, 0, len(p.cols)+1)
 	for i, c := range p.cols {
-		defs = append(defs, ident(c)+" "+p.sqlTypes[i])
 		h.Write([]byte{0})
-		h.Write([]byte(defs[i]))
+		h.Write([]byte(c + " " + p.sqlTypes[i]))
 	}
-	defs = append(defs, "_ord int4")
-	// A changed column set gets a table of its own.
-	stg := pgx.Identifier{fmt.Sprintf("crmsync_stg_%016x", h.Sum64())}
-	_, err := db.Exec(ctx, fmt.Sprintf("create temp table if not exists %[1]s (%[2]s) on commit delete rows; delete from %[1]s",
-		stg.Sanitize(), strings.Join(defs, ", ")))
-	if err != nil {
-		return nil, fmt.Errorf("create staging table: %w", err)
+	return pgx.Identifier{fmt.Sprintf("crmsync_stg_%016x", h.Sum64())}
+}
+
+// readyStaging makes sure the session's staging tables for plans exist and are empty, in
+// one round trip. Each is created once per connection and emptied at every commit (ON
+// COMMIT DELETE ROWS), which is cheaper than creating and dropping a table per
+// transaction; the DELETE only finds rows when the Load is a savepoint of a longer
+// transaction (a test's).
+func readyStaging(ctx context.Context, db DBTX, plans []*tablePlan) error {
+	var sql []string
+	for _, p := range plans {
+		if len(p.rows) == 0 {
+			continue
+		}
+		defs := make([]string, 0, len(p.cols)+1)
+		for i, c := range p.cols {
+			defs = append(defs, ident(c)+" "+p.sqlTypes[i])
+		}
+		defs = append(defs, "_ord int4")
+		stg := p.stagingName().Sanitize()
+		sql = append(sql, fmt.Sprintf("create temp table if not exists %s (%s) on commit delete rows", stg, strings.Join(defs, ", ")),
+			"delete from "+stg)
 	}
-	return stg, nil
+	if len(sql) == 0 {
+		return nil
+	}
+	if _, err := db.Exec(ctx, strings.Join(sql, "; ")); err != nil {
+		return fmt.Errorf("create staging tables: %w", err)
+	}
+	return nil
 }
 
 // copyInto COPYs the rows idx into the staging table stg, each with its _ord.
