@@ -144,3 +144,46 @@ func TestNoRowHash(t *testing.T) {
 		where attname = '_row_hash' and not attisdropped`).Scan(&tables))
 	require.Empty(t, tables)
 }
+
+// TestDashboardDeletionFollows: a Text Request dashboard marked deleted (by the
+// dashboards stream's pass) takes its live rows with it; rows marked earlier keep their
+// own mark; when the dashboard comes back, exactly the rows it took come back.
+func TestDashboardDeletionFollows(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.NewDB(t)
+	ctx := context.Background()
+	exec := func(sql string) {
+		t.Helper()
+		_, err := pool.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+	exec(`insert into textrequest.dashboards (id, raw) values (1, '{}'), (2, '{}')`)
+	exec(`insert into textrequest.contacts (dashboard_id, phone_number, raw) values
+		(1, 'a', '{}'), (1, 'b', '{}'), (2, 'a', '{}')`)
+	exec(`insert into textrequest.contact_tags (dashboard_id, phone_number, tag_id) values (1, 'a', 7), (2, 'a', 7)`)
+	exec(`insert into textrequest.payments (dashboard_id, payment_id, raw) values (1, 10, '{}'), (2, 20, '{}')`)
+	exec(`update textrequest.contacts set deleted_at = now() - interval '1 day' where dashboard_id = 1 and phone_number = 'b'`)
+	live := func(table string) map[int]int {
+		t.Helper()
+		rows, err := pool.Query(ctx, `select dashboard_id, count(*) filter (where deleted_at is null) from textrequest.`+table+` group by 1`)
+		require.NoError(t, err)
+		out := map[int]int{}
+		for rows.Next() {
+			var d, n int
+			require.NoError(t, rows.Scan(&d, &n))
+			out[d] = n
+		}
+		require.NoError(t, rows.Err())
+		return out
+	}
+
+	exec(`update textrequest.dashboards set deleted_at = now() where id = 1`)
+	require.Equal(t, map[int]int{1: 0, 2: 1}, live("contacts"))
+	require.Equal(t, map[int]int{1: 0, 2: 1}, live("contact_tags"))
+	require.Equal(t, map[int]int{1: 0, 2: 1}, live("payments"))
+
+	exec(`update textrequest.dashboards set deleted_at = null where id = 1`)
+	require.Equal(t, map[int]int{1: 1, 2: 1}, live("contacts"), "b was deleted on its own and stays so")
+	require.Equal(t, map[int]int{1: 1, 2: 1}, live("contact_tags"))
+	require.Equal(t, map[int]int{1: 1, 2: 1}, live("payments"))
+}
