@@ -3,6 +3,7 @@ package lenient_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +145,17 @@ func TestBody(t *testing.T) {
 	err = lenient.Body([]byte(`{"items":{}}`), &v)
 	require.Error(t, err)
 	require.False(t, errors.Is(err, apiclient.ErrMalformed), "a well-formed body of another shape is not")
+}
+
+// TestExcerpt: the first 60 characters of a value, however long and whatever its
+// encoding.
+func TestExcerpt(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, `"short"`, lenient.Excerpt([]byte(`  "short" `)))
+	long := `"` + strings.Repeat("я", 1<<20)
+	require.Equal(t, `"`+strings.Repeat("я", 59)+"…", lenient.Excerpt([]byte(long)))
+	bad := strings.Repeat("\xff", 300)
+	require.Equal(t, strings.Repeat("\uFFFD", 60)+"…", lenient.Excerpt([]byte(bad)))
+	exact := strings.Repeat("€", 60)
+	require.Equal(t, exact, lenient.Excerpt([]byte(exact)))
 }
