@@ -12,7 +12,8 @@
 //	dashboards     /dashboards (or /dashboards/{id} per configured id)     full refresh
 //	contacts       /dashboards/{id}/contacts (+ tags, groups, field links) incremental, periodic sweep
 //	conversations  /dashboards/{id}/conversations?include_archived=true    full scan
-//	messages       /dashboards/{id}/contacts/{phone}/messages              changed contacts only
+//	messages       /dashboards/{id}/messages (dashboard-wide list), else  since the watermark
+//	               /dashboards/{id}/contacts/{phone}/messages              changed contacts only
 //	payments       /dashboards/{id}/payments?sort_type=date&sort_direction=desc  newest first to the watermark, periodic sweep
 //	groups, tags   /dashboards/{id}/groups, /tags                          full refresh
 //	custom_fields  /dashboards/{id}/fields (a bare array, not paged)       full refresh
@@ -61,6 +62,27 @@
 // The messages stream fetches up to Config.Concurrency contacts of a contacts page ahead
 // and applies them in list order (contactWindow), so its batches and cursors are those of
 // a one-at-a-time read.
+//
+// # One record, from an HTTP page to a table row
+//
+// A payment, for example:
+//
+//  1. runPayments (one dashboard's partition) calls e.resume, which pages the list with
+//     apiclient.PagePages; each page is one GET through e.getList and the shared
+//     apiclient.Client: the request waits for the account's rate window and for the
+//     stream's room in the pipeline (the apiclient.Counter made from stream.Request.Room),
+//     is retried on 429/5xx/a cut body, and is counted.
+//  2. decodeList splits the body into the page's items, each a json.RawMessage as received.
+//  3. mapPayment decodes one item with lenient.Decode into its DTO and builds the
+//     stream.Row of textrequest.payments (typed values, the item as raw); an item that does
+//     not fit becomes a stream.Reject instead.
+//  4. The page's rows, its rejects and the cursor that resumes after it (paymentsCursor)
+//     go out as one stream.Batch on the channel Extract was given.
+//  5. internal/pipeline queues the batch for the stream's load worker, which calls
+//     loaders/postgres Loader.Load: the rows are converted to the table's column types,
+//     repaired if PostgreSQL cannot store their text, COPYed into a staging table and
+//     merged into textrequest.payments (insert, or update only when a value changed);
+//     rejects go to sync.rejects and the cursor to sync.state, all in one transaction.
 //
 // Phones are stored as returned plus a digits-only column; a contact phone is sent in
 // URL paths as returned and escaped by apiclient. A message without an id gets the stable
