@@ -97,8 +97,8 @@ func collectPasses(desc stream.Desc, batches []stream.Batch) ([]passWork, error)
 						break
 					}
 				}
-				if !ok {
-					continue
+				if !ok || keyBytes(kts) > maxKeyBytes {
+					continue // rejected by prepare: never in the table, so never seen
 				}
 				for j := range kts {
 					w.keys[j] = append(w.keys[j], kts[j])

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -169,4 +171,29 @@ func TestDeleteGuard(t *testing.T) {
 	_, err = l.Load(ctx, 0, delDesc, page(1, stream.Pass{Start: true, Done: true}))
 	require.NoError(t, err)
 	require.Equal(t, all, deleted(t, pool, "t.contacts", 1))
+}
+
+// TestHugeKeyIsRejected: a record whose key is too long for an index entry (100 kB that
+// do not compress) goes to sync.rejects; the rest of its batch, the pass and the cursor
+// load.
+func TestHugeKeyIsRejected(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, l := setupDeletions(t)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var hb strings.Builder
+	for hb.Len() < 100<<10 {
+		fmt.Fprintf(&hb, "%016x", rnd.Uint64())
+	}
+	huge := hb.String()
+	res, err := l.Load(ctx, 0, delDesc, page(1, stream.Pass{Start: true, Done: true}, "p00", huge, "p01"))
+	require.NoError(t, err)
+	require.Equal(t, 4, res.Inserted, "two contacts and their two tags")
+	require.Equal(t, 2, res.Rejected, "the contact and its tag")
+	var reason string
+	require.NoError(t, pool.QueryRow(ctx, `select reason from sync.rejects limit 1`).Scan(&reason))
+	require.Contains(t, reason, "more than the 2000 an index entry can hold")
+	var cursors int
+	require.NoError(t, pool.QueryRow(ctx, `select count(*) from sync.state`).Scan(&cursors))
+	require.Equal(t, 1, cursors)
 }

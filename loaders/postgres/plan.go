@@ -40,6 +40,19 @@ type tablePlan struct {
 	rawSent map[int]any
 }
 
+// maxKeyBytes bounds a row's key text: a B-tree entry holds at most about a third of an
+// 8 kB page, and the key goes into the table's primary key and into sync.seen's, where a
+// longer one would fail the whole batch rather than this row.
+const maxKeyBytes = 2000
+
+func keyBytes(kts []string) int {
+	n := 0
+	for _, k := range kts {
+		n += len(k)
+	}
+	return n
+}
+
 // prepare converts and deduplicates a table's rows for the columns info describes.
 func prepare(t stream.Table, info *tableInfo, rows []stream.Row) (*tablePlan, error) {
 	if len(t.Key) == 0 {
@@ -105,6 +118,11 @@ rows:
 				continue rows
 			}
 			kts[j] = kt
+		}
+		if n := keyBytes(kts); n > maxKeyBytes {
+			p.rejects = append(p.rejects, p.rejectSrc(restoreRaw(r, p.rawIdx, rawSent),
+				fmt.Sprintf("key is %d bytes, more than the %d an index entry can hold", n, maxKeyBytes)))
+			continue rows
 		}
 		key := kts[0]
 		if len(kts) > 1 {
