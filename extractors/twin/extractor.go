@@ -167,7 +167,12 @@ func (e *Extractor) get(ctx context.Context, c *apiclient.Counter, path string, 
 	}
 }
 
-const maxAuthRetries = 20
+// maxAuthRetries bounds the renewals one request may go through. Concurrent requests
+// share the token, so a request can meet a token that others already used up several
+// times in a row when tokens last only a few requests: with 4 readers and a token good
+// for 3 requests a try fails with a chance near 5/8, and 20 tries failed about once in
+// ten thousand requests. A real refusal ends the loop at once (renewed == tok).
+const maxAuthRetries = 100
 
 // list fetches one {count, items} page; total is -1 when count is absent or null.
 func (e *Extractor) list(ctx context.Context, c *apiclient.Counter, path string, q url.Values) ([]json.RawMessage, int, error) {
