@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +17,12 @@ import (
 
 	"github.com/crmsync/crmsync/internal/checkpoint"
 	"github.com/crmsync/crmsync/internal/config"
+	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/pgtest"
 	"github.com/crmsync/crmsync/internal/pipeline"
 	"github.com/crmsync/crmsync/internal/simulator"
 	"github.com/crmsync/crmsync/internal/stream"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a run's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // result is one CLI invocation's outcome.
 type result struct {
@@ -52,7 +33,7 @@ type result struct {
 // cliRun runs the CLI in-process with env as its whole environment.
 func cliRun(ctx context.Context, t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut extractortest.SyncBuffer
 	a := &app{
 		getenv: func(k string) string { return env[k] },
 		stdout: &out, stderr: &errOut,
@@ -405,33 +386,9 @@ func TestSchedule(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "schedules.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("jobs:\n  - name: quick\n    schedule: \"@every 1s\"\n    source: leeloo\n    streams: [users]\n"), 0o600))
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	var out, errOut syncBuffer
-	a := &app{getenv: func(k string) string { return tb.env[k] }, stdout: &out, stderr: &errOut,
-		ready: func(s string) { addr <- s }}
-	done := make(chan int, 1)
-	go func() { done <- a.main(ctx, []string{"schedule", "--config", path, "--http", "127.0.0.1:0"}) }()
-
-	var metricsURL string
-	select {
-	case s := <-addr:
-		metricsURL = "http://" + s + "/metrics"
-	case code := <-done:
-		t.Fatalf("schedule exited %d: %s", code, errOut.String())
-	}
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(metricsURL)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(body), `crmsync_stream_runs_total{source="leeloo",status="succeeded",stream="users"}`)
-	}, 30*time.Second, 100*time.Millisecond)
-	cancel()
-	require.Equal(t, exitOK, <-done, errOut.String())
+	sch := startSchedule(t, tb.env, "--config", path, "--http", "127.0.0.1:0")
+	sch.waitForMetric(t, `crmsync_stream_runs_total{source="leeloo",status="succeeded",stream="users"}`, 30*time.Second)
+	sch.stop(t)
 	require.Equal(t, len(tb.sim.Truth().Leeloo.Users), tb.count(t, "leeloo.users"))
 }
 
@@ -459,4 +416,53 @@ func TestOpenPoolDescriptionCache(t *testing.T) {
 		require.Equal(t, 42, n)
 		pool.Close()
 	}
+}
+
+// schedule is a `crmsync schedule` running in the test's process.
+type schedule struct {
+	metricsURL string
+	errOut     *extractortest.SyncBuffer
+	cancel     context.CancelFunc
+	done       chan int
+}
+
+// startSchedule starts `crmsync schedule args…` and waits until it serves /metrics (args
+// must hold --http 127.0.0.1:0).
+func startSchedule(t *testing.T, env map[string]string, args ...string) *schedule {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	addr := make(chan string, 1)
+	s := &schedule{errOut: &extractortest.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
+	a := &app{getenv: func(k string) string { return env[k] }, stdout: io.Discard, stderr: s.errOut,
+		ready: func(a string) { addr <- a }}
+	go func() { s.done <- a.main(ctx, append([]string{"schedule"}, args...)) }()
+	select {
+	case a := <-addr:
+		s.metricsURL = "http://" + a + "/metrics"
+	case code := <-s.done:
+		t.Fatalf("schedule exited %d: %s", code, s.errOut.String())
+	}
+	return s
+}
+
+// waitForMetric waits until /metrics shows want.
+func (s *schedule) waitForMetric(t *testing.T, want string, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(s.metricsURL)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), want)
+	}, within, 100*time.Millisecond, s.errOut.String())
+}
+
+// stop sends the scheduler its SIGTERM (ctx) and requires exit 0.
+func (s *schedule) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	require.Equal(t, exitOK, <-s.done, s.errOut.String())
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crmsync/crmsync/internal/extractortest"
 	"github.com/crmsync/crmsync/internal/simulator"
 )
 
@@ -26,7 +27,7 @@ func TestScheduleRunNow(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut extractortest.SyncBuffer
 	a := &app{getenv: func(k string) string { return tb.env[k] }, stdout: &out, stderr: &errOut}
 	done := make(chan int, 1)
 	go func() { done <- a.main(ctx, []string{"schedule", "--config", path, "--http", "", "--run-now"}) }()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,32 +119,9 @@ func TestSchedulePush(t *testing.T) {
 	pb := setupPush(t, "")
 	require.NoError(t, os.WriteFile(pb.config, []byte(strings.Replace(mustRead(t, pb.config),
 		"destination: twin-client-attributes\n", "destination: twin-client-attributes\n    schedule: '@every 1s'\n", 1)), 0o600))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	addr := make(chan string, 1)
-	var out, errOut syncBuffer
-	a := &app{getenv: func(k string) string { return pb.env[k] }, stdout: &out, stderr: &errOut,
-		ready: func(s string) { addr <- s }}
-	done := make(chan int, 1)
-	go func() { done <- a.main(ctx, []string{"schedule", "--config", pb.config, "--http", "127.0.0.1:0"}) }()
-	var metricsURL string
-	select {
-	case s := <-addr:
-		metricsURL = "http://" + s + "/metrics"
-	case code := <-done:
-		t.Fatalf("schedule exited %d: %s", code, errOut.String())
-	}
-	require.Eventually(t, func() bool {
-		resp, err := http.Get(metricsURL)
-		if err != nil {
-			return false
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(body), `crmsync_push_rows_total{outcome="sent",push="twin-status"} 5`)
-	}, 60*time.Second, 100*time.Millisecond)
-	cancel()
-	require.Equal(t, exitOK, <-done, errOut.String())
+	sch := startSchedule(t, pb.env, "--config", pb.config, "--http", "127.0.0.1:0")
+	sch.waitForMetric(t, `crmsync_push_rows_total{outcome="sent",push="twin-status"} 5`, 60*time.Second)
+	sch.stop(t)
 }
 
 func mustRead(t *testing.T, path string) string {
